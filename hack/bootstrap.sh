@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Make a fresh machine ready: the system tools the operator and its tests call, and a virtualenv
+# in .venv with the package installed (editable) and its test tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in git jq bash curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  else
+    echo "please install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "the Go toolchain (1.26+) is needed to build the local control plane once; install it first" >&2
+  exit 1
+fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed" >&2; exit 1; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -e $stamp ]]; then
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e '.[test]'
+  touch "$stamp"
+fi

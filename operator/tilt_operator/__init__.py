@@ -1,0 +1,1 @@
+"""A Kubernetes operator that brings Tilt's extension system to any API server."""

@@ -1,0 +1,44 @@
+"""Names of the tilt.dev API: group, kinds, labels, annotations and condition reasons.
+
+Every module that names an API object takes the name from here, so the contract in the CRDs
+(crds/) and the code cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "tilt.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One tilt.dev kind: what kopf, the Kubernetes client and the CRDs call it."""
+
+    kind: str
+    plural: str
+
+    @property
+    def resource(self) -> str:
+        """The `plural.group` form kopf and kubectl accept."""
+        return f"{self.plural}.{GROUP}"
+
+
+EXTENSION_REPO = Kind("ExtensionRepo", "extensionrepos")
+EXTENSION = Kind("Extension", "extensions")
+TILTFILE = Kind("Tiltfile", "tiltfiles")
+CMD = Kind("Cmd", "cmds")
+UI_BUTTON = Kind("UIButton", "uibuttons")
+KINDS = (EXTENSION_REPO, EXTENSION, TILTFILE, CMD, UI_BUTTON)
+
+# Labels and annotations.
+LABEL_EXTENSION = "tilt.dev/extension"
+ANNOTATION_RESOURCE = "tilt.dev/resource"
+# Set to any new value (a timestamp, say) to ask for a reconcile now, as Flux's
+# reconcile.fluxcd.io/requestedAt does.
+ANNOTATION_REQUESTED_AT = "tilt.dev/reconcile-requested-at"
+
+# The one condition every kind reports.
+CONDITION_READY = "Ready"

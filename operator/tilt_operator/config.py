@@ -1,0 +1,54 @@
+"""The operator's settings: read once from the environment at start-up, then frozen.
+
+Every knob has one name (``TILT_OPERATOR_*``) and one default here, so the CLI, the kopf
+handlers and the tests agree on where data lives and how long things may take.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """Where checkouts live: the seed's ``$XDG_DATA_HOME/tilt-dev``, default ``~/.local/share/tilt-dev``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tilt-dev"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the reconcilers need to know about their environment."""
+
+    data_dir: Path
+    # Seconds any single git command may take before it is killed.
+    git_timeout: float = 120.0
+    # An extra PEM bundle git trusts for https (internal git servers); added to, not replacing,
+    # the system's certificate authorities.
+    git_ca_bundle: Path | None = None
+    # Seconds between re-checks of an unpinned https repo when its spec sets no interval.
+    default_interval: float = 300.0
+    # Whether Cmd objects may start processes on this machine.
+    exec_enabled: bool = False
+    # Limits for one Tiltfile run.
+    tiltfile_timeout: float = 30.0
+    tiltfile_memory_mb: int = 512
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        ca = env.get("TILT_OPERATOR_GIT_CA_BUNDLE")
+        return cls(
+            data_dir=Path(env["TILT_OPERATOR_DATA_DIR"]) if env.get("TILT_OPERATOR_DATA_DIR") else default_data_dir(),
+            git_timeout=float(env.get("TILT_OPERATOR_GIT_TIMEOUT", cls.git_timeout)),
+            git_ca_bundle=Path(ca) if ca else None,
+            default_interval=float(env.get("TILT_OPERATOR_DEFAULT_INTERVAL", cls.default_interval)),
+            exec_enabled=_flag(env.get("TILT_OPERATOR_EXEC")),
+            tiltfile_timeout=float(env.get("TILT_OPERATOR_TILTFILE_TIMEOUT", cls.tiltfile_timeout)),
+            tiltfile_memory_mb=int(env.get("TILT_OPERATOR_TILTFILE_MEMORY_MB", cls.tiltfile_memory_mb)),
+        )

@@ -1,0 +1,11 @@
+"""The embedded local control plane: etcd, kube-apiserver and kube-controller-manager as processes.
+
+The operator's default way to run locally, and the cluster every integration test talks to. It is
+never used by the operator in a real cluster; nothing outside this package imports from it but the
+CLI and the tests.
+"""
+
+from tilt_operator.devcluster.binaries import Binaries, ensure_binaries, pinned_versions
+from tilt_operator.devcluster.cluster import DevCluster
+
+__all__ = ["Binaries", "DevCluster", "ensure_binaries", "pinned_versions"]

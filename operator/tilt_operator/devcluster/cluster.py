@@ -1,0 +1,229 @@
+"""Start and stop a local control plane: etcd, kube-apiserver and kube-controller-manager.
+
+Each process listens on 127.0.0.1 on ports chosen free at start, so two clusters (two test
+sessions, or a test session beside a developer's cluster) run side by side. The processes die
+with their parent (PR_SET_PDEATHSIG), so a killed test run leaves no orphans behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tilt_operator.devcluster.binaries import Binaries
+from tilt_operator.devcluster.pki import SERVICE_CLUSTER_IP_RANGE, KeyPair, Pki, ensure_pki
+
+_PR_SET_PDEATHSIG = 1
+_STOP_GRACE = 10.0
+# The controllers a cluster without nodes needs: cascading deletes, namespace cleanup and
+# service accounts (with their tokens) for the in-cluster RBAC tests.
+_CONTROLLERS = (
+    "garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller"
+)
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel to SIGKILL it when its parent dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def write_kubeconfig(path: Path, server: str, ca: Path, client: KeyPair, user: str) -> None:
+    """A kubeconfig with the certificates embedded by path, as kubectl and every client read it."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "tilt-dev", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": {"client-certificate": str(client.cert), "client-key": str(client.key)}}],
+        "contexts": [{"name": "tilt-dev", "context": {"cluster": "tilt-dev", "user": user}}],
+        "current-context": "tilt-dev",
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+
+
+@dataclass
+class DevCluster:
+    """One local control plane whose files all live in ``state_dir``.
+
+    The etcd data and certificates are kept between starts, so objects survive a restart of the
+    dev cluster as they would a restart of a real one.
+    """
+
+    binaries: Binaries
+    state_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    apiserver_port: int = 0
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def pki(self) -> Pki:
+        return Pki(self.state_dir / "pki")
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start every process and return once the API server reports ready."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        pki = ensure_pki(self.state_dir / "pki")
+        try:
+            etcd_url = self._start_etcd()
+            self.apiserver_port = free_port()
+            self._spawn("kube-apiserver", self.binaries.kube_apiserver, self._apiserver_args(pki, etcd_url))
+            write_kubeconfig(self.kubeconfig, self.server, pki.ca.cert, pki.admin, "admin")
+            self._wait_ready(pki, timeout)
+            cm_kubeconfig = self.state_dir / "controller-manager.kubeconfig"
+            write_kubeconfig(cm_kubeconfig, self.server, pki.ca.cert, pki.controller_manager, "controller-manager")
+            self._spawn(
+                "kube-controller-manager",
+                self.binaries.kube_controller_manager,
+                self._controller_manager_args(pki, cm_kubeconfig),
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the cluster's own kubectl against it, as a user would."""
+        result = subprocess.run(
+            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            input=stdin,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def install_crds(self, crds_dir: Path, timeout: float = 60.0) -> None:
+        """Apply every CRD in ``crds_dir`` and wait until the API server serves them."""
+        applied = self.kubectl("apply", "--server-side", "--force-conflicts", "-o", "name", "-k", str(crds_dir))
+        self.kubectl("wait", "--for=condition=Established", f"--timeout={timeout:.0f}s", *applied.stdout.split())
+
+    def _start_etcd(self) -> str:
+        client, peer = free_port(), free_port()
+        client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+        self._spawn(
+            "etcd",
+            self.binaries.etcd,
+            [
+                "--name=default",
+                f"--data-dir={self.state_dir / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                # A development cluster trades durability on power loss for speed.
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+        return client_url
+
+    def _apiserver_args(self, pki: Pki, etcd_url: str) -> list[str]:
+        return [
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.apiserver_port}",
+            f"--cert-dir={self.state_dir / 'apiserver-certs'}",
+            f"--tls-cert-file={pki.apiserver.cert}",
+            f"--tls-private-key-file={pki.apiserver.key}",
+            f"--client-ca-file={pki.ca.cert}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.service_account_pub}",
+            f"--service-account-signing-key-file={pki.service_account_key}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            "--profiling=false",
+        ]
+
+    def _controller_manager_args(self, pki: Pki, kubeconfig: Path) -> list[str]:
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            f"--controllers={_CONTROLLERS}",
+            f"--service-account-private-key-file={pki.service_account_key}",
+            f"--root-ca-file={pki.ca.cert}",
+            "--use-service-account-credentials=false",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            f"--cert-dir={self.state_dir / 'controller-manager-certs'}",
+        ]
+
+    def _spawn(self, name: str, binary: Path, args: list[str]) -> None:
+        log = open(self.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        with log:
+            self.processes[name] = subprocess.Popen(
+                [str(binary), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.state_dir,
+                preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
+            )
+
+    def _wait_ready(self, pki: Pki, timeout: float) -> None:
+        context = ssl.create_default_context(cafile=str(pki.ca.cert))
+        context.load_cert_chain(str(pki.admin.cert), str(pki.admin.key))
+        deadline = time.monotonic() + timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.state_dir / 'logs'}")
+            try:
+                with urllib.request.urlopen(f"{self.server}/readyz", context=context, timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError) as error:
+                last_error = str(error)
+            time.sleep(0.2)
+        raise TimeoutError(f"kube-apiserver not ready after {timeout:.0f}s: {last_error}")
+
+    def stop(self) -> None:
+        """Stop every process, newest first: SIGTERM, then SIGKILL after a grace period."""
+        for name in reversed(list(self.processes)):
+            process = self.processes.pop(name)
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(_STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+    def __enter__(self) -> DevCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()

@@ -1,0 +1,47 @@
+"""``tilt-operator dev``: the embedded default — a local cluster with the CRDs, for the operator to run on.
+
+Everything a person needs to try the operator on a machine without Docker, in one command that
+cleans up after itself on Ctrl-C; the CLI runs the operator inside this context.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tilt_operator.devcluster.binaries import ensure_binaries, repo_root
+from tilt_operator.devcluster.cluster import DevCluster
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "tilt-operator" / "devcluster"
+
+
+def link_kubectl(cluster: DevCluster) -> Path:
+    """Put the cluster's kubectl in ``state_dir/bin`` so one PATH entry serves every version."""
+    bin_dir = cluster.state_dir / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    link = bin_dir / "kubectl"
+    link.unlink(missing_ok=True)
+    link.symlink_to(cluster.binaries.kubectl)
+    return bin_dir
+
+
+@contextmanager
+def dev_cluster(state_dir: Path) -> Iterator[DevCluster]:
+    """A running local cluster with the CRDs installed; stopped on exit."""
+    with DevCluster(ensure_binaries(), state_dir) as cluster:
+        cluster.install_crds(repo_root() / "crds")
+        bin_dir = link_kubectl(cluster)
+        print(
+            f"\nlocal cluster ready at {cluster.server}; in another shell:\n"
+            f"  export KUBECONFIG={cluster.kubeconfig} PATH={bin_dir}:$PATH\n"
+            "  kubectl get tilt\n",
+            file=sys.stderr,
+            flush=True,
+        )
+        yield cluster

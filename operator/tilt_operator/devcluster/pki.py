@@ -1,0 +1,169 @@
+"""Certificates and keys for the local control plane: a CA, serving and client certificates, SA keys.
+
+The API server authenticates clients by certificate and authorises them with RBAC, as a real
+cluster does, so what passes here passes on a real cluster too. Keys are ECDSA P-256 (cheap to
+make), except the service-account signing key, which kube-apiserver wants as RSA or ECDSA PEM.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = datetime.timedelta(days=365)
+# The first address of the service range kube-apiserver is given: its in-cluster Service IP.
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+_API_SERVICE_IP = "10.0.0.1"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Pki:
+    """Where every file the control plane needs lies, under one directory."""
+
+    directory: Path
+
+    @property
+    def ca(self) -> KeyPair:
+        return self._pair("ca")
+
+    @property
+    def apiserver(self) -> KeyPair:
+        return self._pair("apiserver")
+
+    @property
+    def admin(self) -> KeyPair:
+        return self._pair("admin")
+
+    @property
+    def controller_manager(self) -> KeyPair:
+        return self._pair("controller-manager")
+
+    @property
+    def service_account_key(self) -> Path:
+        return self.directory / "sa.key"
+
+    @property
+    def service_account_pub(self) -> Path:
+        return self.directory / "sa.pub"
+
+    def _pair(self, name: str) -> KeyPair:
+        return KeyPair(self.directory / f"{name}.crt", self.directory / f"{name}.key")
+
+
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+
+
+def _name(common_name: str, organization: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attributes)
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+    )
+
+
+def _issue(
+    pki: Pki,
+    pair: KeyPair,
+    subject: x509.Name,
+    usage: ExtendedKeyUsageOID,
+    sans: list[x509.GeneralName] | None = None,
+) -> None:
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
+    key = _new_key()
+    builder = _builder(subject, ca_cert.subject, key.public_key()).add_extension(
+        x509.ExtendedKeyUsage([usage]), critical=False
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    _write_key(key, pair.key)
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _issue_ca(pki: Pki) -> None:
+    key = _new_key()
+    subject = _name("tilt-operator-devcluster-ca")
+    cert = (
+        _builder(subject, subject, key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(key, pki.ca.key)
+    pki.ca.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def ensure_pki(directory: Path) -> Pki:
+    """Create the CA and every certificate once; a restarted dev cluster keeps its identity."""
+    pki = Pki(directory)
+    if pki.service_account_pub.is_file():
+        return pki
+    directory.mkdir(parents=True, exist_ok=True)
+    _issue_ca(pki)
+    server_names: list[x509.GeneralName] = [
+        x509.DNSName(name) for name in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
+    ]
+    server_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", _API_SERVICE_IP)]
+    _issue(pki, pki.apiserver, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_names)
+    # system:masters is the bootstrap superuser group: the admin kubeconfig and the controller
+    # manager (which runs the garbage collector over every resource) both need it.
+    _issue(pki, pki.admin, _name("tilt-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
+    _issue(
+        pki,
+        pki.controller_manager,
+        _name("system:kube-controller-manager", "system:masters"),
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+    )
+    sa_key = _new_key()
+    _write_key(sa_key, pki.service_account_key)
+    pki.service_account_pub.write_bytes(
+        sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return pki
