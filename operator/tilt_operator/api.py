@@ -40,5 +40,8 @@ ANNOTATION_RESOURCE = "tilt.dev/resource"
 # reconcile.fluxcd.io/requestedAt does.
 ANNOTATION_REQUESTED_AT = "tilt.dev/reconcile-requested-at"
 
+# Where kopf keeps its own bookkeeping annotations.
+KOPF_PREFIX = f"kopf.{GROUP}"
+
 # The one condition every kind reports.
 CONDITION_READY = "Ready"

@@ -26,7 +26,9 @@ def run_operator(
     # Importing the handlers registers them with kopf's default registry.
     import tilt_operator.handlers  # noqa: F401
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Prefix object log lines with the object's name, so a user can grep the log for their object.
+    kopf.configure(log_prefix=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     kopf.run(
         standalone=True,
         clusterwide=True,

@@ -19,6 +19,8 @@ import pytest
 from kubernetes import client, config
 
 from tests.conftest import eventually
+from tests.integration.gitserver import GitServer
+from tests.integration.objects import Api
 from tilt_operator.devcluster import DevCluster, ensure_binaries
 from tilt_operator.devcluster.binaries import repo_root
 from tilt_operator.devcluster.cluster import free_port
@@ -44,64 +46,98 @@ def custom(kube: client.ApiClient) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(kube)
 
 
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    server = GitServer(tmp_path_factory.mktemp("git"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @dataclass
 class Operator:
-    """A running operator process and what a test may want to look at."""
+    """``python -m tilt_operator run`` as a user starts it; tests may kill and start it again."""
 
-    process: subprocess.Popen[bytes]
-    liveness_url: str
-    data_dir: Path
-    log: Path
+    cluster: DevCluster
+    workdir: Path
+    env: dict[str, str]
+    args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    liveness_url: str = ""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def home(self) -> Path:
+        """The operator's HOME: nothing may be written there."""
+        return self.workdir / "home"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "operator.log"
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.liveness_url = f"http://127.0.0.1:{free_port()}/healthz"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tilt_operator", "run", f"--liveness={self.liveness_url}", *self.args],
+                env={
+                    **os.environ,
+                    "HOME": str(self.home),
+                    "KUBECONFIG": str(self.cluster.kubeconfig),
+                    "TILT_OPERATOR_DATA_DIR": str(self.data_dir),
+                    **self.env,
+                },
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        eventually(self._alive, timeout=60, what="the operator's liveness endpoint")
 
-def start_operator(cluster: DevCluster, workdir: Path, *extra_args: str, env: dict[str, str] | None = None) -> Operator:
-    """Start ``python -m tilt_operator`` against the cluster, as a user would, and wait for its liveness probe."""
-    data_dir = workdir / "data"
-    log = workdir / "operator.log"
-    port = free_port()
-    liveness = f"http://127.0.0.1:{port}/healthz"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tilt_operator", "run", f"--liveness={liveness}", *extra_args],
-        env={
-            **os.environ,
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "TILT_OPERATOR_DATA_DIR": str(data_dir),
-            **(env or {}),
-        },
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    operator = Operator(process, liveness, data_dir, log)
-
-    def alive() -> bool:
-        assert process.poll() is None, f"operator exited:\n{operator.log_text()}"
+    def _alive(self) -> bool:
+        assert self.process is not None
+        assert self.process.poll() is None, f"operator exited:\n{self.log_text()}"
         try:
-            with urllib.request.urlopen(liveness, timeout=2) as response:
+            with urllib.request.urlopen(self.liveness_url, timeout=2) as response:
                 return response.status == 200
         except OSError:
             return False
 
-    eventually(alive, timeout=60, what="the operator's liveness endpoint")
-    return operator
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
 
-
-def stop_operator(operator: Operator) -> None:
-    operator.process.terminate()
-    try:
-        operator.process.wait(30)
-    except subprocess.TimeoutExpired:
-        operator.process.kill()
-        operator.process.wait()
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: DevCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    running = start_operator(cluster, tmp_path_factory.mktemp("operator"), "--exec")
+def operator(
+    cluster: DevCluster, git_server: GitServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    running = Operator(
+        cluster,
+        tmp_path_factory.mktemp("operator"),
+        env={"TILT_OPERATOR_GIT_CA_BUNDLE": str(git_server.ca_bundle), "TILT_OPERATOR_GIT_TIMEOUT": "30"},
+        args=("--exec",),
+    )
+    running.start()
     yield running
-    stop_operator(running)
+    running.stop()
 
 
 @pytest.fixture
@@ -109,3 +145,8 @@ def name(request: pytest.FixtureRequest) -> str:
     """A name no other test uses: the kinds are cluster-scoped."""
     stem = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
     return f"{stem}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def api(custom: client.CustomObjectsApi) -> Api:
+    return Api(custom)

@@ -1,0 +1,63 @@
+"""Status is the user interface: conditions and status writes for every kind, in one place.
+
+Reconcilers compute the whole status they want; ``write_status`` turns it into the smallest
+patch (kopf applies the patch after the handler), so a reconcile that changes nothing writes
+nothing and a steady state keeps its resourceVersion.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from tilt_operator.api import CONDITION_READY
+
+
+def now() -> str:
+    """The current time as Kubernetes' MicroTime: RFC 3339 in UTC with microseconds."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def ready_condition(
+    *,
+    ready: bool,
+    reason: str,
+    message: str,
+    generation: int | None,
+    previous: list[Mapping[str, Any]] | None,
+) -> list[dict[str, Any]]:
+    """The conditions list with Ready set; the transition time moves only when the status flips."""
+    status = "True" if ready else "False"
+    old = next((c for c in previous or [] if c.get("type") == CONDITION_READY), None)
+    transition = old["lastTransitionTime"] if old and old.get("status") == status else now()
+    condition: dict[str, Any] = {
+        "type": CONDITION_READY,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": transition,
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    others = [dict(c) for c in previous or [] if c.get("type") != CONDITION_READY]
+    return [*others, condition]
+
+
+def write_status(patch: kopf.Patch, current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Patch only the status fields that differ (None removes one); returns whether anything changes."""
+    changed = False
+    for key in set(current) | set(desired):
+        if key == "kopf":
+            continue
+        want = desired.get(key)
+        if current.get(key) != want:
+            patch.status[key] = want
+            changed = True
+    return changed
