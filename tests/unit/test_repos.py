@@ -1,0 +1,100 @@
+"""reconcile_repo's decisions, with a fake store that counts its calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tilt_operator import repos
+from tilt_operator.gitstore import Checkout, RemoteUnreachable
+
+
+@dataclass
+class FakeStore:
+    checkout: Checkout | None = None
+    failure: Exception | None = None
+    on_disk: Checkout | None = None
+    syncs: list[tuple[str, str]] = field(default_factory=list)
+
+    def sync(self, url: str, ref: str) -> Checkout:
+        self.syncs.append((url, ref))
+        if self.failure:
+            raise self.failure
+        assert self.checkout
+        return self.checkout
+
+    def current(self, url: str, ref: str) -> Checkout | None:
+        return self.on_disk
+
+
+COMMIT = "a" * 40
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [(None, 300.0), ("", 300.0), ("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25), ("1.5s", 1.5)],
+)
+def test_intervals_read_go_durations(text, seconds):
+    assert repos.parse_interval(text, 300.0) == seconds
+
+
+def test_a_synced_checkout_is_ready_with_its_commit(tmp_path: Path):
+    store = FakeStore(checkout=Checkout(tmp_path, COMMIT, fetched=True))
+    outcome = repos.reconcile_repo({"url": "https://example.com/r", "ref": "main"}, store)
+    assert outcome.ready
+    assert outcome.reason == repos.CHECKOUT_READY
+    assert outcome.fields["checkoutRef"] == COMMIT
+    assert outcome.fields["path"] == str(tmp_path)
+    assert store.syncs == [("https://example.com/r", "main")]
+
+
+def test_an_invalid_url_never_reaches_the_store():
+    store = FakeStore()
+    outcome = repos.reconcile_repo({"url": "https://-uexploit"}, store)
+    assert not outcome.ready
+    assert not outcome.retry
+    assert outcome.reason == repos.URL_INVALID
+    assert outcome.fields["error"].startswith("invalid url: ")
+    assert store.syncs == []
+
+
+def test_an_invalid_ref_never_reaches_the_store():
+    store = FakeStore()
+    outcome = repos.reconcile_repo({"url": "https://example.com/r", "ref": "--upload-pack=x"}, store)
+    assert outcome.reason == repos.REF_INVALID
+    assert store.syncs == []
+
+
+def test_a_fetch_failure_with_a_checkout_on_disk_serves_it_stale(tmp_path: Path):
+    store = FakeStore(failure=RemoteUnreachable("cannot reach x"), on_disk=Checkout(tmp_path, COMMIT, False))
+    outcome = repos.reconcile_repo({"url": "https://example.com/r"}, store)
+    assert outcome.ready
+    assert outcome.reason == repos.FETCH_FAILED_SERVING_STALE
+    assert outcome.fields["staleReason"] == "fetch: cannot reach x"
+    assert outcome.fields["checkoutRef"] == COMMIT
+    assert "error" not in outcome.fields
+
+
+def test_a_fetch_failure_with_nothing_to_serve_is_retried():
+    store = FakeStore(failure=RemoteUnreachable("cannot reach x"))
+    outcome = repos.reconcile_repo({"url": "https://example.com/r"}, store)
+    assert not outcome.ready
+    assert outcome.retry
+    assert outcome.fields == {"error": "fetch: cannot reach x"}
+
+
+def test_a_file_repo_is_its_directory(tmp_path: Path):
+    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}"}, FakeStore())
+    assert outcome.ready
+    assert outcome.fields["path"] == str(tmp_path)
+    assert "checkoutRef" not in outcome.fields
+
+
+@pytest.mark.parametrize("key", ["ref", "gitSubpath"])
+def test_a_file_repo_refuses_git_only_fields(tmp_path: Path, key: str):
+    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}", key: "x"}, FakeStore())
+    assert not outcome.ready
+    assert not outcome.retry
+    assert outcome.fields["error"] == f"invalid spec: {key} is not supported for file:// repos; remove it"
