@@ -40,6 +40,9 @@ ANNOTATION_RESOURCE = "tilt.dev/resource"
 # reconcile.fluxcd.io/requestedAt does.
 ANNOTATION_REQUESTED_AT = "tilt.dev/reconcile-requested-at"
 
+# Stamped on an Extension by the operator whenever its repo changes: the update that re-reconciles it.
+ANNOTATION_REPO_REVISION = "tilt.dev/repo-revision"
+
 # Where kopf keeps its own bookkeeping annotations.
 KOPF_PREFIX = f"kopf.{GROUP}"
 

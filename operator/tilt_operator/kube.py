@@ -68,6 +68,27 @@ def delete(kind: Kind, name: str) -> None:
             raise
 
 
+def annotate(kind: Kind, name: str, annotations: dict[str, str]) -> None:
+    """Merge annotations into an object's metadata, tolerating one that is already gone."""
+    try:
+        _custom().patch_cluster_custom_object(
+            GROUP, VERSION, kind.plural, name, {"metadata": {"annotations": annotations}}
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def delete_owned(kind: Kind, name: str, *, owner_uid: str) -> None:
+    """Delete the object only if ``owner_uid`` controls it: never someone else's object of that name."""
+    existing = get(kind, name)
+    if existing is None:
+        return
+    owners = existing["metadata"].get("ownerReferences") or []
+    if any(ref.get("uid") == owner_uid and ref.get("controller") for ref in owners):
+        delete(kind, name)
+
+
 def list_crds() -> list[dict[str, Any]]:
     """Every CustomResourceDefinition of the tilt.dev group, as plain dicts."""
     api = client.ApiextensionsV1Api(api_client())

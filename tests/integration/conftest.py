@@ -108,6 +108,14 @@ class Operator:
         except OSError:
             return False
 
+    def restart_and_resume(self, name: str) -> None:
+        """Stop and start again; return once kopf has resumed the object called ``name``."""
+        line = f"[{name}] Resuming is processed"
+        resumed = self.log_text().count(line)
+        self.stop()
+        self.start()
+        eventually(lambda: self.log_text().count(line) > resumed, timeout=60, what=f"the resume of {name}")
+
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would."""
         assert self.process is not None

@@ -246,8 +246,5 @@ def test_a_restarted_operator_rewrites_nothing(api: Api, operator: Operator, rem
     api.create(REPOS, repo(name, url, interval="1h"))
     wait_settled(api, name)
     before = api.get(REPOS, name)["metadata"]["resourceVersion"]
-    resumed = operator.log_text().count("Resuming is processed")
-    operator.stop()
-    operator.start()
-    eventually(lambda: operator.log_text().count("Resuming is processed") > resumed, timeout=60, what="the resume")
+    operator.restart_and_resume(name)
     assert api.get(REPOS, name)["metadata"]["resourceVersion"] == before
