@@ -1,0 +1,416 @@
+"""The Tiltfile engine end to end: real worker processes running real starlark-go, no cluster.
+
+Every test writes a small tree of files and runs it through ``run_tiltfile`` (or the async
+variant), so loads, limits and error messages are checked the way the reconciler sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tilt_operator import engine
+from tilt_operator.engine import ExtensionRoots, RunResult, run_tiltfile, run_tiltfile_async
+from tilt_operator.engine_loads import find_loads, rewrite
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
+CRDS = [
+    crd
+    for crd in (yaml.safe_load(path.read_text()) for path in sorted(CRD_DIR.glob("*.yaml")))
+    if crd.get("kind") == "CustomResourceDefinition"
+]
+SEED = """\
+extension_repo(name='default', url='https://github.com/tilt-dev/tilt-extensions')
+extension(name='cancel_button', repo_name='default', repo_path='cancel_button')
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _run(root: Path, files: dict[str, str], **options: Any) -> RunResult:
+    _write(root, files)
+    options = {"timeout": 20.0, "memory_mb": 256, **options}
+    return run_tiltfile(root / "Tiltfile", crds=CRDS, **options)
+
+
+def _error_at(result: RunResult, path: Path, line: int, message: str) -> None:
+    """The error names the file and line (any column) and then says ``message``."""
+    assert result.error is not None
+    assert re.fullmatch(rf"{re.escape(str(path))}:{line}:\d+: {re.escape(message)}", result.error), result.error
+
+
+# What a Tiltfile registers.
+
+
+def test_seed_example_registers_exactly_its_two_objects(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": SEED})
+
+    assert result.error is None
+    assert result.objects == [
+        {
+            "apiVersion": "tilt.dev/v1alpha1",
+            "kind": "ExtensionRepo",
+            "metadata": {"name": "default"},
+            "spec": {"url": "https://github.com/tilt-dev/tilt-extensions"},
+        },
+        {
+            "apiVersion": "tilt.dev/v1alpha1",
+            "kind": "Extension",
+            "metadata": {"name": "cancel_button"},
+            "spec": {"repoName": "default", "repoPath": "cancel_button"},
+        },
+    ]
+    assert result.files_read == [str(tmp_path / "Tiltfile")]
+    json.dumps(dataclasses.asdict(result))
+
+
+def test_identical_registration_twice_is_one_object(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": SEED + SEED})
+
+    assert result.error is None
+    assert len(result.objects) == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "message"),
+    [
+        (
+            "x = 1\nextension_repo(name='d', urll='x')\n",
+            2,
+            "extension_repo: unknown argument 'urll' (did you mean 'url'?)",
+        ),
+        ("cmd(name='c', args=5)\n", 1, "cmd: argument 'args' must be a list of strings, got int"),
+        ("\n\nextension(name='e', repo_name='d')\n", 3, "extension: missing required argument 'repo_path'"),
+        (
+            "extension(name='e', repo_name='d', repo_path='a')\nextension(name='e', repo_name='d', repo_path='b')\n",
+            2,
+            "extension: Extension 'e' is already registered with different arguments",
+        ),
+        ("x = 1\n  y = 2\n", 2, "got indent, want primary expression"),
+        ("x = undefined_thing\n", 1, "undefined: undefined_thing"),
+        ("x = 1 + 'a'\n", 1, "unknown binary op: int + string"),
+        ("fail('100% wrong')\n", 1, "fail: 100% wrong"),
+        ("def f():\n    fail('deep')\n\nf()\n", 2, "fail: deep"),
+        ("warn(1)\n", 1, "warn: message must be a string, got int"),
+        ("warn()\n", 1, "warn: missing 1 required positional argument: 'message'"),
+    ],
+)
+def test_errors_name_the_line(tmp_path: Path, source: str, line: int, message: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source})
+
+    _error_at(result, tmp_path / "Tiltfile", line, message)
+    assert result.objects == []
+
+
+def test_print_and_warn_are_captured(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path, {"Tiltfile": "print('hello', 1)\nwarn('careful')\nwarn('100% careful')\nprint(args)\n"}, args=["a"]
+    )
+
+    assert result.error is None
+    assert result.output == 'hello 1\n["a"]\n'
+    assert result.warnings == ["careful", "100% careful"]
+
+
+def test_output_before_an_error_is_kept(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "print('step 1')\nfail('stop')\n"})
+
+    assert result.output == "step 1\n"
+    assert result.error is not None
+
+
+def test_printing_in_a_loop_is_cut_off(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "for i in range(200000):\n    print('0123456789')\nwarn('late')\n"})
+
+    assert result.error is None
+    assert result.output.endswith("0123456789\n[output truncated after 1048576 characters]\n")
+    assert len(result.output) < 1100000
+    assert result.warnings == []
+
+
+def test_tilt_dialect_allows_while_recursion_and_sets(tmp_path: Path) -> None:
+    source = "def f(n):\n    return 1 if n == 0 else n * f(n - 1)\n"
+    source += "i = 0\nwhile i < 3:\n    i += 1\nprint(f(5), i, set([1]))\n"
+    result = _run(tmp_path, {"Tiltfile": source})
+
+    assert result.error is None
+    assert result.output == "120 3 set([1])\n"
+
+
+# read_file: confined to the root.
+
+
+def test_read_file_inside_root(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        {
+            "Tiltfile": "print(read_file('conf/a.txt'))\nprint(read_file('none.txt', default='dflt'))\n",
+            "conf/a.txt": "A",
+        },
+    )
+
+    assert result.error is None
+    assert result.output == "A\ndflt\n"
+    assert result.files_read == [str(tmp_path / name) for name in ("Tiltfile", "conf/a.txt", "none.txt")]
+
+
+def test_read_file_refuses_paths_outside_root(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "read_file('../../etc/passwd')\n"})
+
+    assert result.error is not None
+    assert result.error.startswith(f"{tmp_path / 'Tiltfile'}:1:")
+    assert f"read_file: {tmp_path}/../../etc/passwd (which resolves to " in result.error
+    assert result.error.endswith(f"is outside {tmp_path}")
+
+
+def test_read_file_refuses_a_symlink_leaving_root(tmp_path: Path) -> None:
+    (tmp_path / "outside.txt").write_text("secret")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "link.txt").symlink_to(tmp_path / "outside.txt")
+    result = _run(tmp_path / "repo", {"Tiltfile": "print(read_file('link.txt'))\n"})
+
+    assert result.error is not None
+    assert f"resolves to {tmp_path / 'outside.txt'}" in result.error
+    assert "secret" not in result.output
+
+
+def test_read_file_of_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "read_file('none.txt')\n"})
+
+    _error_at(result, tmp_path / "Tiltfile", 1, f"read_file: {tmp_path / 'none.txt'} does not exist")
+
+
+def test_root_may_be_wider_than_the_tiltfile_directory(tmp_path: Path) -> None:
+    _write(tmp_path, {"shared.txt": "S", "ext/Tiltfile": "print(read_file('../shared.txt'))\n"})
+    result = run_tiltfile(tmp_path / "ext" / "Tiltfile", crds=CRDS, timeout=20, memory_mb=256, root=tmp_path)
+
+    assert result.output == "S\n"
+
+
+# load()
+
+
+def test_load_relative_files(tmp_path: Path) -> None:
+    files = {
+        "Tiltfile": "load('./lib.star', 'repo')\nload(\n    'lib/more.star',  # a comment\n    ext = 'make_ext',\n)\n"
+        "repo('default')\next('cancel')\n",
+        "lib.star": "def repo(name):\n    extension_repo(name=name, url='https://example.com/x')\n",
+        "lib/more.star": "load('helper.star', 'PATH')\n"
+        "def make_ext(name):\n    extension(name=name, repo_name='default', repo_path=PATH)\n",
+        "lib/helper.star": "PATH = 'cancel_button'\n",
+    }
+    result = _run(tmp_path, files)
+
+    assert result.error is None
+    assert [obj["metadata"]["name"] for obj in result.objects] == ["default", "cancel"]
+    assert result.objects[1]["spec"]["repoPath"] == "cancel_button"
+    assert result.files_read == [
+        str(tmp_path / name) for name in ("Tiltfile", "lib.star", "lib/more.star", "lib/helper.star")
+    ]
+
+
+def test_load_keeps_line_numbers(tmp_path: Path) -> None:
+    files = {"Tiltfile": "load(\n    'lib.star',\n    'x',\n)\ncmd(name='c', args=x)\n", "lib.star": "x = 1\n"}
+
+    _error_at(
+        _run(tmp_path, files), tmp_path / "Tiltfile", 5, "cmd: argument 'args' must be a list of strings, got int"
+    )
+
+
+def test_error_inside_a_loaded_file_names_that_file(tmp_path: Path) -> None:
+    files = {"Tiltfile": "load('lib.star', 'f')\nf()\n", "lib.star": "def f():\n    cmd(name='c', args=[1])\n"}
+
+    _error_at(_run(tmp_path, files), tmp_path / "lib.star", 2, "cmd: argument 'args[0]' must be a string, got int")
+
+
+def test_each_module_runs_once_and_keeps_its_names_to_itself(tmp_path: Path) -> None:
+    files = {
+        "Tiltfile": "load('a.star', 'a')\nload('b.star', 'b')\nprint(a, b)\n",
+        "a.star": "load('common.star', 'shared')\na = shared + 1\n",
+        "b.star": "load('common.star', 'shared')\nb = shared + 2\n",
+        "common.star": "print('common runs')\nshared = 10\n",
+    }
+    result = _run(tmp_path, files)
+
+    assert result.error is None
+    assert result.output == "common runs\n11 12\n"
+
+    files["Tiltfile"] += "print(shared)\n"
+    _error_at(_run(tmp_path, files), tmp_path / "Tiltfile", 4, "undefined: shared")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("load('lib.star', 'nope')\n", "load: lib.star does not define 'nope'"),
+        ("load('lib.star', '_private')\n", "load: names with leading underscores are not exported: _private"),
+        ("load('lib.star')\n", "load: statement must import at least 1 symbol"),
+        ("load('missing.star', 'x')\n", "load: cannot read {root}/missing.star: No such file or directory"),
+        (
+            "load('../x.star', 'x')\n",
+            "load: ../x.star: {root}/../x.star (which resolves to {parent}/x.star) is outside {root}",
+        ),
+        (
+            "load('ext://foo', 'x')\n",
+            "load: ext://foo: no ExtensionRepo named 'default' is ready, and no repo has that loadHost",
+        ),
+    ],
+)
+def test_bad_loads_name_the_load_line(tmp_path: Path, source: str, message: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source, "lib.star": "x = 1\n_private = 2\n"})
+
+    _error_at(result, tmp_path / "Tiltfile", 1, message.format(root=tmp_path, parent=tmp_path.parent))
+
+
+def test_cyclic_load_is_an_error(tmp_path: Path) -> None:
+    files = {
+        "Tiltfile": "load('a.star', 'x')\n",
+        "a.star": "load('b.star', 'y')\nx = 1\n",
+        "b.star": "load('a.star', 'x')\ny = 2\n",
+    }
+    cycle = f"{tmp_path}/a.star -> {tmp_path}/b.star -> {tmp_path}/a.star"
+
+    _error_at(_run(tmp_path, files), tmp_path / "b.star", 1, f"load: cycle: {cycle}")
+
+
+def test_load_in_a_string_is_not_a_load(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": 'x = """\nload("nothing", "x")\n"""\nprint(len(x))\n'})
+
+    assert result.error is None
+    assert result.output == "22\n"
+
+
+def test_load_ext_follows_tilts_rules(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "default/foo/Tiltfile": "load('./helper.star', 'greeting')\nfoo = greeting + read_file('data.txt')\n",
+            "default/foo/helper.star": "greeting = 'hello '\n",
+            "default/foo/data.txt": "from default",
+            "team/tools/bar/Tiltfile": "bar = 'from team'\n",
+        },
+    )
+    ext_roots = ExtensionRoots(default=tmp_path / "default", by_load_host={"example.com": tmp_path / "team/tools"})
+    files = {"Tiltfile": "load('ext://foo', 'foo')\nload('ext://example.com/bar', 'bar')\nprint(foo)\nprint(bar)\n"}
+    result = _run(tmp_path / "project", files, ext_roots=ext_roots)
+
+    assert result.error is None
+    assert result.output == "hello from default\nfrom team\n"
+    assert str(tmp_path / "default/foo/Tiltfile") in result.files_read
+    assert str(tmp_path / "default/foo/data.txt") in result.files_read
+
+
+def test_an_extension_cannot_escape_its_repo(tmp_path: Path) -> None:
+    _write(tmp_path, {"default/Tiltfile": "x = 1\n"})
+    result = _run(
+        tmp_path / "project",
+        {"Tiltfile": "load('ext://../default', 'x')\n"},
+        ext_roots=ExtensionRoots(default=tmp_path / "default" / "sub"),
+    )
+
+    assert result.error is not None
+    assert "is outside" in result.error
+
+
+def test_find_and_rewrite_keep_every_other_line_in_place() -> None:
+    source = "a = 1\nload('x.star',\n     'b', c='d')  # tail\ne = 2\n"
+    (statement,) = find_loads(source)
+
+    assert (statement.module, statement.bindings, statement.line) == ("x.star", (("b", "b"), ("c", "d")), 2)
+    assert rewrite(source, [(statement, "REPLACED")]) == "a = 1\n\nREPLACED  # tail\ne = 2\n"
+
+
+# Limits and crashes.
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "while True:\n    pass\n",
+        "for i in range(100000000000):\n    pass\n",
+        "def f():\n    for i in range(100000):\n        for j in range(100000):\n            pass\n\nf()\n",
+    ],
+)
+def test_a_runaway_loop_times_out(tmp_path: Path, source: str) -> None:
+    started = time.monotonic()
+    result = _run(tmp_path, {"Tiltfile": "print('started')\n" + source}, timeout=2)
+
+    assert result.error == "Tiltfile timed out after 2s"
+    assert time.monotonic() - started < 10
+    assert result.output == "started\n"
+    assert result.files_read == [str(tmp_path / "Tiltfile")]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x = 'a' * 1000000000\n",
+        "x = [0] * 1000000000\n",
+        "l = ['a']\nwhile True:\n    l = l + l\n",
+        "d = {}\nfor i in range(100000000):\n    d[i] = str(i)\n",
+    ],
+)
+def test_a_memory_bomb_hits_the_memory_limit(tmp_path: Path, source: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source}, memory_mb=128, timeout=60)
+
+    assert result.error == "Tiltfile exceeded its memory limit of 128 MiB"
+
+
+def test_garbage_within_the_limit_is_no_memory_error(tmp_path: Path) -> None:
+    source = "def f():\n    for i in range(200):\n        s = 'y' * 10000000\n\nf()\nprint('done')\n"
+    result = _run(tmp_path, {"Tiltfile": source}, memory_mb=128)
+
+    assert result.error is None
+    assert result.output == "done\n"
+
+
+def test_a_crashed_worker_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    monkeypatch.setattr(engine, "WORKER_COMMAND", (sys.executable, "-c", crash))
+
+    assert _run(tmp_path, {"Tiltfile": SEED}).error == "Tiltfile worker crashed (signal 11)"
+
+
+def test_async_run(tmp_path: Path) -> None:
+    _write(tmp_path, {"Tiltfile": SEED, "loop": "print('looping')\nwhile True:\n    pass\n"})
+
+    async def scenario() -> tuple[RunResult, RunResult]:
+        done = await run_tiltfile_async(tmp_path / "Tiltfile", crds=CRDS, timeout=20, memory_mb=256)
+        late = await run_tiltfile_async(tmp_path / "loop", crds=CRDS, timeout=2, memory_mb=256)
+        return done, late
+
+    done, late = asyncio.run(scenario())
+
+    assert done.error is None
+    assert len(done.objects) == 2
+    assert late.error == "Tiltfile timed out after 2s"
+    assert late.output == "looping\n"
+
+
+def test_cancelling_an_async_run_ends_it_promptly(tmp_path: Path) -> None:
+    _write(tmp_path, {"Tiltfile": "while True:\n    pass\n"})
+
+    async def scenario() -> float:
+        task = asyncio.create_task(run_tiltfile_async(tmp_path / "Tiltfile", crds=CRDS, timeout=60, memory_mb=256))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 5
