@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tilt_operator import api
+from tilt_operator import api, names
 
 NAME, LABELS, ANNOTATIONS = "name", "labels", "annotations"
 METADATA_ARGUMENTS = (NAME, LABELS, ANNOTATIONS)
@@ -114,7 +114,8 @@ def build_object(spec: BuiltinSpec, args: Sequence[Any], kwargs: Mapping[str, An
         metadata = _metadata(given)
         spec_arguments = {key: value for key, value in given.items() if key not in METADATA_ARGUMENTS}
         body = _check_fields(spec_arguments, spec.spec_schema, spec.arguments, where=None)
-    except ArgumentError as error:
+        body = names.map_references(body)
+    except (ArgumentError, names.InvalidName) as error:
         raise ArgumentError(f"{spec.name}: {error}") from None
     return {"apiVersion": spec.api_version, "kind": spec.kind, "metadata": metadata, "spec": body}
 
@@ -133,10 +134,13 @@ def _merge_positional_name(builtin: str, args: Sequence[Any], kwargs: Mapping[st
 def _metadata(given: Mapping[str, Any]) -> dict[str, Any]:
     if NAME not in given:
         raise ArgumentError("missing required argument 'name'")
-    metadata = {NAME: _check(given[NAME], {"type": "string", "minLength": 1}, NAME)}
+    tilt_name = _check(given[NAME], {"type": "string", "minLength": 1}, NAME)
+    metadata = {NAME: names.object_name(tilt_name)}
     for key in (LABELS, ANNOTATIONS):
         if key in given:
             metadata[key] = _check(given[key], _STRING_MAP, key)
+    if metadata[NAME] != tilt_name:
+        metadata[ANNOTATIONS] = {**metadata.get(ANNOTATIONS, {}), names.ANNOTATION_TILT_NAME: tilt_name}
     return metadata
 
 

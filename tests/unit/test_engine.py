@@ -70,7 +70,8 @@ def test_seed_example_registers_exactly_its_two_objects(tmp_path: Path) -> None:
         {
             "apiVersion": "tilt.dev/v1alpha1",
             "kind": "Extension",
-            "metadata": {"name": "cancel_button"},
+            # Tilt's name, mapped to a Kubernetes name; the repo path is a path, not a name.
+            "metadata": {"name": "cancel-button", "annotations": {"tilt.dev/name": "cancel_button"}},
             "spec": {"repoName": "default", "repoPath": "cancel_button"},
         },
     ]

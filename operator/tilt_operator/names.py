@@ -1,0 +1,49 @@
+"""Tilt names to Kubernetes names.
+
+Tilt's own API server accepts names such as ``operator:cancel`` or ``cancel_button``; a real one
+wants a lowercase RFC 1123 subdomain. Tiltfiles (and the CLI) keep writing Tilt's names, and
+this one mapping turns them into object names, everywhere a name or a reference to one is given:
+upper case is lowered, ``_`` becomes ``-`` and ``:`` becomes ``.``. So ``sleeper:cancel`` is the
+UIButton ``sleeper.cancel``.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Spec fields whose values name other tilt.dev objects, and so are mapped like names.
+REFERENCE_FIELDS = frozenset({"repoName", "uiButtons"})
+# The Tilt name, kept on an object whose Kubernetes name had to differ from it.
+ANNOTATION_TILT_NAME = "tilt.dev/name"
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_MAX_LENGTH = 253
+
+
+class InvalidName(ValueError):
+    """A name that no mapping can make valid; the message says why."""
+
+
+def object_name(tilt_name: str) -> str:
+    """The Kubernetes object name for a Tilt name (identical when it is already valid)."""
+    name = tilt_name.lower().replace("_", "-").replace(":", ".")
+    if len(name) > _MAX_LENGTH or not _SUBDOMAIN.fullmatch(name):
+        raise InvalidName(
+            f"{tilt_name!r} cannot be an object name: use lower-case letters, digits, '-', '.', '_' or ':',"
+            " starting and ending with a letter or digit"
+        )
+    return name
+
+
+def map_references(value: object, key: str = "") -> object:
+    """``value`` with every reference field (``repoName``, ``uiButtons`` items) mapped to object names."""
+    if isinstance(value, dict):
+        return {k: map_references(v, k) for k, v in value.items()}
+    if key in REFERENCE_FIELDS:
+        if isinstance(value, str):
+            return object_name(value)
+        if isinstance(value, list):
+            return [object_name(item) if isinstance(item, str) else item for item in value]
+    if isinstance(value, list):
+        return [map_references(item) for item in value]
+    return value
