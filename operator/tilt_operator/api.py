@@ -35,6 +35,8 @@ KINDS = (EXTENSION_REPO, EXTENSION, TILTFILE, CMD, UI_BUTTON)
 
 # Labels and annotations.
 LABEL_EXTENSION = "tilt.dev/extension"
+# On every object a Tiltfile registered: which Tiltfile (so pruning lists only its objects).
+LABEL_TILTFILE = "tilt.dev/tiltfile"
 ANNOTATION_RESOURCE = "tilt.dev/resource"
 # Set to any new value (a timestamp, say) to ask for a reconcile now, as Flux's
 # reconcile.fluxcd.io/requestedAt does.

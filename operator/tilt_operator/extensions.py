@@ -32,6 +32,7 @@ class RepoView:
     git_subpath: str
     checkout_ref: str | None
     error: str | None
+    load_host: str = ""
 
     @classmethod
     def from_object(cls, name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> RepoView:
@@ -44,7 +45,13 @@ class RepoView:
             git_subpath=spec.get("gitSubpath") or "",
             checkout_ref=status.get("checkoutRef"),
             error=status.get("error"),
+            load_host=spec.get("loadHost") or "",
         )
+
+    @property
+    def extensions_dir(self) -> Path | None:
+        """Where this repo's extensions live: its checkout joined with its gitSubpath."""
+        return Path(self.path) / self.git_subpath if self.ready and self.path else None
 
     def revision(self) -> str:
         """A short digest that changes whenever anything an Extension reads from the repo changes."""

@@ -59,6 +59,15 @@ def apply(kind: Kind, obj: dict[str, Any], field_manager: str, *, force: bool = 
     )
 
 
+def patch_status(kind: Kind, name: str, status: dict[str, Any]) -> None:
+    """Merge-patch the status subresource (for writers outside a kopf handler's own patch)."""
+    try:
+        _custom().patch_cluster_custom_object_status(GROUP, VERSION, kind.plural, name, {"status": status})
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
 def delete(kind: Kind, name: str) -> None:
     """Delete, tolerating an object that is already gone."""
     try:

@@ -50,14 +50,25 @@ def ready_condition(
     return [*others, condition]
 
 
-def write_status(patch: kopf.Patch, current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    """Patch only the status fields that differ (None removes one); returns whether anything changes."""
-    changed = False
+def status_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch from ``current`` to ``desired``: only what differs, None where a field goes.
+
+    Nested objects are diffed too, because a merge patch merges them: sending a whole new
+    ``terminated`` would keep the old one's ``error``.
+    """
+    patch: dict[str, Any] = {}
     for key in set(current) | set(desired):
-        if key == "kopf":
+        old, new = current.get(key), desired.get(key)
+        if key == "kopf" or old == new:
             continue
-        want = desired.get(key)
-        if current.get(key) != want:
-            patch.status[key] = want
-            changed = True
-    return changed
+        both_objects = isinstance(old, Mapping) and isinstance(new, Mapping)
+        patch[key] = status_patch(old, new) if both_objects else new
+    return patch
+
+
+def write_status(patch: kopf.Patch, current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Put the smallest status change into kopf's patch; returns whether anything changes."""
+    changes = status_patch(current, desired)
+    for key, value in changes.items():
+        patch.status[key] = value
+    return bool(changes)

@@ -140,7 +140,12 @@ def operator(
     running = Operator(
         cluster,
         tmp_path_factory.mktemp("operator"),
-        env={"TILT_OPERATOR_GIT_CA_BUNDLE": str(git_server.ca_bundle), "TILT_OPERATOR_GIT_TIMEOUT": "30"},
+        env={
+            "TILT_OPERATOR_GIT_CA_BUNDLE": str(git_server.ca_bundle),
+            "TILT_OPERATOR_GIT_TIMEOUT": "30",
+            "TILT_OPERATOR_TILTFILE_TIMEOUT": "5",
+            "TILT_OPERATOR_TILTFILE_MEMORY_MB": "256",
+        },
         args=("--exec",),
     )
     running.start()

@@ -7,6 +7,7 @@ its own setting (TILT_OPERATOR_GIT_CA_BUNDLE), never by turning verification off
 from __future__ import annotations
 
 import os
+import shutil
 import ssl
 import subprocess
 import threading
@@ -47,7 +48,7 @@ class _Backend(BaseHTTPRequestHandler):
         self.server.requests.append(f"{self.command} {self.path}")
         path, _, query = self.path.partition("?")
         env = {
-            **os.environ,
+            **self.server.environ,
             **GIT_ENV,
             "GIT_PROJECT_ROOT": str(self.server.root),
             "GIT_HTTP_EXPORT_ALL": "1",
@@ -60,7 +61,9 @@ class _Backend(BaseHTTPRequestHandler):
             "HTTP_GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
             "REMOTE_ADDR": self.client_address[0],
         }
-        result = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+        result = subprocess.run(
+            [self.server.git, "http-backend"], input=body, env=env, capture_output=True, check=False
+        )
         head, _, payload = result.stdout.partition(b"\r\n\r\n")
         headers = [line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line]
         status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)
@@ -85,6 +88,9 @@ class _Server(ThreadingHTTPServer):
     root: Path
     requests: list[str]
     throttle: float = 0.0
+    # Fixed when the server starts: tests running meanwhile may change PATH or the environment.
+    git: str
+    environ: dict[str, str]
 
 
 class GitServer:
@@ -98,6 +104,8 @@ class GitServer:
         self.port = free_port()
         self.requests: list[str] = []
         self.throttle = 0.0
+        self.git = shutil.which("git") or "git"
+        self.environ = dict(os.environ)
         self._server: _Server | None = None
 
     @property
@@ -110,6 +118,7 @@ class GitServer:
     def start(self) -> None:
         server = _Server(("127.0.0.1", self.port), _Backend)
         server.root, server.requests, server.throttle = self.root, self.requests, self.throttle
+        server.git, server.environ = self.git, self.environ
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.pki.apiserver.cert, self.pki.apiserver.key)
         server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -7,6 +7,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tilt_operator.status import now
+
 GROUP, VERSION = "tilt.dev", "v1alpha1"
 
 
@@ -20,6 +22,14 @@ def repo(name: str, url: str, **spec: Any) -> dict[str, Any]:
 
 def extension(name: str, repo_name: str, repo_path: str, **spec: Any) -> dict[str, Any]:
     return obj("Extension", name, {"repoName": repo_name, "repoPath": repo_path, **spec})
+
+
+def tiltfile(name: str, path: str, **spec: Any) -> dict[str, Any]:
+    return obj("Tiltfile", name, {"path": path, **spec})
+
+
+def button(name: str, text: str = "Click", **spec: Any) -> dict[str, Any]:
+    return obj("UIButton", name, {"text": text, "location": {"componentType": "Global", "componentID": "x"}, **spec})
 
 
 class Api:
@@ -44,6 +54,13 @@ class Api:
 
     def patch(self, plural: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.custom.patch_cluster_custom_object(GROUP, VERSION, plural, name, body)
+
+    def patch_status(self, plural: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        return self.custom.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, {"status": status})
+
+    def click(self, name: str) -> None:
+        """What a person's click is: a write of the button's status.lastClickedAt."""
+        self.patch_status("uibuttons", name, {"lastClickedAt": now()})
 
     def delete(self, plural: str, name: str) -> None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf
 
-from tilt_operator.status import ready_condition, write_status
+from tilt_operator.status import ready_condition, status_patch, write_status
 
 
 def test_the_transition_time_moves_only_when_ready_flips():
@@ -34,3 +34,16 @@ def test_an_unchanged_status_patches_nothing():
     patch = kopf.Patch()
     assert not write_status(patch, {"path": "/a"}, {"path": "/a"})
     assert not patch
+
+
+def test_nested_fields_that_go_are_removed_explicitly():
+    current = {"terminated": {"error": "boom", "reasons": ["initial"]}}
+    desired = {"terminated": {"reasons": ["spec changed"]}}
+    assert status_patch(current, desired) == {"terminated": {"error": None, "reasons": ["spec changed"]}}
+
+
+def test_a_state_that_goes_is_removed_whole():
+    assert status_patch({"running": {"pid": 1}}, {"running": None, "terminated": {"x": 1}}) == {
+        "running": None,
+        "terminated": {"x": 1},
+    }

@@ -30,6 +30,11 @@ def extensions_by_repo(name: str, spec: kopf.Spec, annotations: kopf.Annotations
     return {spec.get("repoName", ""): (name, annotations.get(ANNOTATION_REPO_REVISION))}
 
 
+@kopf.index(EXTENSION.resource)
+def repo_of_extension(name: str, spec: kopf.Spec, **_: Any) -> dict[str, str]:
+    return {name: spec.get("repoName", "")}
+
+
 def _repo(index: kopf.Index[str, extensions.RepoView], repo_name: str) -> extensions.RepoView | None:
     return next(iter(index.get(repo_name, [])), None)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -10,6 +12,7 @@ import kopf
 from tilt_operator.api import KOPF_PREFIX
 from tilt_operator.config import Settings
 from tilt_operator.gitstore import GitStore
+from tilt_operator.tiltfiles import RunRecords
 
 
 @kopf.on.startup()
@@ -27,4 +30,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     config: Settings = memo.settings
     config.data_dir.mkdir(parents=True, exist_ok=True)
     memo.git_store = GitStore(config)
+    memo.run_records = RunRecords(config.data_dir / "tiltfiles")
+    # Tiltfile workers running at once: each is a process, and a burst of 500 must not start 500.
+    memo.tiltfile_slots = asyncio.Semaphore(max(2, 2 * (os.cpu_count() or 1)))
     logger.info("data dir %s, process execution %s", config.data_dir, "on" if config.exec_enabled else "off")

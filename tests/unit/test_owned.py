@@ -1,0 +1,32 @@
+"""How a registered object looks once its Tiltfile owns it."""
+
+from __future__ import annotations
+
+from tilt_operator.owned import desired_object, field_manager, kinds_by_name
+
+
+def test_owned_objects_carry_the_tiltfiles_labels_and_a_controller_reference():
+    tiltfile = {"metadata": {"name": "tf", "uid": "u-1"}, "spec": {"labels": {"team": "a", "tier": "x"}}}
+    obj = {"apiVersion": "tilt.dev/v1alpha1", "kind": "Cmd", "metadata": {"name": "c", "labels": {"tier": "own"}}}
+    owned = desired_object(obj, tiltfile)
+    assert owned["metadata"]["labels"] == {"team": "a", "tier": "own", "tilt.dev/tiltfile": "tf"}
+    assert owned["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "tilt.dev/v1alpha1",
+            "kind": "Tiltfile",
+            "name": "tf",
+            "uid": "u-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    assert obj["metadata"] == {"name": "c", "labels": {"tier": "own"}}, "the run's object is not mutated"
+
+
+def test_field_managers_fit_the_api_servers_limit():
+    assert field_manager("x" * 300) == ("tiltfile/" + "x" * 300)[:128]
+
+
+def test_kinds_come_from_the_crds():
+    crds = [{"spec": {"names": {"kind": "Cmd", "plural": "cmds"}}}]
+    assert kinds_by_name(crds)["Cmd"].plural == "cmds"
