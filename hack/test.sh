@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/bootstrap.sh
-.venv/bin/ruff check operator tests bench
-.venv/bin/ruff format --check operator tests bench
+.venv/bin/ruff check operator tests bench examples
+.venv/bin/ruff format --check operator tests bench examples
 .venv/bin/lint-imports
 # Build (or find cached) control-plane binaries before the clock of any test starts.
 .venv/bin/python -c 'from tilt_operator.devcluster import ensure_binaries; print(ensure_binaries().directory)'

@@ -13,7 +13,8 @@ memory limit on itself (see ``engine_worker``), helped by ``GOMEMLIMIT`` set her
 
 What a Tiltfile can use: one builtin per tilt.dev kind generated from ``crds``
 (``kind_builtins``), ``print``, ``warn(msg)``, ``fail(msg)``, ``read_file(path, default=None)``
-confined to ``root``, the run's arguments as the frozen list ``args``, and ``load()`` of relative
+confined to ``root``, ``tiltfile_dir()`` (the running file's directory), the run's arguments as the
+frozen list ``args``, and ``load()`` of relative
 files (confined to ``root``) and of ``ext://`` extensions (located through ``ext_roots``).
 """
 

@@ -201,8 +201,13 @@ class Session:
         builtins: dict[str, Any] = {name: self._kind_builtin(spec) for name, spec in self._kinds.items()}
         builtins["warn"] = self._wrap("warn", self._warn)
         builtins["read_file"] = self._wrap("read_file", self._read_file)
+        builtins["tiltfile_dir"] = self._wrap("tiltfile_dir", self._tiltfile_dir)
         builtins["args"] = list(self._request.args)
         return builtins
+
+    def _tiltfile_dir(self) -> str:
+        """The directory of the file running now, as Tilt's os.getcwd() gives while it loads a Tiltfile."""
+        return str((self._running.path if self._running else self._request.path).parent)
 
     def _wrap(self, name: str, body: Callable[..., Any]) -> Callable[..., Any]:
         """A Python function Starlark may call (never a lambda: DESIGN.md section 6).

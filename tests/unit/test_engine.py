@@ -415,3 +415,15 @@ def test_cancelling_an_async_run_ends_it_promptly(tmp_path: Path) -> None:
         return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 5
+
+
+def test_tiltfile_dir_is_the_directory_of_the_running_file(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        {
+            "Tiltfile": "load('./lib/x.star', 'where')\nprint(tiltfile_dir())\nprint(where)\n",
+            "lib/x.star": "where = tiltfile_dir()\n",
+        },
+    )
+    assert result.error is None, result.error
+    assert result.output.splitlines() == [str(tmp_path), str(tmp_path / "lib")]

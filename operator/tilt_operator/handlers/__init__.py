@@ -4,4 +4,4 @@ Handlers are thin: they read the object, call one domain function and write stat
 modules never import from here.
 """
 
-from tilt_operator.handlers import extension, extensionrepo, lifecycle, tiltfile, uibutton  # noqa: F401
+from tilt_operator.handlers import cmd, extension, extensionrepo, lifecycle, tiltfile, uibutton  # noqa: F401

@@ -1,0 +1,85 @@
+"""When a Cmd's process starts, by Tilt's rules, and how its end is described."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tilt_operator.cmds import EXEC_DISABLED, last_started, start_reason, waiting_reason
+from tilt_operator.processes import child_environment, exit_reason
+
+T0, T1, T2, T3 = (f"2026-01-01T00:00:0{i}.000000Z" for i in range(4))
+START_ON = {"startOn": {"uiButtons": ["go"], "startAfter": T1}}
+
+
+def reason(spec, **kwargs):
+    options = {"last_started": None, "spec_changed": False, "clicks": {}, **kwargs}
+    return start_reason({"args": ["x"], **spec}, **options)
+
+
+def test_a_plain_cmd_starts_once_when_created():
+    assert reason({}) == "created"
+    assert reason({}, last_started=T1) is None
+
+
+def test_a_new_spec_restarts_a_plain_cmd():
+    assert reason({}, last_started=T1, spec_changed=True) == "spec changed"
+
+
+def test_a_lost_process_is_restarted_unless_it_waits_for_a_button():
+    assert reason({}, last_started=T1, lost_process=True) == "the operator restarted"
+    assert reason(START_ON, last_started=T2, lost_process=True) is None
+
+
+@pytest.mark.parametrize(
+    ("clicks", "last", "expected"),
+    [
+        ({}, None, None),
+        ({"go": T0}, None, None),  # before startAfter
+        ({"go": T2}, None, "button clicked: go"),
+        ({"go": T2}, T3, None),  # already started after that click
+        ({"go": T3}, T2, "button clicked: go"),
+    ],
+)
+def test_start_on_needs_a_click_after_start_after_and_the_last_start(clicks, last, expected):
+    assert reason(START_ON, clicks=clicks, last_started=last) == expected
+
+
+def test_a_new_spec_of_a_button_started_cmd_waits_for_a_new_click():
+    spec = {"startOn": {"uiButtons": ["go"], "startAfter": T2}}
+    assert reason(spec, clicks={"go": T1}, last_started=T1, spec_changed=True) is None
+    assert reason(spec, clicks={"go": T3}, last_started=T1, spec_changed=True) == "button clicked: go"
+
+
+def test_restart_on_restarts_after_a_later_click():
+    spec = {"restartOn": {"uiButtons": ["again"]}}
+    assert reason(spec, clicks={"again": T2}, last_started=T1) == "button clicked: again"
+    assert reason(spec, clicks={"again": T0}, last_started=T1) is None
+
+
+def test_waiting_reasons_say_what_to_do():
+    assert waiting_reason(START_ON) == "waiting for a click on go"
+    assert "--exec" in EXEC_DISABLED
+
+
+def test_the_last_start_comes_from_the_status():
+    assert last_started({"running": {"startedAt": T1}}) == T1
+    assert last_started({"terminated": {"startedAt": T2}}) == T2
+    assert last_started({}) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [(0, (0, "exited successfully")), (3, (3, "exited with code 3")), (-signal.SIGTERM, (143, "killed by SIGTERM"))],
+)
+def test_exit_reasons(code, expected):
+    assert exit_reason(code) == expected
+
+
+def test_children_get_their_env_on_top_and_the_operators_python_first_on_path(monkeypatch):
+    monkeypatch.setenv("KEEP", "1")
+    env = child_environment(["A=b=c", "KEEP=2"])
+    assert env["A"] == "b=c"
+    assert env["KEEP"] == "2"
+    assert env["PATH"].split(":")[0].endswith("bin")
