@@ -1,10 +1,15 @@
-"""Starlark ``load()`` for the Tiltfile engine: find the statements, resolve, rewrite.
+"""Starlark ``load()`` and Tilt's ``include()`` for the Tiltfile engine: find, resolve, rewrite.
 
 starlark-go's Python binding has no ``load()`` (DESIGN.md section 6), and a builtin cannot run
 Starlark while Starlark is running (the binding holds a lock for the whole ``exec``). So the
 engine handles loads before it runs anything: it finds each file's top-level load statements
 here, runs the loaded files first, and replaces each statement by plain assignments from the
 loaded module's exports, keeping every line where it was so errors still name the right line.
+
+``include('<file>')`` is a load that binds nothing: the included file runs (once) and registers
+into the same run. Tilt's namespaced spellings that starlark-go cannot express (it has no
+attribute namespaces) are rewritten token by token first: ``v1alpha1.<builtin>`` becomes
+``<builtin>`` and ``os.getcwd()`` becomes ``tiltfile_dir()``, each on its own line.
 
 Called by ``engine_session`` inside the worker process.
 """
@@ -24,6 +29,9 @@ from tilt_operator.engine_protocol import ExtensionRoots
 EXT_PREFIX = "ext://"
 EXTENSION_FILE = "Tiltfile"
 _OPENERS, _CLOSERS = "([{", ")]}"
+_STATEMENTS = ("load", "include")
+# Tilt's dotted names -> what this engine calls them.
+_NAMESPACED = {("v1alpha1",): None, ("os", "getcwd"): "tiltfile_dir"}
 
 
 class LoadError(Exception):
@@ -49,23 +57,61 @@ class LoadStatement:
     column: int
     end_line: int
     end_offset: int
+    include: bool = False
 
 
-def find_loads(source: str) -> list[LoadStatement]:
-    """Every top-level load statement, in order.
-
-    Source Python's tokenizer cannot read has a syntax error Starlark will report better when it
-    compiles the file, so it yields no loads rather than an error of its own.
-    """
+def _tokens(source: str) -> list[tokenize.TokenInfo]:
+    """The significant tokens; none for source Python's tokenizer cannot read (Starlark will say why)."""
     try:
-        tokens = [
+        return [
             token
             for token in tokenize.generate_tokens(io.StringIO(source).readline)
             if token.type not in (tokenize.COMMENT, tokenize.NL)
         ]
     except (tokenize.TokenError, SyntaxError):
         return []
+
+
+def find_loads(source: str) -> list[LoadStatement]:
+    """Every top-level load and include statement, in order."""
+    tokens = _tokens(source)
     return [_parse_load(tokens, index) for index in _load_starts(tokens)]
+
+
+def rewrite_namespaces(source: str) -> str:
+    """Tilt's ``v1alpha1.extension_repo(...)`` and ``os.getcwd()`` in the spellings this engine has.
+
+    Token by token, so strings and comments that mention them are left alone; only the columns
+    after a rewrite on the same line move.
+    """
+    tokens = _tokens(source)
+    edits = [edit for index in range(len(tokens)) if (edit := _namespace_edit(tokens, index))]
+    lines = source.splitlines(keepends=True)
+    for line, start, end, text in sorted(edits, reverse=True):
+        lines[line - 1] = lines[line - 1][:start] + text + lines[line - 1][end:]
+    return "".join(lines)
+
+
+def _namespace_edit(tokens: Sequence[tokenize.TokenInfo], index: int) -> tuple[int, int, int, str] | None:
+    """(line, start column, end column, replacement) when a dotted Tilt name starts at ``index``."""
+    for dotted, replacement in _NAMESPACED.items():
+        span = 2 * len(dotted) - 1
+        names, rest = tokens[index : index + span], tokens[index + span : index + span + 2]
+        spelled = (
+            len(names) == span
+            and all(t.type == tokenize.NAME for t in names[::2])
+            and tuple(t.string for t in names[::2]) == dotted
+            and all(t.string == "." for t in names[1::2])
+            and names[0].start[0] == names[-1].end[0]
+        )
+        if not spelled or not rest:
+            continue
+        first = names[0].start
+        if replacement is None and len(rest) == 2 and rest[0].string == "." and rest[1].type == tokenize.NAME:
+            return first[0], first[1], rest[1].start[1], ""
+        if replacement is not None and rest[0].string == "(":
+            return first[0], first[1], names[-1].end[1], replacement
+    return None
 
 
 def _load_starts(tokens: Sequence[tokenize.TokenInfo]) -> Iterator[int]:
@@ -77,7 +123,7 @@ def _load_starts(tokens: Sequence[tokenize.TokenInfo]) -> Iterator[int]:
             statement_start
             and depth == 0
             and token.start[1] == 0
-            and token.string == "load"
+            and token.string in _STATEMENTS
             and index + 1 < len(tokens)
             and tokens[index + 1].string == "("
         ):
@@ -92,6 +138,10 @@ def _load_starts(tokens: Sequence[tokenize.TokenInfo]) -> Iterator[int]:
 def _parse_load(tokens: Sequence[tokenize.TokenInfo], start: int) -> LoadStatement:
     line, column = tokens[start].start
     items, end = _call_items(tokens, start + 2, line, column)
+    if tokens[start].string == "include":
+        if len(items) != 1 or items[0][0] is not None:
+            raise LoadError("include: takes one argument, the path of a Tiltfile", line, column + 1)
+        return LoadStatement(items[0][1], (), line, column + 1, end.end[0], end.end[1], include=True)
     if not items or items[0][0] is not None:
         raise LoadError("load: the first argument must be the module, a string", line, column + 1)
     module = items[0][1]
@@ -151,7 +201,9 @@ def rewrite(source: str, replacements: Sequence[tuple[LoadStatement, str]]) -> s
 
 
 def assignments(statement: LoadStatement, exports_name: str) -> str:
-    """``a = <exports>["a"]; b = <exports>["c"]``: a load statement as plain Starlark."""
+    """``a = <exports>["a"]; b = <exports>["c"]``: a load statement as plain Starlark (``pass`` for include)."""
+    if not statement.bindings:
+        return "pass"
     return "; ".join(f"{local} = {exports_name}[{json.dumps(exported)}]" for local, exported in statement.bindings)
 
 

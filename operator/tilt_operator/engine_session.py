@@ -28,7 +28,7 @@ from typing import Any
 
 import starlark_go
 
-from tilt_operator import engine_loads
+from tilt_operator import engine_loads, local_resources
 from tilt_operator.engine_protocol import EVENT_FILE, EVENT_PRINT, EVENT_WARNING, RunRequest
 from tilt_operator.kind_builtins import BuiltinSpec, build_object, builtin_specs, starlark_type
 
@@ -125,6 +125,7 @@ class Session:
 
     def _plan(self, path: Path, root: Path, source: str, chain: tuple[Path, ...]) -> _Module:
         module = self._modules[path] = _Module(len(self._modules), path, root)
+        source = engine_loads.rewrite_namespaces(source)
         try:
             statements = engine_loads.find_loads(source)
         except engine_loads.LoadError as error:
@@ -202,6 +203,7 @@ class Session:
         builtins["warn"] = self._wrap("warn", self._warn)
         builtins["read_file"] = self._wrap("read_file", self._read_file)
         builtins["tiltfile_dir"] = self._wrap("tiltfile_dir", self._tiltfile_dir)
+        builtins["local_resource"] = self._wrap("local_resource", self._local_resource)
         builtins["args"] = list(self._request.args)
         return builtins
 
@@ -231,13 +233,26 @@ class Session:
 
     def _kind_builtin(self, spec: BuiltinSpec) -> Callable[..., Any]:
         def register(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            obj = build_object(spec, args, kwargs)
-            key = (spec.kind, obj["metadata"]["name"])
-            if self._objects.setdefault(key, obj) != obj:
-                raise ValueError(f"{spec.name}: {spec.kind} {key[1]!r} is already registered with different arguments")
-            return obj
+            return self._register(spec, args, kwargs)
 
         return self._wrap(spec.name, register)
+
+    def _register(self, spec: BuiltinSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        obj = build_object(spec, args, kwargs)
+        key = (spec.kind, obj["metadata"]["name"])
+        if self._objects.setdefault(key, obj) != obj:
+            raise ValueError(f"{spec.name}: {spec.kind} {key[1]!r} is already registered with different arguments")
+        return obj
+
+    def _local_resource(self, name: str, cmd: Any = None, serve_cmd: Any = None, **options: Any) -> None:
+        """Tilt's local_resource as the Cmds Tilt would make: ``<name>:update`` and ``<name>:serve``."""
+        if "cmd" not in self._kinds:
+            raise ValueError("local_resource: no Cmd CRD is installed")
+        plan = local_resources.plan(name, cmd, serve_cmd, options, self._tiltfile_dir())
+        for warning in plan.warnings:
+            self._warn(warning)
+        for kwargs in plan.cmds:
+            self._register(self._kinds["cmd"], (), kwargs)
 
     def _print(self, text: str) -> None:
         if self._spend(text):

@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from tilt_operator import kube
-from tilt_operator.api import API_VERSION, LABEL_TILTFILE, TILTFILE, Kind
+from tilt_operator.api import ANNOTATION_RESOURCE, API_VERSION, LABEL_TILTFILE, TILTFILE, Kind
 
 
 class ApplyError(Exception):
@@ -41,6 +41,8 @@ def desired_object(obj: Mapping[str, Any], tiltfile: Mapping[str, Any]) -> dict[
         **(metadata.get("labels") or {}),
         LABEL_TILTFILE: name,
     }
+    # Tilt's convention: every object names the resource it belongs to (its Tiltfile when none).
+    metadata["annotations"] = {ANNOTATION_RESOURCE: name, **(metadata.get("annotations") or {})}
     metadata["ownerReferences"] = [
         {
             "apiVersion": API_VERSION,

@@ -20,6 +20,7 @@ def test_owned_objects_carry_the_tiltfiles_labels_and_a_controller_reference():
             "blockOwnerDeletion": True,
         }
     ]
+    assert owned["metadata"]["annotations"] == {"tilt.dev/resource": "tf"}, "Tilt's convention: the owning resource"
     assert obj["metadata"] == {"name": "c", "labels": {"tier": "own"}}, "the run's object is not mutated"
 
 
