@@ -63,6 +63,8 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
     with dev_cluster(state_dir or default_state_dir()) as cluster:
         env = {
             **os.environ,
+            # The cluster's kubectl, for the `tilt` command extension scripts run.
+            "PATH": f"{cluster.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "KUBECONFIG": str(cluster.kubeconfig),
             "TILT_OPERATOR_DATA_DIR": str(settings.data_dir),
             "TILT_OPERATOR_EXEC": "1" if settings.exec_enabled else "0",

@@ -145,6 +145,8 @@ def operator(
             "TILT_OPERATOR_GIT_TIMEOUT": "30",
             "TILT_OPERATOR_TILTFILE_TIMEOUT": "5",
             "TILT_OPERATOR_TILTFILE_MEMORY_MB": "256",
+            # kubectl for the `tilt` command that extension scripts run.
+            "PATH": f"{cluster.binaries.directory}{os.pathsep}{os.environ['PATH']}",
         },
         args=("--exec",),
     )

@@ -78,6 +78,11 @@ class DevCluster:
         return self.state_dir / "kubeconfig"
 
     @property
+    def bin_dir(self) -> Path:
+        """Where ``tilt-operator dev`` links this cluster's kubectl, for one PATH entry to serve."""
+        return self.state_dir / "bin"
+
+    @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self.apiserver_port}"
 

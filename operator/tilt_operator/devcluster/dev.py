@@ -23,7 +23,7 @@ def default_state_dir() -> Path:
 
 def link_kubectl(cluster: DevCluster) -> Path:
     """Put the cluster's kubectl in ``state_dir/bin`` so one PATH entry serves every version."""
-    bin_dir = cluster.state_dir / "bin"
+    bin_dir = cluster.bin_dir
     bin_dir.mkdir(exist_ok=True)
     link = bin_dir / "kubectl"
     link.unlink(missing_ok=True)
