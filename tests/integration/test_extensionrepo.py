@@ -43,21 +43,30 @@ def remote(git_server: GitServer, name: str) -> tuple[str, Path, str]:
 
 
 def test_https_branch_tag_and_commit_pins_each_get_their_own_checkout(
-    api: Api, operator: Operator, remote: tuple[str, Path, str], name: str
+    api: Api, operator: Operator, git_server: GitServer, remote: tuple[str, Path, str], name: str
 ):
-    url, _, first = remote
-    pins = {"branch": "main", "tag": "v1", "commit": first, "unpinned": ""}
-    for suffix, ref in pins.items():
+    url, work, first = remote
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    feature = git_server.commit(work, {"hello/Tiltfile": "print('feature')\n"}, "on a branch")
+    git("checkout", "-q", "main", cwd=work)
+    second = git_server.commit(work, {"hello/Tiltfile": "print('v2')\n"}, "main moves on")
+    pins = {  # suffix: (ref, commit expected, Tiltfile expected)
+        "unpinned": ("", second, "print('v2')\n"),
+        "branch": ("feature", feature, "print('feature')\n"),
+        "tag": ("v1", first, "print('v1')\n"),
+        "commit": (first, first, "print('v1')\n"),
+    }
+    for suffix, (ref, _, _) in pins.items():
         api.create(REPOS, repo(f"{name}-{suffix}", url, ref=ref) if ref else repo(f"{name}-{suffix}", url))
     paths = set()
-    for suffix in pins:
+    for suffix, (_, commit, content) in pins.items():
         status = wait_settled(api, f"{name}-{suffix}")
         assert ready(status) == "True", status
-        assert status["checkoutRef"] == first
+        assert status["checkoutRef"] == commit, suffix
         assert "error" not in status
         path = Path(status["path"])
         assert path.is_relative_to(operator.data_dir)
-        assert (path / "hello" / "Tiltfile").read_text() == "print('v1')\n"
+        assert (path / "hello" / "Tiltfile").read_text() == content
         datetime.datetime.fromisoformat(status["lastFetchedAt"])
         paths.add(path)
     assert len(paths) == len(pins), "two refs of one URL must never share a working tree"
