@@ -77,7 +77,8 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
         try:
             child.wait()
         except KeyboardInterrupt:
-            # Ctrl-C reached the child too (same process group); let it finish its clean-up first.
+            # A terminal's Ctrl-C reached the child too; a `kill -INT` of this process did not.
+            child.terminate()
             child.wait()
 
 
