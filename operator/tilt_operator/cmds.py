@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tilt_operator.status import parse_time
+from tilt_operator.status import only_state, parse_time
 
 EXEC_DISABLED = (
     "process execution is disabled on this operator: start it with --exec (or TILT_OPERATOR_EXEC=1) to run Cmds"
@@ -67,25 +67,18 @@ def waiting_reason(spec: Mapping[str, Any]) -> str:
 
 
 def running_status(pid: int, started_at: str) -> dict[str, Any]:
-    return {"waiting": None, "running": {"pid": pid, "startedAt": started_at}, "terminated": None, "ready": True}
+    return {**only_state("running", {"pid": pid, "startedAt": started_at}), "ready": True}
 
 
 def waiting_status(reason: str) -> dict[str, Any]:
-    return {"waiting": {"reason": reason}, "running": None, "terminated": None, "ready": False}
+    return {**only_state("waiting", {"reason": reason}), "ready": False}
 
 
 def terminated_status(
     *, pid: int | None, exit_code: int, started_at: str, finished_at: str, reason: str
 ) -> dict[str, Any]:
-    terminated: dict[str, Any] = {
-        "exitCode": exit_code,
-        "startedAt": started_at,
-        "finishedAt": finished_at,
-        "reason": reason,
-    }
-    if pid is not None:
-        terminated["pid"] = pid
-    return {"waiting": None, "running": None, "terminated": terminated, "ready": False}
+    fields = {"pid": pid, "exitCode": exit_code, "startedAt": started_at, "finishedAt": finished_at, "reason": reason}
+    return {**only_state("terminated", fields), "ready": False}
 
 
 def last_started(status: Mapping[str, Any]) -> str | None:

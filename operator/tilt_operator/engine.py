@@ -58,26 +58,14 @@ def run_tiltfile(
     """Run the Tiltfile at ``path``; never raises for anything the Tiltfile does.
 
     ``root`` (default: the Tiltfile's directory) confines ``read_file`` and relative loads;
-    pass the repo's checkout to let an extension read its siblings.
+    pass the repo's checkout to let an extension read its siblings. For callers without an
+    event loop (the CLI, tests); the operator awaits :func:`run_tiltfile_async`.
     """
-    request = _request(path, crds, memory_mb, args, root, ext_roots)
-    transcript = Transcript()
-    with subprocess.Popen(
-        WORKER_COMMAND,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_worker_env(memory_mb),
-    ) as worker:
-        try:
-            stdout, stderr = worker.communicate(request.to_json().encode(), timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            stdout, stderr = worker.communicate()
-            timed_out = True
-    transcript.feed(stdout)
-    return transcript.result(_fate(worker.returncode, stderr, timed_out, timeout, memory_mb))
+    return asyncio.run(
+        run_tiltfile_async(
+            path, crds=crds, timeout=timeout, memory_mb=memory_mb, args=args, root=root, ext_roots=ext_roots
+        )
+    )
 
 
 async def run_tiltfile_async(

@@ -46,8 +46,12 @@ def list_objects(kind: Kind, label_selector: str = "") -> list[dict[str, Any]]:
 
 
 def apply(kind: Kind, obj: dict[str, Any], field_manager: str, *, force: bool = False) -> dict[str, Any]:
-    """Server-side apply: the field manager owns exactly the fields in ``obj``; others keep theirs."""
-    return _custom().patch_cluster_custom_object(
+    """Server-side apply: the field manager owns exactly the fields in ``obj``; others keep theirs.
+
+    The response is decoded here: the client only decodes a 200, and an apply that creates the
+    object answers 201.
+    """
+    response = _custom().patch_cluster_custom_object(
         GROUP,
         VERSION,
         kind.plural,
@@ -56,7 +60,14 @@ def apply(kind: Kind, obj: dict[str, Any], field_manager: str, *, force: bool = 
         field_manager=field_manager,
         force=force,
         _content_type="application/apply-patch+yaml",
+        _preload_content=False,
     )
+    return json.loads(response.data)
+
+
+def create(kind: Kind, obj: dict[str, Any], field_manager: str) -> dict[str, Any]:
+    """Create, as ``kubectl create`` does: the API server refuses an object that already exists."""
+    return _custom().create_cluster_custom_object(GROUP, VERSION, kind.plural, obj, field_manager=field_manager)
 
 
 def patch_status(kind: Kind, name: str, status: dict[str, Any]) -> None:

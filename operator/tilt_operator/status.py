@@ -25,6 +25,18 @@ def parse_time(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+STATES = ("waiting", "running", "terminated")
+
+
+def only_state(state: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Tilt's process-like status: exactly one of waiting, running and terminated is set.
+
+    Fields whose value is None are left out, so an absent error or pid is absent, not null.
+    """
+    assert state in STATES
+    return {name: ({k: v for k, v in fields.items() if v is not None} if name == state else None) for name in STATES}
+
+
 def ready_condition(
     *,
     ready: bool,

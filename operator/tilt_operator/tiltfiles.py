@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tilt_operator.status import parse_time
+from tilt_operator.status import only_state, parse_time
 
 INITIAL = "initial"
 SPEC_CHANGED = "spec changed"
@@ -115,22 +115,21 @@ def clicked_since(clicks: Mapping[str, str | None], since: str) -> str | None:
 
 
 def running_status(reasons: list[str], started_at: str) -> dict[str, Any]:
-    return {"waiting": None, "running": {"reasons": reasons, "startedAt": started_at}, "terminated": None}
+    return only_state("running", {"reasons": reasons, "startedAt": started_at})
 
 
 def waiting_status(reason: str) -> dict[str, Any]:
-    return {"waiting": {"reason": reason}, "running": None, "terminated": None}
+    return only_state("waiting", {"reason": reason})
 
 
 def terminated_status(
     reasons: list[str], error: str | None, started_at: str, finished_at: str, warning_count: int
 ) -> dict[str, Any]:
-    terminated: dict[str, Any] = {
+    fields = {
         "reasons": reasons,
+        "error": error or None,
         "startedAt": started_at,
         "finishedAt": finished_at,
         "warningCount": warning_count,
     }
-    if error:
-        terminated["error"] = error
-    return {"waiting": None, "running": None, "terminated": terminated}
+    return only_state("terminated", fields)

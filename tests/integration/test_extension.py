@@ -129,7 +129,8 @@ def test_a_restarted_operator_changes_nothing(api: Api, operator: Operator, repo
     api.create(REPOS, repo(f"{name}-repo", f"file://{repo_dir}"))
     api.create(EXTS, extension(name, f"{name}-repo", "hello"))
     settled(api, name, "True")
-    eventually(lambda: api.get(TILTFILES, name), what="the Tiltfile")
+    # Settled means the owned Tiltfile's first run is over too.
+    eventually(lambda: api.status(TILTFILES, name).get("terminated"), what="the Tiltfile's run")
     before = (
         api.get(EXTS, name)["metadata"]["resourceVersion"],
         api.get(TILTFILES, name)["metadata"]["resourceVersion"],
