@@ -81,19 +81,25 @@ class Operator:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tilt_operator", "run"]
+
+    def base_env(self) -> dict[str, str]:
+        """The environment before ``env``: this test process's, with the operator's HOME and KUBECONFIG."""
+        return {
+            **os.environ,
+            "HOME": str(self.home),
+            "KUBECONFIG": str(self.cluster.kubeconfig),
+            "TILT_OPERATOR_DATA_DIR": str(self.data_dir),
+        }
+
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.liveness_url = f"http://127.0.0.1:{free_port()}/healthz"
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tilt_operator", "run", f"--liveness={self.liveness_url}", *self.args],
-                env={
-                    **os.environ,
-                    "HOME": str(self.home),
-                    "KUBECONFIG": str(self.cluster.kubeconfig),
-                    "TILT_OPERATOR_DATA_DIR": str(self.data_dir),
-                    **self.env,
-                },
+                [*self.command(), f"--liveness={self.liveness_url}", *self.args],
+                env={**self.base_env(), **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -1,0 +1,41 @@
+# The operator's image: `docker build -t tilt-operator:dev .` (see manifests/ and kind-config.yaml).
+# Pinned by tag; pin by digest too (python:3.11.13-slim-bookworm@sha256:…) where the registry is reachable.
+# kubectl, for the `tilt` command that extension scripts run inside Cmds (same release as the
+# control plane the tests use, hack/controlplane/go.mod).
+FROM registry.k8s.io/kubectl:v1.36.3 AS kubectl
+
+FROM python:3.11.13-slim-bookworm
+
+# git fetches the ExtensionRepos (https and file); ca-certificates lets it verify https servers;
+# bash and jq are what extensions written for Tilt script with (when execution is enabled).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git ca-certificates jq \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# The package, installed from this repo exactly as a user installs it (tests/integration/test_deployment.py
+# runs these COPY lines and this pip command into a clean virtual environment).
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator/ operator/
+RUN pip install --no-cache-dir . \
+    && rm -rf /src
+
+# A non-root user with a fixed uid, so the Deployment's runAsNonRoot can be checked; the data dir
+# is its own, for `docker run` without a volume (the Deployment mounts one there).
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /tmp --shell /usr/sbin/nologin tilt \
+    && mkdir -p /var/lib/tilt-dev \
+    && chown tilt:tilt /var/lib/tilt-dev
+ENV HOME=/tmp \
+    TILT_OPERATOR_DATA_DIR=/var/lib/tilt-dev
+USER 10001:10001
+WORKDIR /var/lib/tilt-dev
+
+# kopf's liveness endpoint, probed by the Deployment.
+EXPOSE 8080
+ENTRYPOINT ["tilt-operator", "run"]
+CMD ["--liveness=http://0.0.0.0:8080/healthz"]

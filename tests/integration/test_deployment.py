@@ -1,0 +1,332 @@
+"""The in-cluster install, proven on the real API server: manifests/, its RBAC, and the image's install steps.
+
+No container engine runs here, so the image is not built. What the image and the Deployment do is
+replayed instead: the Dockerfile's own COPY lines and pip command install the package into a clean
+virtual environment, and that `tilt-operator run` is started with the Deployment's environment and
+a token of the Deployment's ServiceAccount (TokenRequest API). It must reconcile a repo, an
+extension and its Tiltfile end to end without one 403, while the same identity cannot read a
+Secret or create a Pod.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.conftest import eventually
+from tests.integration.conftest import REPO, Operator
+from tests.integration.objects import Api, extension, ready, repo
+from tilt_operator.api import KINDS, UI_BUTTON
+from tilt_operator.devcluster import DevCluster
+
+MANIFESTS = REPO / "manifests"
+NAMESPACE = SERVICE_ACCOUNT = "tilt-operator"
+IDENTITY = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
+# The groups a token of that ServiceAccount carries, so impersonation sees every binding the token would.
+GROUPS = ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}", "system:authenticated")
+# What a 403 looks like in the operator's log, from kopf (APIForbiddenError, "Failed to post an
+# event ... Code: 403", "Not enough permissions") and from the kubernetes client (ForbiddenException).
+DENIED = re.compile(r"403|forbidden|not enough permissions", re.IGNORECASE)
+
+
+def rendered(cluster: DevCluster) -> list[dict[str, Any]]:
+    """What `kubectl apply -k manifests/` sends, rendered by the cluster's own kubectl."""
+    return list(yaml.safe_load_all(cluster.kubectl("kustomize", str(MANIFESTS)).stdout))
+
+
+@pytest.fixture(scope="module")
+def installed(cluster: DevCluster) -> Iterator[list[dict[str, Any]]]:
+    """The install command for real. The dev cluster runs no Deployment controller, so no pod starts."""
+    cluster.kubectl("apply", "-k", str(MANIFESTS))
+    yield rendered(cluster)
+    cluster.kubectl("delete", "-k", str(MANIFESTS), "--wait=false", "--ignore-not-found")
+
+
+@pytest.mark.parametrize("version", ["1.35", "1.36"])
+def test_every_manifest_passes_the_kubernetes_schema_in_strict_mode(cluster: DevCluster, version: str):
+    """Strict: an unknown or misplaced field fails, which a lenient apply would drop silently.
+
+    1.36 is the dev cluster's version, 1.35 the one before (what a kind release may still ship). The
+    tilt.dev examples are custom resources: the API server checks them against the CRDs (dry run below).
+    """
+    documents = rendered(cluster)
+    assert {doc["kind"] for doc in documents} == {
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Deployment",
+    }
+    for doc in documents:
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {error.message} at {list(error.path)}")
+
+
+def test_a_server_dry_run_of_the_install_and_the_examples_succeeds_with_no_warning(cluster: DevCluster):
+    """The namespace exists first: a server dry run cannot create the namespace the rest goes into."""
+    cluster.kubectl("apply", "-f", str(MANIFESTS / "namespace.yaml"))
+    applied = []
+    for directory in (MANIFESTS, MANIFESTS / "examples"):
+        result = cluster.kubectl(
+            "apply", "-k", str(directory), "--dry-run=server", "--validate=strict", "-o", "name", check=False
+        )
+        assert result.returncode == 0, result.stderr
+        # Silence matters: the namespace warns on a pod short of the restricted Pod Security Standard.
+        assert result.stderr == "", result.stderr
+        applied += result.stdout.split()
+    assert {"deployment.apps/tilt-operator", "extensionrepo.tilt.dev/default", "extension.tilt.dev/hello-world"} <= set(
+        applied
+    )
+
+
+def test_the_namespace_would_warn_about_a_pod_short_of_the_restricted_standard(cluster: DevCluster):
+    """So the silence above means something: the same Deployment run as root is called out."""
+    cluster.kubectl("apply", "-f", str(MANIFESTS / "namespace.yaml"))
+    deployment = yaml.safe_load((MANIFESTS / "deployment.yaml").read_text())
+    deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] = False
+    result = cluster.kubectl("apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(deployment))
+    assert 'would violate PodSecurity "restricted' in result.stderr
+
+
+def can_i(cluster: DevCluster, *query: str) -> bool:
+    """`kubectl auth can-i` as the operator's ServiceAccount."""
+    groups = [f"--as-group={group}" for group in GROUPS]
+    result = cluster.kubectl("auth", "can-i", *query, f"--as={IDENTITY}", *groups, check=False)
+    assert result.stdout.strip() in {"yes", "no"}, result.stderr
+    return result.stdout.strip() == "yes"
+
+
+TILT = [kind.resource for kind in KINDS]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *[(verb, kind) for kind in TILT for verb in ("get", "list", "watch", "create", "patch", "delete")],
+        *[("patch", kind, "--subresource=status") for kind in TILT if kind != UI_BUTTON.resource],
+        ("update", "tiltfiles.tilt.dev", "--subresource=finalizers"),
+        ("list", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("create", "events", "-n", "default"),
+    ],
+    ids=" ".join,
+)
+def test_the_service_account_may_do_what_the_operator_does(cluster: DevCluster, installed: list, query: tuple):
+    assert can_i(cluster, *query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ("get", "secrets", "-A"),
+        ("list", "secrets", "-n", NAMESPACE),
+        ("get", "secrets", "-n", "default"),
+        ("create", "pods", "-A"),
+        ("create", "pods", "-n", NAMESPACE),
+        ("create", "pods/exec", "-n", NAMESPACE),
+        ("create", "deployments.apps", "-n", NAMESPACE),
+        ("list", "namespaces"),
+        ("create", "serviceaccounts/token", "-n", NAMESPACE),
+        ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
+        ("create", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("get", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("update", "extensions.tilt.dev"),
+        ("deletecollection", "cmds.tilt.dev"),
+        ("patch", "uibuttons.tilt.dev", "--subresource=status"),
+        ("create", "events", "-n", "kube-system"),
+        ("create", "events.events.k8s.io", "-n", "default"),
+        ("patch", "events", "-n", "default"),
+        ("impersonate", "users"),
+    ],
+    ids=" ".join,
+)
+def test_the_service_account_may_do_nothing_else(cluster: DevCluster, installed: list, query: tuple):
+    assert not can_i(cluster, *query)
+
+
+@pytest.fixture(scope="module")
+def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean virtual environment with the package installed by the Dockerfile's COPY lines and pip command.
+
+    The build context is what the Dockerfile copies (minus what .dockerignore drops). pip fetches
+    the dependencies from the package index, as `docker build` does: nothing comes from the
+    project's own environment.
+    """
+    root = tmp_path_factory.mktemp("image")
+    context = root / "src"
+    context.mkdir()
+    dockerfile = (REPO / "Dockerfile").read_text()
+    for line in re.findall(r"^COPY (?!--from=)(.+)$", dockerfile, flags=re.MULTILINE):
+        for source in line.split()[:-1]:
+            if (REPO / source).is_dir():
+                ignore = shutil.ignore_patterns("*.egg-info", "__pycache__")
+                shutil.copytree(REPO / source, context / source, ignore=ignore)
+            else:
+                shutil.copy(REPO / source, context / source)
+    install = re.search(r"\bpip install [^&\\\n]+", dockerfile)
+    assert install, "the Dockerfile installs the package with pip"
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", *install.group(0).split()],
+        cwd=context,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, (
+        f"`{install.group(0)}` failed (it needs the package index):\n{result.stdout}{result.stderr}"
+    )
+    return venv
+
+
+def test_the_image_install_steps_give_a_tilt_operator_of_its_own(image_venv: Path):
+    help_text = subprocess.run(
+        [str(image_venv / "bin" / "tilt-operator"), "run", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--liveness" in help_text
+    where = subprocess.run(
+        [str(image_venv / "bin" / "python"), "-c", "import tilt_operator; print(tilt_operator.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=image_venv,
+    ).stdout
+    assert Path(where.strip()).is_relative_to(image_venv), where
+
+
+def token_kubeconfig(cluster: DevCluster, path: Path) -> Path:
+    """A kubeconfig with a fresh token of the ServiceAccount: who the operator is in its pod."""
+    token = cluster.kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, "--duration=1h").stdout.strip()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "dev", "cluster": {"server": cluster.server, "certificate-authority": str(cluster.pki.ca.cert)}}
+        ],
+        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": SERVICE_ACCOUNT}}],
+        "current-context": "dev",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class PodOperator(Operator):
+    """The image's entrypoint from ``image_venv`` with the Deployment's env: the pod, minus the container."""
+
+    venv: Path = Path()
+    deployment: dict[str, Any] | None = None
+
+    def pod_env(self) -> dict[str, str]:
+        """The container's env, with each path that is a volume mount mapped to a local directory."""
+        assert self.deployment is not None
+        (container,) = self.deployment["spec"]["template"]["spec"]["containers"]
+        volumes = {mount["mountPath"]: self.workdir / mount["name"] for mount in container["volumeMounts"]}
+        env = {item["name"]: item["value"] for item in container["env"]}
+        for key, value in env.items():
+            if value in volumes:
+                volumes[value].mkdir(parents=True, exist_ok=True)
+                env[key] = str(volumes[value])
+        return env
+
+    def command(self) -> list[str]:
+        return [str(self.venv / "bin" / "tilt-operator"), "run"]
+
+    def base_env(self) -> dict[str, str]:
+        """Only what the container has: PATH and the Deployment's env."""
+        return {"PATH": os.environ["PATH"], **self.pod_env()}
+
+
+def deployment_of(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = [doc for doc in documents if doc["kind"] == "Deployment"]
+    return deployment
+
+
+def events(cluster: DevCluster, name: str, reason: str) -> list[dict[str, Any]]:
+    selector = f"involvedObject.name={name},reason={reason}"
+    result = cluster.kubectl("get", "events", "-n", "default", f"--field-selector={selector}", "-o", "json")
+    return json.loads(result.stdout)["items"]
+
+
+BUTTON = "ui_button(name='{name}', text='x', location={{'component_type': 'Global', 'component_id': 'x'}})\n"
+
+
+def test_the_operator_as_its_service_account_reconciles_a_repo_an_extension_and_its_tiltfile(
+    cluster: DevCluster,
+    installed: list[dict[str, Any]],
+    image_venv: Path,
+    operator: Operator,
+    api: Api,
+    tmp_path: Path,
+    name: str,
+):
+    """Everything the operator does on the API server, done as its ServiceAccount: any missing rule is a 403."""
+    tiltfile = tmp_path / "repo" / "hello" / "Tiltfile"
+    tiltfile.parent.mkdir(parents=True)
+    tiltfile.write_text(f"print('hi')\n{BUTTON.format(name=f'{name}-button')}cmd(name='{name}-cmd', args=['true'])\n")
+    pod = PodOperator(
+        cluster,
+        tmp_path / "pod",
+        env={"KUBECONFIG": str(token_kubeconfig(cluster, tmp_path / "token.kubeconfig"))},
+        venv=image_venv,
+        deployment=deployment_of(installed),
+    )
+    pod.workdir.mkdir()
+    # One operator at a time: the session's operator would reconcile the same objects.
+    operator.stop()
+    try:
+        pod.start()
+        api.create("extensionrepos", repo(name, f"file://{tiltfile.parent.parent}"))
+        api.create("extensions", extension(name, name, "hello"))
+
+        eventually(lambda: ready(api.status("extensionrepos", name)) == "True", what="the repo to be Ready")
+        eventually(lambda: ready(api.status("extensions", name)) == "True", what="the Extension to be Ready")
+        state = eventually(lambda: api.status("tiltfiles", name).get("terminated"), what="the Tiltfile's run")
+        assert "error" not in state, state
+        button = api.get("uibuttons", f"{name}-button")
+        assert button is not None, "the Tiltfile's button was not applied"
+        assert button["metadata"]["ownerReferences"][0]["name"] == name
+        # Execution is off in the Deployment: the Cmd exists and says why it waits.
+        eventually(
+            lambda: "execution is disabled" in api.status("cmds", f"{name}-cmd").get("waiting", {}).get("reason", ""),
+            what="the Cmd to wait for execution",
+        )
+        # The Tiltfile's output is an Event (kopf posts those for cluster-scoped objects to `default`).
+        eventually(lambda: events(cluster, name, "Output"), what="the Tiltfile's Output event")
+
+        # A run that no longer registers the button prunes it: list by label, then delete.
+        tiltfile.write_text("print('bye')\n")
+        eventually(lambda: api.get("uibuttons", f"{name}-button") is None, what="the button to be pruned")
+
+        # Deleting the Extension takes its Tiltfile and the Cmd with it (kopf's finalizers come off).
+        api.delete("extensions", name)
+        api.delete("extensionrepos", name)
+        for plural, obj in (("tiltfiles", name), ("cmds", f"{name}-cmd"), ("extensionrepos", name)):
+            eventually(lambda p=plural, o=obj: api.get(p, o) is None, timeout=60, what=f"{plural}/{obj} to go")
+
+        denied = [line for line in pod.log_text().splitlines() if DENIED.search(line)]
+        assert not denied, "\n".join(denied)
+    finally:
+        pod.stop()
+        operator.start()

@@ -1,0 +1,139 @@
+"""The in-cluster install (manifests/, Dockerfile) says what the operator needs, and no more.
+
+No cluster here: these tests read the YAML and the Dockerfile and hold them to the code (the
+settings parser, the API's kinds). tests/integration/test_deployment.py applies the same files to
+the real API server and runs the operator with the ServiceAccount's own token.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tilt_operator import api
+from tilt_operator.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = REPO / "manifests"
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def _documents(directory: Path) -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    return [doc for name in kustomization["resources"] for doc in yaml.safe_load_all((directory / name).read_text())]
+
+
+DOCS = _documents(MANIFESTS)
+
+
+def _one(kind: str, name: str | None = None) -> dict[str, Any]:
+    (doc,) = [d for d in DOCS if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    return doc
+
+
+DEPLOYMENT = _one("Deployment")
+POD = DEPLOYMENT["spec"]["template"]["spec"]
+(CONTAINER,) = POD["containers"]
+ENV = {item["name"]: item["value"] for item in CONTAINER.get("env", [])}
+MOUNTS = {mount["mountPath"] for mount in CONTAINER["volumeMounts"]}
+CLUSTER_RULES = _one("ClusterRole")["rules"]
+
+
+def _dockerfile(instruction: str) -> list[str]:
+    return re.findall(rf"^{instruction} (.+)$", DOCKERFILE, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("directory", [MANIFESTS, MANIFESTS / "examples"])
+def test_each_kustomization_lists_every_yaml_file_beside_it(directory: Path):
+    listed = set(yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"])
+    assert listed == {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+def test_process_execution_is_disabled_as_the_operator_reads_its_environment():
+    assert Settings.from_env(ENV).exec_enabled is False
+
+
+def test_the_data_dir_and_home_are_volumes_because_the_root_filesystem_is_read_only():
+    assert CONTAINER["securityContext"]["readOnlyRootFilesystem"] is True
+    assert str(Settings.from_env(ENV).data_dir) in MOUNTS
+    assert ENV["HOME"] in MOUNTS
+    assert "/tmp" in MOUNTS
+
+
+def test_one_replica_and_the_old_pod_stops_before_the_new_one_starts():
+    """kopf runs standalone: two live operators would both reconcile every object."""
+    assert DEPLOYMENT["spec"]["replicas"] == 1
+    assert DEPLOYMENT["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_both_probes_ask_kopf_s_liveness_endpoint_where_the_operator_serves_it():
+    (flag,) = [arg for arg in CONTAINER["args"] if arg.startswith("--liveness=")]
+    endpoint = urllib.parse.urlsplit(flag.removeprefix("--liveness="))
+    ports = {port["name"]: port["containerPort"] for port in CONTAINER["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        http = CONTAINER[probe]["httpGet"]
+        assert (http["path"], ports[http["port"]]) == (endpoint.path, endpoint.port), probe
+
+
+def test_the_pod_runs_as_the_image_s_non_root_user_with_bounded_resources():
+    assert POD["securityContext"]["runAsNonRoot"] is True
+    assert _dockerfile("USER") == [f"{POD['securityContext']['runAsUser']}:{POD['securityContext']['runAsGroup']}"]
+    assert CONTAINER["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert CONTAINER["securityContext"]["allowPrivilegeEscalation"] is False
+    assert set(CONTAINER["resources"]) == {"requests", "limits"}
+    assert (CONTAINER["image"], CONTAINER["imagePullPolicy"]) == ("tilt-operator:dev", "IfNotPresent")
+
+
+def test_the_image_starts_the_operator_and_has_git():
+    assert _dockerfile("ENTRYPOINT") == ['["tilt-operator", "run"]']
+    assert re.search(r"apt-get install -y --no-install-recommends git\b", DOCKERFILE)
+    *stages, final = _dockerfile("FROM")
+    assert re.match(r"python:3\.11\.\d+-slim", final), "pin the base image by its full tag"
+    assert all(re.match(r"\S+:v?\d+\.\d+\.\d+ ", stage) for stage in stages), "pin every build stage by its full tag"
+
+
+def test_the_service_account_of_the_pod_is_the_one_bound_to_the_role():
+    account = _one("ServiceAccount")["metadata"]
+    assert (POD["serviceAccountName"], DEPLOYMENT["metadata"]["namespace"]) == (account["name"], account["namespace"])
+    for binding in (_one("ClusterRoleBinding"), _one("RoleBinding")):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", **account}]
+
+
+def test_the_cluster_role_covers_every_tilt_dev_kind_and_grants_no_wildcards():
+    (objects,) = [rule for rule in CLUSTER_RULES if rule["apiGroups"] == [api.GROUP] and "cmds" in rule["resources"]]
+    assert set(objects["resources"]) == {kind.plural for kind in api.KINDS}
+    for rule in CLUSTER_RULES:
+        assert "*" not in rule["apiGroups"] + rule["resources"] + rule["verbs"], rule
+        # `update` only where an admission plugin asks for it: the owners' finalizers (see rbac.yaml).
+        finalizers_only = all(resource.endswith("/finalizers") for resource in rule["resources"])
+        verbs = set(rule["verbs"]) - ({"update"} if finalizers_only else set())
+        assert not verbs & {"update", "deletecollection", "escalate", "bind", "impersonate"}, rule
+
+
+def test_status_is_written_for_every_kind_but_the_button_a_person_clicks():
+    (status,) = [rule for rule in CLUSTER_RULES if any(r.endswith("/status") for r in rule["resources"])]
+    expected = {f"{kind.plural}/status" for kind in api.KINDS if kind != api.UI_BUTTON}
+    assert (set(status["resources"]), status["verbs"]) == (expected, ["patch"])
+
+
+def test_events_may_be_created_only_in_the_namespace_kopf_posts_them_to():
+    role = _one("Role")
+    assert role["metadata"]["namespace"] == "default"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
+    assert not [rule for rule in CLUSTER_RULES if "events" in rule["resources"]]
+
+
+def test_the_build_context_holds_what_the_package_build_reads():
+    from_context = [line for line in _dockerfile("COPY") if not line.startswith("--from=")]
+    copied = {source.rstrip("/") for line in from_context for source in line.split()[:-1]}
+    pyproject = (REPO / "pyproject.toml").read_text()
+    readme = re.search(r'^readme = "(.+)"', pyproject, flags=re.MULTILINE)
+    assert readme
+    assert {"pyproject.toml", readme.group(1), "operator"} <= copied
+    allowed = {line.removeprefix("!").rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()}
+    assert copied <= allowed, ".dockerignore must let in every file the Dockerfile copies"
