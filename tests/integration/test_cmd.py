@@ -142,3 +142,33 @@ def test_with_execution_disabled_cmds_wait_and_nothing_runs(api: Api, operator: 
         operator.args = ("--exec",)
         operator.start()
     eventually(marker.exists, what="the Cmd to run once execution is on")
+
+
+def test_stopping_the_operator_stops_its_processes_and_a_restart_runs_them_again(
+    api: Api, operator: Operator, name: str
+):
+    api.create(CMDS, cmd(name, ["sleep", "600"]))
+    pid = eventually(lambda: (state(api, name, "running") or {}).get("pid"), what="the pid")
+    operator.stop()
+    try:
+        assert not alive(pid), "the operator stopped, its Cmd's process must stop with it"
+    finally:
+        operator.start()
+    again = eventually(
+        lambda: (p := (state(api, name, "running") or {}).get("pid")) != pid and p, what="the Cmd to run again"
+    )
+    assert alive(again)
+    assert f"[{name}] starting (the operator restarted)" in operator.log_text()
+    api.delete(CMDS, name)
+    eventually(lambda: not alive(again), what="clean-up")
+
+
+def test_a_killed_operator_leaves_no_orphan_process(api: Api, operator: Operator, name: str):
+    api.create(CMDS, cmd(name, ["sleep", "600"]))
+    pid = eventually(lambda: (state(api, name, "running") or {}).get("pid"), what="the pid")
+    operator.kill()
+    try:
+        eventually(lambda: not alive(pid), timeout=10, what="the child to die with the operator")
+    finally:
+        operator.start()
+    api.delete(CMDS, name)
