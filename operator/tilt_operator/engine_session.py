@@ -165,6 +165,8 @@ class Session:
 
     def _execute(self) -> None:
         starlark = starlark_go.Starlark(print=self._print)
+        # Keep this dict alive until the run ends: starlark-go's set() holds no reference to the
+        # Python functions it is given, and calling one that was freed crashes the worker.
         builtins = self._builtins()
         for module in self._order:
             _reset_globals(starlark, builtins)

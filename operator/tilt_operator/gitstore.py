@@ -174,14 +174,31 @@ class GitStore:
         path = self.checkout_dir(url, ref)
         with self._locked(path):
             _remove_leftovers(path)
-            what, commit = self._resolve(remote, ref)
-            if self._current_commit(path) == commit:
-                checkout = Checkout(path, commit, fetched=False)
+            current = self._current_commit(path)
+            if current is None and not _FULL_COMMIT.fullmatch(ref):
+                checkout = Checkout(path, self._first_fetch(remote, ref, path), fetched=True)
             else:
-                logger.info("fetching %s of %s into %s", ref or "the default branch", remote, path)
-                checkout = Checkout(path, self._replace(remote, ref, what, path), fetched=True)
+                what, commit = self._resolve(remote, ref)
+                if current == commit:
+                    checkout = Checkout(path, commit, fetched=False)
+                else:
+                    logger.info("fetching %s of %s into %s", ref or "the default branch", remote, path)
+                    checkout = Checkout(path, self._replace(remote, ref, what, path), fetched=True)
             _check_stamp(path).touch()
             return checkout
+
+    def _first_fetch(self, url: str, ref: str, path: Path) -> str:
+        """With nothing on disk the fetch itself resolves the ref: no ls-remote round trip first.
+
+        Only when the fetch finds no such ref does ls-remote run, to say exactly why (no such
+        ref, or an empty repository).
+        """
+        logger.info("fetching %s of %s into %s", ref or "the default branch", url, path)
+        try:
+            return self._replace(url, ref, ref or "HEAD", path)
+        except RefNotFound:
+            self._resolve(url, ref)
+            raise
 
     def seconds_since_check(self, url: str, ref: str) -> float | None:
         """How long ago a sync last confirmed the checkout against the remote (None: never).

@@ -441,8 +441,11 @@ def test_a_hung_git_is_killed_with_its_helpers(
     monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
     store = LocalStore(Settings(data_dir=settings.data_dir, git_timeout=0.5))
 
+    with pytest.raises(GitTimeout, match=r"^git init timed out after 0\.5 s$"):
+        store.sync("https://h/r", "")  # a first fetch: its first git call is the init
+    assert wait_until(lambda: not is_running(int(pid_file.read_text())))
     with pytest.raises(GitTimeout, match=r"^listing the refs of https://h/r timed out after 0\.5 s$"):
-        store.sync("https://h/r", "")
+        store.remote_head("https://h/r", "")
     assert wait_until(lambda: not is_running(int(pid_file.read_text())))
 
 
@@ -553,3 +556,20 @@ def test_https_is_fetched_with_the_extra_ca_and_refused_without(
     assert (synced.commit, synced.fetched, tiltfile(synced)) == (head, True, "over https")
     assert store.sync(url, "").fetched is False
     assert store.sync(url, head).commit == head  # a commit id, from a server that cannot send shallow
+
+
+def test_a_first_fetch_makes_no_ls_remote_round_trip(store: LocalStore, remote: Remote) -> None:
+    """Nothing on disk: the fetch resolves the ref itself (a clone's cost, not a clone's plus one)."""
+    remote.commit("print(1)\n")
+    calls: list[list[str]] = []
+    real_run = store._run
+
+    def recording_run(args: list[str], cwd: Path, what: str) -> str:
+        calls.append(args)
+        return real_run(args, cwd, what)
+
+    store._run = recording_run  # type: ignore[method-assign]
+    store.sync(remote.url, "")
+    assert not [args for args in calls if args[0] == "ls-remote"]
+    store.sync(remote.url, "")
+    assert [args[0] for args in calls].count("ls-remote") == 1, "a re-check is one ls-remote"
