@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
 
 import pytest
@@ -104,3 +105,20 @@ def test_operator_liveness_endpoint_answers(operator: Operator):
     with urllib.request.urlopen(operator.liveness_url, timeout=5) as response:
         assert response.status == 200
     assert operator.process.poll() is None
+
+
+def test_a_second_cluster_runs_beside_the_first_and_stops_without_leftovers(cluster: DevCluster, tmp_path):
+    second = DevCluster(cluster.binaries, tmp_path / "second")
+    second.start()
+    processes = dict(second.processes)
+    ports = {second.apiserver_port}
+    try:
+        assert second.apiserver_port != cluster.apiserver_port
+        assert second.kubectl("get", "namespace", "default", "-o", "name").stdout.strip() == "namespace/default"
+    finally:
+        second.stop()
+    assert all(process.poll() is not None for process in processes.values()), "no orphan processes"
+    for port in ports:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still listening"
+    assert cluster.kubectl("get", "namespace", "default", "-o", "name").returncode == 0, "the first is untouched"
