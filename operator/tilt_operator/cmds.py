@@ -13,6 +13,9 @@ from typing import Any
 
 from tilt_operator.status import only_state, parse_time
 
+# The terminated reason of a process stopped because the operator stopped, not because the Cmd ended:
+# the next operator starts it again, as Tilt starts every Cmd again when it starts.
+STOPPED_WITH_OPERATOR = "stopped with the operator"
 EXEC_DISABLED = (
     "process execution is disabled on this operator: start it with --exec (or TILT_OPERATOR_EXEC=1) to run Cmds"
 )
@@ -79,6 +82,12 @@ def terminated_status(
 ) -> dict[str, Any]:
     fields = {"pid": pid, "exitCode": exit_code, "startedAt": started_at, "finishedAt": finished_at, "reason": reason}
     return {**only_state("terminated", fields), "ready": False}
+
+
+def lost_with_operator(status: Mapping[str, Any]) -> bool:
+    """Whether the status describes a process that an operator stop (or crash) ended."""
+    terminated = status.get("terminated") or {}
+    return bool(status.get("running")) or terminated.get("reason") == STOPPED_WITH_OPERATOR
 
 
 def last_started(status: Mapping[str, Any]) -> str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import eventually
+from tests.conftest import process_alive as alive
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, button, extension, obj, repo
 from tilt_operator.devcluster import DevCluster
@@ -16,14 +17,6 @@ CMDS = "cmds"
 
 def cmd(name: str, args: list[str], **spec) -> dict:
     return obj("Cmd", name, {"args": args, **spec})
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def state(api: Api, name: str, which: str) -> dict | None:
@@ -152,6 +145,7 @@ def test_stopping_the_operator_stops_its_processes_and_a_restart_runs_them_again
     operator.stop()
     try:
         assert not alive(pid), "the operator stopped, its Cmd's process must stop with it"
+        assert state(api, name, "terminated")["reason"] == "stopped with the operator"
     finally:
         operator.start()
     again = eventually(

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from tests.conftest import eventually
+from tests.conftest import process_alive as alive
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, extension, obj, repo, tiltfile
-from tests.integration.test_cmd import alive, state
+from tests.integration.test_cmd import state
 from tests.integration.test_tiltfile import terminated, write
 from tilt_operator.devcluster import DevCluster
 

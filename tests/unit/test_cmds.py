@@ -6,7 +6,14 @@ import signal
 
 import pytest
 
-from tilt_operator.cmds import EXEC_DISABLED, last_started, start_reason, waiting_reason
+from tilt_operator.cmds import (
+    EXEC_DISABLED,
+    STOPPED_WITH_OPERATOR,
+    last_started,
+    lost_with_operator,
+    start_reason,
+    waiting_reason,
+)
 from tilt_operator.processes import child_environment, exit_reason
 
 T0, T1, T2, T3 = (f"2026-01-01T00:00:0{i}.000000Z" for i in range(4))
@@ -83,3 +90,10 @@ def test_children_get_their_env_on_top_and_the_operators_python_first_on_path(mo
     assert env["A"] == "b=c"
     assert env["KEEP"] == "2"
     assert env["PATH"].split(":")[0].endswith("bin")
+
+
+def test_a_process_the_operator_took_down_counts_as_lost_and_one_that_ended_does_not():
+    assert lost_with_operator({"running": {"pid": 1}})
+    assert lost_with_operator({"terminated": {"reason": STOPPED_WITH_OPERATOR}})
+    assert not lost_with_operator({"terminated": {"reason": "exited with code 3"}})
+    assert not lost_with_operator({})

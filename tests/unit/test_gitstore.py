@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.conftest import process_alive
 from tilt_operator.config import Settings
 from tilt_operator.gitstore import (
     Checkout,
@@ -443,18 +444,10 @@ def test_a_hung_git_is_killed_with_its_helpers(
 
     with pytest.raises(GitTimeout, match=r"^git init timed out after 0\.5 s$"):
         store.sync("https://h/r", "")  # a first fetch: its first git call is the init
-    assert wait_until(lambda: not is_running(int(pid_file.read_text())))
+    assert wait_until(lambda: not process_alive(int(pid_file.read_text())))
     with pytest.raises(GitTimeout, match=r"^listing the refs of https://h/r timed out after 0\.5 s$"):
         store.remote_head("https://h/r", "")
-    assert wait_until(lambda: not is_running(int(pid_file.read_text())))
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    assert wait_until(lambda: not process_alive(int(pid_file.read_text())))
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:

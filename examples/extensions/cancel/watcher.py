@@ -43,17 +43,23 @@ def owner(cmd: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def metadata(cmd: dict[str, Any], suffix: str, role: str) -> dict[str, Any]:
+    """``<cmd>:<suffix>`` (object name ``<cmd>.<suffix>``), owned by the watched Cmd."""
+    name = cmd["metadata"]["name"]
+    return {
+        "name": f"{name}.{suffix.replace(':', '.')}",
+        "labels": {ROLE: role},
+        "annotations": {"tilt.dev/name": f"{name}:{suffix}"},
+        "ownerReferences": [owner(cmd)],
+    }
+
+
 def button_for(cmd: dict[str, Any], pid: int | None) -> dict[str, Any]:
     name = cmd["metadata"]["name"]
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "UIButton",
-        "metadata": {
-            "name": f"{name}.cancel",
-            "labels": {ROLE: "button"},
-            "annotations": {"tilt.dev/name": f"{name}:cancel"},
-            "ownerReferences": [owner(cmd)],
-        },
+        "metadata": metadata(cmd, "cancel", "button"),
         "spec": {
             "text": "Cancel",
             "iconName": "cancel",
@@ -68,12 +74,7 @@ def kill_cmd_for(cmd: dict[str, Any], pid: int, started_at: str) -> dict[str, An
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Cmd",
-        "metadata": {
-            "name": f"{name}.cancel.kill",
-            "labels": {ROLE: "kill"},
-            "annotations": {"tilt.dev/name": f"{name}:cancel:kill"},
-            "ownerReferences": [owner(cmd)],
-        },
+        "metadata": metadata(cmd, "cancel:kill", "kill"),
         "spec": {
             # The whole process group: a Cmd runs in a session of its own.
             "args": ["kill", "-TERM", "--", f"-{pid}"],

@@ -63,7 +63,7 @@ class _Supervisor:
             last_started=self.started_at or cmds.last_started(self.status),
             spec_changed=self.generation is not None and generation != self.generation,
             clicks=clicks(button_clicks, names),
-            lost_process=self.process is None and bool(self.status.get("running")),
+            lost_process=self.process is None and cmds.lost_with_operator(self.status),
         )
         if reason:
             await self.restart(reason)
@@ -95,11 +95,12 @@ class _Supervisor:
             return
         await self.write(cmds.running_status(self.process.pid, self.started_at))
 
-    async def _finished(self) -> None:
+    async def _finished(self, reason: str | None = None) -> None:
         assert self.process is not None
         assert self.process.returncode is not None
         assert self.started_at is not None
-        exit_code, reason = processes.exit_reason(self.process.returncode)
+        exit_code, exit_reason = processes.exit_reason(self.process.returncode)
+        reason = reason or exit_reason
         self.logger.info("process %d %s", self.process.pid, reason)
         status = cmds.terminated_status(
             pid=self.process.pid, exit_code=exit_code, started_at=self.started_at, finished_at=now(), reason=reason
@@ -107,10 +108,10 @@ class _Supervisor:
         self.process = None
         await self.write(status)
 
-    async def stop(self) -> None:
+    async def stop(self, reason: str | None = None) -> None:
         if self.process and self.process.returncode is None:
             await processes.stop(self.process, STOP_GRACE_SECONDS)
-            await self._finished()
+            await self._finished(reason)
 
 
 def _describe(status: dict[str, Any]) -> str:
@@ -121,7 +122,9 @@ def _describe(status: dict[str, Any]) -> str:
     return str((status.get("waiting") or {}).get("reason", ""))
 
 
-@kopf.daemon(CMD.resource, cancellation_timeout=STOP_GRACE_SECONDS * 3)
+# kopf cancels a daemon at once when it is stopped unless given a backoff; the supervisor
+# needs that time to stop its process gracefully and say so in the status.
+@kopf.daemon(CMD.resource, cancellation_backoff=STOP_GRACE_SECONDS + 5, cancellation_timeout=STOP_GRACE_SECONDS)
 async def supervise(
     body: kopf.Body,
     stopped: kopf.DaemonStopped,
@@ -144,4 +147,5 @@ async def supervise(
                 logger.exception("Cmd supervisor failed; retrying")
             await stopped.wait(TICK_SECONDS)
     finally:
-        await supervisor.stop()
+        exiting = bool(stopped.reason and kopf.DaemonStoppingReason.OPERATOR_EXITING in stopped.reason)
+        await supervisor.stop(cmds.STOPPED_WITH_OPERATOR if exiting else None)
