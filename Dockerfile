@@ -21,6 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # runs these COPY lines and this pip command into a clean virtual environment).
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY crds/ crds/
 COPY operator/ operator/
 RUN pip install --no-cache-dir . \
     && rm -rf /src

@@ -18,7 +18,7 @@ from tests.integration.gitserver import GitServer
 
 from bench.common import Row, median, percentile, seconds, timed
 from tilt_operator.config import Settings
-from tilt_operator.gitstore import GitStore
+from tilt_operator.gitstore.store import GitStore
 
 FILES = 300
 COMMITS = 20

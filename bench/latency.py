@@ -23,7 +23,7 @@ from bench.harness import (
     running_operator,
     terminated,
 )
-from tilt_operator.status import parse_time
+from tilt_operator.timestamps import parse as parse_time
 
 MEDIAN_TARGET, P95_TARGET = 1.0, 2.0
 TILTFILE = """\

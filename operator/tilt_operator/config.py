@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def xdg_dir(variable: str, default: str) -> Path:
+    """An XDG base directory: ``$<variable>`` when set, else ``~/<default>`` (``XDG_DATA_HOME``, ``.local/share``)."""
+    return Path(os.environ.get(variable) or Path.home() / default)
+
+
 def default_data_dir() -> Path:
     """Where checkouts live: the seed's ``$XDG_DATA_HOME/tilt-dev``, default ``~/.local/share/tilt-dev``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "tilt-dev"
+    return xdg_dir("XDG_DATA_HOME", ".local/share") / "tilt-dev"
 
 
 def _flag(value: str | None) -> bool:
@@ -38,6 +42,8 @@ class Settings:
     # Limits for one Tiltfile run.
     tiltfile_timeout: float = 30.0
     tiltfile_memory_mb: int = 512
+    # Tiltfile runs at once: each is a worker process, and a burst of 500 must not start 500.
+    tiltfile_workers: int = max(2, 2 * (os.cpu_count() or 1))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -51,4 +57,5 @@ class Settings:
             exec_enabled=_flag(env.get("TILT_OPERATOR_EXEC")),
             tiltfile_timeout=float(env.get("TILT_OPERATOR_TILTFILE_TIMEOUT", cls.tiltfile_timeout)),
             tiltfile_memory_mb=int(env.get("TILT_OPERATOR_TILTFILE_MEMORY_MB", cls.tiltfile_memory_mb)),
+            tiltfile_workers=int(env.get("TILT_OPERATOR_TILTFILE_WORKERS", cls.tiltfile_workers)),
         )

@@ -10,6 +10,10 @@ UIButton ``sleeper.cancel``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 # Spec fields whose values name other tilt.dev objects, and so are mapped like names.
 REFERENCE_FIELDS = frozenset({"repoName", "uiButtons"})
@@ -35,8 +39,21 @@ def object_name(tilt_name: str) -> str:
     return name
 
 
-def map_references(value: object, key: str = "") -> object:
+def named(metadata: Mapping[str, Any], tilt_name: str) -> dict[str, Any]:
+    """``metadata`` with the object name for ``tilt_name``, keeping the Tilt name in the
+    ``tilt.dev/name`` annotation when the two differ (``sleeper:cancel`` -> ``sleeper.cancel``)."""
+    result = {"name": object_name(tilt_name), **{key: value for key, value in metadata.items() if key != "name"}}
+    if result["name"] != tilt_name:
+        result["annotations"] = {**(metadata.get("annotations") or {}), ANNOTATION_TILT_NAME: tilt_name}
+    return result
+
+
+def map_references(value: T, key: str = "") -> T:
     """``value`` with every reference field (``repoName``, ``uiButtons`` items) mapped to object names."""
+    return cast(T, _mapped(value, key))
+
+
+def _mapped(value: object, key: str) -> object:
     if isinstance(value, dict):
         return {k: map_references(v, k) for k, v in value.items()}
     if key in REFERENCE_FIELDS:

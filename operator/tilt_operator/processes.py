@@ -1,9 +1,9 @@
 """The process runner: start a Cmd's process as a child of the operator, and stop it.
 
-Called by the Cmd handler. Every child runs in a session of its own (so a stop reaches the
+Called by the Cmd reconciler. Every child runs in a session of its own (so a stop reaches the
 whole process group, helpers included) and dies with the operator (PR_SET_PDEATHSIG), so a
-killed operator never leaves orphans. What a process prints goes to the operator's log, one line
-at a time, through the logger the caller passes (kopf prefixes it with the Cmd's name).
+killed operator never leaves orphans. What a process prints on each stream is handed to the
+caller one line at a time.
 """
 
 from __future__ import annotations
@@ -11,19 +11,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+STDOUT, STDERR = "stdout", "stderr"
+# What a process printed, a line at a time: (stream, the line's bytes without its newline).
+Output = Callable[[str, bytes], None]
+# Longer lines are delivered in pieces of this size.
+MAX_LINE = 64 * 1024
+_CHUNK = 64 * 1024
 _PR_SET_PDEATHSIG = 1
+# Loaded here, once: between fork and exec a child may only make system calls, and loading a
+# library takes locks another thread of the parent may have held at the fork.
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: only a system call, nothing that takes a lock."""
+def die_with_parent() -> None:
+    """A ``preexec_fn``: the kernel SIGKILLs the child when the process that started it dies.
+
+    Runs in the child between fork and exec: only a system call, nothing that takes a lock.
+    """
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -39,28 +50,56 @@ def child_environment(env: Sequence[str]) -> dict[str, str]:
     return environment
 
 
-async def start(
-    args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], logger: logging.Logger
-) -> asyncio.subprocess.Process:
-    """Start the process and log its output; raises OSError when it cannot start (say, no such file)."""
+@dataclass(frozen=True)
+class Child:
+    """A started process and the tasks that read what it prints (they end when its pipes close)."""
+
+    process: asyncio.subprocess.Process
+    readers: tuple[asyncio.Task[None], ...]
+
+
+async def start(args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], output: Output) -> Child:
+    """Start the process, handing each line it prints to ``output``; OSError when it cannot start (no such file)."""
     process = await asyncio.create_subprocess_exec(
         *args,
         cwd=cwd or None,
         env=dict(env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     assert process.stdout is not None
-    asyncio.get_running_loop().create_task(_log_lines(process.stdout, logger))
-    return process
+    assert process.stderr is not None
+    readers = (
+        asyncio.create_task(_pump(process.stdout, STDOUT, output), name=f"pid {process.pid} stdout"),
+        asyncio.create_task(_pump(process.stderr, STDERR, output), name=f"pid {process.pid} stderr"),
+    )
+    return Child(process, readers)
 
 
-async def _log_lines(stream: asyncio.StreamReader, logger: logging.Logger) -> None:
-    while line := await stream.readline():
-        logger.info("%s", line.decode(errors="replace").rstrip("\n"))
+async def _pump(stream: asyncio.StreamReader, name: str, output: Output) -> None:
+    """Lines as they come, without their newline; a line longer than ``MAX_LINE`` bytes comes in pieces.
+
+    Reading chunks, not lines, keeps the pipe drained whatever the process prints: a 10 MB line
+    or binary output never stalls it.
+    """
+    pending = b""
+    while chunk := await stream.read(_CHUNK):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            _deliver(name, line, output)
+        while len(pending) > MAX_LINE:
+            output(name, pending[:MAX_LINE])
+            pending = pending[MAX_LINE:]
+    if pending:
+        output(name, pending)
+
+
+def _deliver(name: str, line: bytes, output: Output) -> None:
+    for start in range(0, max(len(line), 1), MAX_LINE):
+        output(name, line[start : start + MAX_LINE])
 
 
 async def stop(process: asyncio.subprocess.Process, grace: float) -> None:

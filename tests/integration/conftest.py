@@ -114,13 +114,14 @@ class Operator:
         except OSError:
             return False
 
-    def restart_and_resume(self, name: str) -> None:
-        """Stop and start again; return once kopf has resumed the object called ``name``."""
-        line = f"[{name}] Resuming is processed"
-        resumed = self.log_text().count(line)
+    def restart_and_resume(self, name: str, *kinds: str) -> None:
+        """Stop and start again; return once the new operator has reconciled each of ``kinds`` called ``name``."""
+        lines = [f"[{name}] resumed the {kind}" for kind in kinds]
+        resumed = [self.log_text().count(line) for line in lines]
         self.stop()
         self.start()
-        eventually(lambda: self.log_text().count(line) > resumed, timeout=60, what=f"the resume of {name}")
+        for line, before in zip(lines, resumed, strict=True):
+            eventually(lambda line=line, before=before: self.log_text().count(line) > before, timeout=60, what=line)
 
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would."""

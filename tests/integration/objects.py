@@ -7,7 +7,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tilt_operator.status import now
+from tilt_operator.timestamps import now
 
 GROUP, VERSION = "tilt.dev", "v1alpha1"
 

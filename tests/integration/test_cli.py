@@ -74,7 +74,7 @@ def test_create_makes_what_the_tiltfile_would_and_the_operator_reconciles_it(
         for want, plural in zip(rendered, (REPOS, EXTS), strict=True):
             stored = api.get(plural, want["metadata"]["name"])
             assert stored["spec"] == want["spec"]
-            assert want["metadata"].get("annotations", {}).items() <= stored["metadata"]["annotations"].items()
+            assert want["metadata"].get("annotations", {}).items() <= stored["metadata"].get("annotations", {}).items()
         assert api.get(REPOS, f"{name}-team")["metadata"]["annotations"]["tilt.dev/name"] == team
 
         assert ready_status(api, REPOS, f"{name}-team")["path"] == str(exts_dir)

@@ -135,7 +135,7 @@ def test_a_restarted_operator_changes_nothing(api: Api, operator: Operator, repo
         api.get(EXTS, name)["metadata"]["resourceVersion"],
         api.get(TILTFILES, name)["metadata"]["resourceVersion"],
     )
-    operator.restart_and_resume(name)
+    operator.restart_and_resume(name, "Extension", "Tiltfile")
     after = (
         api.get(EXTS, name)["metadata"]["resourceVersion"],
         api.get(TILTFILES, name)["metadata"]["resourceVersion"],

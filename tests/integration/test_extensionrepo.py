@@ -255,5 +255,5 @@ def test_a_restarted_operator_rewrites_nothing(api: Api, operator: Operator, rem
     api.create(REPOS, repo(name, url, interval="1h"))
     wait_settled(api, name)
     before = api.get(REPOS, name)["metadata"]["resourceVersion"]
-    operator.restart_and_resume(name)
+    operator.restart_and_resume(name, "ExtensionRepo")
     assert api.get(REPOS, name)["metadata"]["resourceVersion"] == before

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tilt_operator.kind_builtins import ArgumentError, BuiltinSpec, build_object, builtin_specs, snake_case
+from tilt_operator.engine.builtins import ArgumentError, BuiltinSpec, build_object, builtin_specs, snake_case
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 CRDS = [

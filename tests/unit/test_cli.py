@@ -15,8 +15,10 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from tilt_operator import cli, cli_table, kube
+from tilt_operator import kube
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, UI_BUTTON
+from tilt_operator.cli import kubectl_tilt as cli
+from tilt_operator.cli import table as cli_table
 from tilt_operator.engine import run_tiltfile
 
 CRDS = cli.crd_files()

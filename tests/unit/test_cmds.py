@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from tilt_operator.cmds import (
+from tilt_operator.processes import child_environment, exit_reason
+from tilt_operator.reconcilers.cmd import (
     EXEC_DISABLED,
     STOPPED_WITH_OPERATOR,
     last_started,
@@ -14,7 +15,6 @@ from tilt_operator.cmds import (
     start_reason,
     waiting_reason,
 )
-from tilt_operator.processes import child_environment, exit_reason
 
 T0, T1, T2, T3 = (f"2026-01-01T00:00:0{i}.000000Z" for i in range(4))
 START_ON = {"startOn": {"uiButtons": ["go"], "startAfter": T1}}

@@ -81,6 +81,7 @@ STATUS_FIELDS = {
         ".status.path",
         ".status.checkoutRef",
         ".status.staleReason",
+        ".status.lastHandledRequest",
         ".status.observedGeneration",
         *CONDITIONS,
     ],

@@ -20,7 +20,7 @@ import yaml
 
 from tilt_operator import engine
 from tilt_operator.engine import ExtensionRoots, RunResult, run_tiltfile, run_tiltfile_async
-from tilt_operator.engine_loads import find_loads, rewrite
+from tilt_operator.engine.loads import find_loads, rewrite
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 CRDS = [

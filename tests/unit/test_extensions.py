@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tilt_operator import extensions
-from tilt_operator.extensions import RepoView
+from tilt_operator import reasons
+from tilt_operator.reconcilers import extension as extensions
+from tilt_operator.reconcilers.extension import RepoView
 
 
 def view(path: Path | None, *, ready: bool = True, error: str | None = None, commit: str | None = None) -> RepoView:
@@ -20,7 +21,7 @@ def test_a_missing_repo_is_named():
 
 def test_a_repo_that_is_not_ready_says_why():
     outcome = extensions.resolve_extension({"repoName": "r", "repoPath": "x"}, view(None, ready=False, error="boom"))
-    assert outcome.reason == extensions.REPO_NOT_READY
+    assert outcome.reason == reasons.REPO_NOT_READY
     assert outcome.message == "extension repo not ready: r (boom)"
 
 
@@ -30,13 +31,6 @@ def test_a_ready_repo_resolves_the_tiltfile(tmp_path: Path):
     outcome = extensions.resolve_extension({"repoName": "r", "repoPath": "x"}, view(tmp_path))
     assert outcome.ready
     assert outcome.path == tmp_path / "x" / "Tiltfile"
-
-
-def test_the_revision_changes_with_the_commit_and_readiness(tmp_path: Path):
-    base = view(tmp_path, commit="a" * 40)
-    assert base.revision() == view(tmp_path, commit="a" * 40).revision()
-    assert base.revision() != view(tmp_path, commit="b" * 40).revision()
-    assert base.revision() != view(tmp_path, commit="a" * 40, ready=False).revision()
 
 
 def test_the_owned_tiltfile_is_labelled_owned_and_carries_path_and_args():

@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.conftest import process_alive
 from tilt_operator.config import Settings
-from tilt_operator.gitstore import (
+from tilt_operator.gitstore.store import (
     Checkout,
     EmptyRepository,
     GitError,
@@ -38,7 +38,7 @@ from tilt_operator.gitstore import (
     RemoteUnreachable,
     _last_error_line,
 )
-from tilt_operator.repourl import InvalidRef, InvalidRepoURL
+from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL
 
 
 class LocalStore(GitStore):
@@ -288,7 +288,7 @@ def test_a_process_killed_mid_fetch_leaves_the_old_checkout_and_a_leftover_the_n
         "import os, signal\n"
         "from pathlib import Path\n"
         "from tilt_operator.config import Settings\n"
-        "from tilt_operator.gitstore import GitStore\n"
+        "from tilt_operator.gitstore.store import GitStore\n"
         "class Store(GitStore):\n"
         "    def _remote(self, url): return url\n"
         "    def _fetch(self, url, ref, what, dest):\n"

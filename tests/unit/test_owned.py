@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tilt_operator.owned import desired_object, field_manager, kinds_by_name
+from tilt_operator.reconcilers.owned import desired_object, field_manager, kinds_by_name
 
 
 def test_owned_objects_carry_the_tiltfiles_labels_and_a_controller_reference():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tilt_operator import repos
-from tilt_operator.gitstore import Checkout, RemoteUnreachable
+from tilt_operator import reasons
+from tilt_operator.gitstore.store import Checkout, RemoteUnreachable
+from tilt_operator.reconcilers import extensionrepo as repos
 
 
 @dataclass
@@ -44,7 +45,7 @@ def test_a_synced_checkout_is_ready_with_its_commit(tmp_path: Path):
     store = FakeStore(checkout=Checkout(tmp_path, COMMIT, fetched=True))
     outcome = repos.reconcile_repo({"url": "https://example.com/r", "ref": "main"}, store)
     assert outcome.ready
-    assert outcome.reason == repos.CHECKOUT_READY
+    assert outcome.reason == reasons.CHECKOUT_READY
     assert outcome.fields["checkoutRef"] == COMMIT
     assert outcome.fields["path"] == str(tmp_path)
     assert store.syncs == [("https://example.com/r", "main")]
@@ -55,7 +56,7 @@ def test_an_invalid_url_never_reaches_the_store():
     outcome = repos.reconcile_repo({"url": "https://-uexploit"}, store)
     assert not outcome.ready
     assert not outcome.retry
-    assert outcome.reason == repos.URL_INVALID
+    assert outcome.reason == reasons.URL_INVALID
     assert outcome.fields["error"].startswith("invalid url: ")
     assert store.syncs == []
 
@@ -63,7 +64,7 @@ def test_an_invalid_url_never_reaches_the_store():
 def test_an_invalid_ref_never_reaches_the_store():
     store = FakeStore()
     outcome = repos.reconcile_repo({"url": "https://example.com/r", "ref": "--upload-pack=x"}, store)
-    assert outcome.reason == repos.REF_INVALID
+    assert outcome.reason == reasons.REF_INVALID
     assert store.syncs == []
 
 
@@ -71,7 +72,7 @@ def test_a_fetch_failure_with_a_checkout_on_disk_serves_it_stale(tmp_path: Path)
     store = FakeStore(failure=RemoteUnreachable("cannot reach x"), on_disk=Checkout(tmp_path, COMMIT, False))
     outcome = repos.reconcile_repo({"url": "https://example.com/r"}, store)
     assert outcome.ready
-    assert outcome.reason == repos.FETCH_FAILED_SERVING_STALE
+    assert outcome.reason == reasons.CHECKOUT_STALE
     assert outcome.fields["staleReason"] == "fetch: cannot reach x"
     assert outcome.fields["checkoutRef"] == COMMIT
     assert "error" not in outcome.fields

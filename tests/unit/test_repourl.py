@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tilt_operator.repourl import InvalidRef, InvalidRepoURL, RepoURL, parse_repo_url, validate_ref
+from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, RepoURL, parse_repo_url, validate_ref
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tilt_operator import cli, tilt_command
-from tilt_operator.tilt_command import UsageError, map_document, map_names
+from tilt_operator.cli import kubectl_tilt as cli
+from tilt_operator.cli import tilt as tilt_command
+from tilt_operator.cli.tilt import UsageError, map_document, map_names
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_engine import _run
-from tilt_operator.engine_loads import rewrite_namespaces
-from tilt_operator.local_resources import plan
+from tilt_operator.engine.loads import rewrite_namespaces
+from tilt_operator.engine.local_resources import plan
 
 
 def test_local_resource_registers_the_cmds_tilt_would(tmp_path: Path):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tilt_operator import tiltfiles
-from tilt_operator.tiltfiles import RunRecord, RunRecords, due_reasons
+from tilt_operator.reconcilers import runrecords
+from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords
+from tilt_operator.reconcilers.tiltfile import due_reasons
 
 T0, T1, T2 = "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:02.000000Z"
 
@@ -13,7 +14,7 @@ T0, T1, T2 = "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:01.000000Z", "2026
 def record(tmp_path: Path, **changes) -> RunRecord:
     path = tmp_path / "Tiltfile"
     path.write_text("print(1)\n")
-    fields = {"generation": 1, "started_at": T1, "files": tiltfiles.signatures([str(path)]), **changes}
+    fields = {"generation": 1, "started_at": T1, "files": runrecords.signatures([str(path)]), **changes}
     return RunRecord(**fields)
 
 

@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tilt_operator.config import xdg_dir
+
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 
@@ -80,8 +82,7 @@ def pinned_versions(go_mod: Path | None = None) -> dict[str, str]:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tilt-operator" / "controlplane"
+    return xdg_dir("XDG_CACHE_HOME", ".cache") / "tilt-operator" / "controlplane"
 
 
 def _ldflags(kubernetes_version: str) -> str:

@@ -8,8 +8,6 @@ with their parent (PR_SET_PDEATHSIG), so a killed test run leaves no orphans beh
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import signal
 import socket
 import ssl
 import subprocess
@@ -23,8 +21,8 @@ import yaml
 
 from tilt_operator.devcluster.binaries import Binaries
 from tilt_operator.devcluster.pki import SERVICE_CLUSTER_IP_RANGE, KeyPair, Pki, ensure_pki
+from tilt_operator.processes import die_with_parent
 
-_PR_SET_PDEATHSIG = 1
 _STOP_GRACE = 10.0
 # The controllers a cluster without nodes needs: cascading deletes, namespace cleanup and
 # service accounts (with their tokens) for the in-cluster RBAC tests.
@@ -37,13 +35,7 @@ def free_port() -> int:
     """A port nobody listens on right now (the kernel picks it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask the kernel to SIGKILL it when its parent dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        return int(sock.getsockname()[1])
 
 
 def write_kubeconfig(path: Path, server: str, ca: Path, client: KeyPair, user: str) -> None:
@@ -192,7 +184,7 @@ class DevCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.state_dir,
-                preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
+                preexec_fn=die_with_parent,
             )
 
     def _wait_ready(self, pki: Pki, timeout: float) -> None:

@@ -6,19 +6,18 @@ cleans up after itself on Ctrl-C; the CLI runs the operator inside this context.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tilt_operator.config import xdg_dir
 from tilt_operator.devcluster.binaries import ensure_binaries, repo_root
 from tilt_operator.devcluster.cluster import DevCluster
 
 
 def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "tilt-operator" / "devcluster"
+    return xdg_dir("XDG_STATE_HOME", ".local/state") / "tilt-operator" / "devcluster"
 
 
 def link_kubectl(cluster: DevCluster) -> Path:

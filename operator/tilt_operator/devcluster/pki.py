@@ -98,10 +98,11 @@ def _issue(
     pki: Pki,
     pair: KeyPair,
     subject: x509.Name,
-    usage: ExtendedKeyUsageOID,
+    usage: x509.ObjectIdentifier,
     sans: list[x509.GeneralName] | None = None,
 ) -> None:
     ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
     key = _new_key()
     builder = _builder(subject, ca_cert.subject, key.public_key()).add_extension(

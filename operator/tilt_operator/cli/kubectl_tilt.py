@@ -1,0 +1,381 @@
+"""``kubectl tilt``: add extensions from the command line with the same API as the Tiltfile.
+
+The seed wants extensions added "from the Tiltfile or from the CLI with a similar API", the way
+kubectl's generators create Secrets. So ``kubectl tilt create repo NAME URL`` is the Tiltfile call
+``extension_repo(name=NAME, url=URL)``: the object is built by the same generated builtin
+(``kind_builtins.build_object``) from the same CRDs, and a CLI-made object cannot differ from a
+Tiltfile-made one. The CRDs come from the cluster, or, for ``--dry-run=client`` and ``render``,
+which never contact it, from this checkout's ``crds/``.
+
+Installed as the console script ``kubectl-tilt``, which kubectl finds on PATH as the plugin
+``tilt``. Talks to the current kubeconfig through :mod:`tilt_operator.kube`. Every failure ends as
+one ``error: …`` line on stderr and exit code 1, as kubectl's do; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any, NoReturn
+
+import urllib3
+import yaml
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException
+
+from tilt_operator import engine, kube, timestamps
+from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.cli import table
+from tilt_operator.config import Settings
+from tilt_operator.engine import ExtensionRoots
+from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
+from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
+from tilt_operator.names import InvalidName, object_name
+
+PROG = "kubectl tilt"
+FIELD_MANAGER = "kubectl-tilt"
+# Tilt's `tilt create ext` default, and the repo `load('ext://NAME')` resolves against.
+DEFAULT_REPO = "default"
+OUTPUTS = ("yaml", "json", "name")
+INSTALL_CRDS = "install the tilt.dev CRDs (kubectl apply -k crds/)"
+
+# What users type for each kind, kubectl's spellings and the short names of the CRDs.
+_SPELLINGS = {
+    EXTENSION_REPO: ("repo", "repos", "extrepo", "extensionrepo", "extensionrepos"),
+    EXTENSION: ("ext", "extension", "extensions"),
+    TILTFILE: ("tf", "tiltfile", "tiltfiles"),
+}
+LISTED = {spelling: kind for kind, spellings in _SPELLINGS.items() for spelling in spellings}
+DELETABLE = {spelling: kind for spelling, kind in LISTED.items() if kind in (EXTENSION_REPO, EXTENSION)}
+
+
+class CLIError(Exception):
+    """A failure the user can fix; its message is the whole error line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 1 like every other error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Epilogs hold examples, one per line.
+        super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+# Building objects: the Tiltfile's builtins, called from the command line.
+
+
+def crd_files() -> list[dict[str, Any]]:
+    """The CRDs this package ships (the repo's crds/): for the commands that must not contact the cluster."""
+    directory = resources.files("tilt_operator") / "crds"
+    documents = (
+        doc
+        for entry in sorted(directory.iterdir(), key=lambda entry: entry.name)
+        if entry.name.endswith(".yaml")
+        for doc in yaml.safe_load_all(entry.read_text())
+    )
+    return [doc for doc in documents if doc and doc.get("kind") == "CustomResourceDefinition"]
+
+
+def build(kind: Kind, crds: Sequence[Mapping[str, Any]], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The object the Tiltfile call ``<kind in snake_case>(**arguments)`` would register."""
+    spec = builtin_specs(crds).get(snake_case(kind.kind))
+    if spec is None:
+        raise CLIError(f"no CRD for {kind.kind}: {INSTALL_CRDS}")
+    try:
+        return build_object(spec, (), arguments)
+    except ArgumentError as error:
+        raise CLIError(str(error)) from None
+
+
+def extension_target(name: str, repo: str | None, path: str | None) -> tuple[str, str, str]:
+    """(name, repo_name, repo_path) from NAME (with --repo/--path) or from the short form REPO/PATH.
+
+    As Tilt's CLI reads them: a plain NAME is the path in the repo ``default``; ``my-team/image-builder``
+    is the Extension ``image-builder`` at ``image-builder`` in the repo ``my-team``.
+    """
+    if "/" not in name:
+        return name, repo or DEFAULT_REPO, path or name
+    if repo or path:
+        raise CLIError(f"{name!r} already names the repo and the path: drop --repo and --path, or give a plain NAME")
+    repo_name, _, repo_path = name.partition("/")
+    extension_name = PurePosixPath(repo_path).name
+    if not repo_name or not extension_name:
+        raise CLIError(f"{name!r} is not REPO/PATH: both parts are needed, as in my-team/image-builder")
+    return extension_name, repo_name, repo_path
+
+
+def _check_url(url: str, ref: str | None) -> None:
+    """The operator's own checks, so a URL it would refuse is refused before anything is created."""
+    try:
+        parse_repo_url(url)
+        validate_ref(ref or "")
+    except InvalidRepoURL as error:
+        raise CLIError(f"invalid url: {error}") from None
+    except InvalidRef as error:
+        raise CLIError(f"invalid ref: {error}") from None
+
+
+# Commands.
+
+
+def _create_repo(options: argparse.Namespace) -> None:
+    _check_url(options.url, options.ref)
+    _create(EXTENSION_REPO, {"name": options.name, "url": options.url, "ref": options.ref}, options)
+
+
+def _create_ext(options: argparse.Namespace) -> None:
+    name, repo, path = extension_target(options.name, options.repo, options.path)
+    arguments = {"name": name, "repo_name": repo, "repo_path": path, "args": options.args or None}
+    _create(EXTENSION, arguments, options, check=_repo_exists)
+
+
+def _create(
+    kind: Kind,
+    arguments: Mapping[str, Any],
+    options: argparse.Namespace,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
+) -> None:
+    """kubectl create: build, refuse an existing object, apply; ``--dry-run=client`` only builds."""
+    object_name(arguments["name"])  # a bad name is reported as such, even when the cluster is down
+    if options.dry_run == "client":
+        _print(kind, build(kind, crd_files(), arguments), options.output, "created (dry run)")
+        return
+    obj = build(kind, kube.list_crds(), arguments)
+    if check:
+        check(obj)
+    _print(kind, kube.create(kind, obj, FIELD_MANAGER), options.output, "created")
+
+
+def _repo_exists(extension: Mapping[str, Any]) -> None:
+    repo = extension["spec"]["repoName"]
+    if kube.get(EXTENSION_REPO, repo) is None:
+        raise CLIError(f"extension repo not found: {repo} (create it first: {PROG} create repo {repo} URL)")
+
+
+def _click(options: argparse.Namespace) -> None:
+    name = object_name(options.button)
+    if kube.get(UI_BUTTON, name) is None:
+        raise CLIError(f'{UI_BUTTON.resource} "{name}" not found')
+    kube.patch_status(UI_BUTTON, name, {"lastClickedAt": timestamps.now()})
+    print(f"{_reference(UI_BUTTON, name)} clicked")
+
+
+def _get(options: argparse.Namespace) -> None:
+    kinds = [LISTED[options.kind]] if options.kind else table.KINDS
+    rows = [table.row(obj) for kind in kinds for obj in kube.list_objects(kind)]
+    if not rows:
+        print("No resources found", file=sys.stderr)
+        return
+    print(table.format_table(rows))
+
+
+def _delete(options: argparse.Namespace) -> None:
+    """kubectl delete: every name must exist (unless --ignore-not-found) before anything is deleted."""
+    kind = DELETABLE[options.kind]
+    found = []
+    for name in (object_name(tilt_name) for tilt_name in options.names):
+        if kube.get(kind, name) is not None:
+            found.append(name)
+        elif not options.ignore_not_found:
+            raise CLIError(f'{kind.resource} "{name}" not found')
+    for name in found:
+        kube.delete(kind, name)
+        print(f"{_reference(kind, name)} deleted")
+
+
+def _render(options: argparse.Namespace) -> None:
+    """Run a Tiltfile as the operator would and print what it registers; nothing is applied."""
+    path = options.path / "Tiltfile" if options.path.is_dir() else options.path
+    if not path.is_file():
+        raise CLIError(f"no Tiltfile at {options.path}")
+    settings = Settings.from_env()
+    result = engine.run_tiltfile(
+        path,
+        crds=kube.list_crds() if options.from_cluster else crd_files(),
+        timeout=settings.tiltfile_timeout,
+        memory_mb=settings.tiltfile_memory_mb,
+        args=options.args,
+        root=options.root,
+        ext_roots=ExtensionRoots(default=options.ext_dir),
+    )
+    sys.stderr.write(result.output)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.error:
+        raise CLIError(result.error)
+    print(yaml.safe_dump_all(result.objects), end="")
+
+
+# Output.
+
+
+def _reference(kind: Kind, name: str) -> str:
+    """kubectl's ``-o name`` form: ``extensionrepo.tilt.dev/my-team``."""
+    return f"{kind.kind.lower()}.{GROUP}/{name}"
+
+
+def _print(kind: Kind, obj: Mapping[str, Any], output: str | None, verb: str) -> None:
+    shown = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}}
+    if output == "yaml":
+        print(yaml.safe_dump(shown), end="")
+    elif output == "json":
+        print(json.dumps(shown, indent=4))
+    elif output == "name":
+        print(_reference(kind, obj["metadata"]["name"]))
+    else:
+        print(f"{_reference(kind, obj['metadata']['name'])} {verb}")
+
+
+# The command line.
+
+
+def _add_create_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--dry-run",
+        default="none",
+        choices=("none", "client"),
+        help="'client' prints the object instead of creating it, without contacting the cluster",
+    )
+    command.add_argument("-o", "--output", choices=OUTPUTS, help="print the object as yaml or json, or its name")
+
+
+def _add_create(commands: argparse._SubParsersAction[_Parser]) -> None:
+    create = commands.add_parser("create", help="create an extension repo or an extension, as a Tiltfile would")
+    kinds = create.add_subparsers(dest="kind", required=True, metavar="{repo,ext}")
+    repo = kinds.add_parser(
+        "repo",
+        help="create an ExtensionRepo: extension_repo(name=NAME, url=URL, ref=REF)",
+        description="Create an ExtensionRepo, as the Tiltfile call extension_repo(name=NAME, url=URL, ref=REF).",
+        epilog=f"example: {PROG} create repo my-team https://github.com/my-team/tilt-extensions",
+    )
+    repo.add_argument("name", metavar="NAME", help="the repo's name (Tilt names like my_team are mapped)")
+    repo.add_argument("url", metavar="URL", help="https://… (a public git repo) or file:///absolute/dir")
+    repo.add_argument("--ref", help="branch, tag or commit to check out (default: the remote's default branch)")
+    _add_create_options(repo)
+    repo.set_defaults(run=_create_repo)
+    ext = kinds.add_parser(
+        "ext",
+        aliases=["extension"],
+        help="create an Extension: extension(name=NAME, repo_name=REPO, repo_path=PATH, args=ARGS)",
+        description="Create an Extension, as the Tiltfile call extension(name=, repo_name=, repo_path=, args=)."
+        " NAME alone is the extension at NAME in the repo 'default'; REPO/PATH names the extension after"
+        " the last part of PATH.",
+        usage=f"{PROG} create ext NAME|REPO/PATH [--repo REPO] [--path PATH] [--dry-run {{none,client}}]"
+        " [-o {yaml,json,name}] [-- ARGS ...]",
+        epilog=f"examples:\n  {PROG} create ext my-team/image-builder\n  {PROG} create ext cancel -- --verbose",
+    )
+    ext.add_argument("name", metavar="NAME|REPO/PATH", help="the extension, or REPO/PATH")
+    ext.add_argument("--repo", help=f"the ExtensionRepo that holds it (default: {DEFAULT_REPO})")
+    ext.add_argument("--path", help="its directory inside the repo (default: NAME)")
+    _add_create_options(ext)
+    ext.set_defaults(run=_create_ext, takes_args=True)
+
+
+def _add_others(commands: argparse._SubParsersAction[_Parser]) -> None:
+    click = commands.add_parser(
+        "click",
+        help="click a UIButton (writes its status.lastClickedAt)",
+        epilog=f"example: {PROG} click sleeper:cancel",
+    )
+    click.add_argument("button", metavar="BUTTON", help="the button's name (Tilt names like sleeper:cancel work)")
+    click.set_defaults(run=_click)
+    get = commands.add_parser(
+        "get",
+        help="list extension repos, extensions and Tiltfiles: ready or not, and why",
+        epilog=f"example: {PROG} get ext",
+    )
+    get.add_argument("kind", nargs="?", choices=sorted(LISTED), metavar="KIND", help="only this kind (repo, ext, tf)")
+    get.set_defaults(run=_get)
+    delete = commands.add_parser(
+        "delete", help="delete extension repos or extensions", epilog=f"example: {PROG} delete ext image-builder"
+    )
+    delete.add_argument("kind", choices=sorted(DELETABLE), metavar="{ext,repo}", help="which kind")
+    delete.add_argument("names", nargs="+", metavar="NAME", help="what to delete")
+    delete.add_argument("--ignore-not-found", action="store_true", help="a missing object is not an error")
+    delete.set_defaults(run=_delete)
+    render = commands.add_parser(
+        "render",
+        help="run a Tiltfile as the operator would and print the objects it registers (applies nothing)",
+        usage=f"{PROG} render PATH [--from-cluster] [--root DIR] [--ext-dir DIR] [-- ARGS ...]",
+        epilog=f"example: {PROG} render examples/extensions/cancel",
+    )
+    render.add_argument("path", type=Path, metavar="PATH", help="a Tiltfile, or a directory with one")
+    render.add_argument("--from-cluster", action="store_true", help="use the cluster's CRDs, not those in crds/")
+    render.add_argument("--root", type=Path, help="where read_file and load may reach (default: the Tiltfile's dir)")
+    render.add_argument("--ext-dir", type=Path, help="where load('ext://NAME') finds NAME/Tiltfile (repo 'default')")
+    render.set_defaults(run=_render, takes_args=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(
+        prog=PROG,
+        description="Add Tilt extensions from the command line, with the same API as the Tiltfile.",
+        epilog=f"examples:\n  {PROG} create repo my-team https://github.com/my-team/tilt-extensions\n"
+        f"  {PROG} create ext my-team/image-builder\n  {PROG} get",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_create(commands)
+    _add_others(commands)
+    return top
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Arguments after ``--`` are the Tiltfile's args, never flags (argparse cannot do that alone)."""
+    head, tail = list(argv), []
+    if "--" in head:
+        split = head.index("--")
+        head, tail = head[:split], head[split + 1 :]
+    options = parser().parse_args(head)
+    if tail and not getattr(options, "takes_args", False):
+        raise CLIError(f"unexpected arguments after '--': {' '.join(tail)}")
+    options.args = tail
+    return options
+
+
+# Errors.
+
+
+def _api_error(error: ApiException) -> str:
+    message = kube.error_message(error)
+    # A 404 on a kind (rather than on an object, which the commands check first) means no CRDs.
+    return f"{message}: {INSTALL_CRDS}" if error.status == 404 else message
+
+
+def _unreachable(error: urllib3.exceptions.HTTPError) -> str:
+    """'cannot reach the API server at URL: Connection refused', not urllib3's retry story."""
+    cause: BaseException | None = getattr(error, "reason", None) or error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    reason = (cause.strerror or str(cause)) if cause is not None else str(error)
+    return f"cannot reach the API server at {kube.api_client().configuration.host}: {reason}"
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        options = parse(sys.argv[1:] if argv is None else argv)
+        options.run(options)
+    except (CLIError, InvalidName) as error:
+        return _fail(str(error))
+    except ApiException as error:
+        return _fail(_api_error(error))
+    except urllib3.exceptions.HTTPError as error:
+        return _fail(_unreachable(error))
+    except ConfigException as error:
+        return _fail(f"no kubeconfig: {error} (set KUBECONFIG or create ~/.kube/config)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Command line: ``tilt-operator run`` (against the current kubeconfig) and ``tilt-operator dev``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tilt_operator.config import Settings
+from tilt_operator.controllers.runner import run_operator
+
+# Loopback unless asked otherwise: the in-cluster Deployment asks for 0.0.0.0 so its kubelet can probe.
+DEFAULT_LIVENESS = "http://127.0.0.1:8080/healthz"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tilt-operator", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("run", help="run the operator against the current kubeconfig (the default)")
+    dev = commands.add_parser("dev", help="start a local control plane, install the CRDs and run the operator on it")
+    dev.add_argument("--state-dir", type=Path, help="where the local cluster keeps its data and kubeconfig")
+    for command in (run, dev):
+        command.add_argument("--data-dir", type=Path, help="where repos are checked out (TILT_OPERATOR_DATA_DIR)")
+        command.add_argument(
+            "--liveness",
+            default=DEFAULT_LIVENESS,
+            help="kopf's liveness endpoint (default %(default)s; 'none' to turn it off)",
+        )
+        command.add_argument(
+            "--exec",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="let Cmd objects run processes (TILT_OPERATOR_EXEC; off for run, on for dev)",
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = _parser().parse_args(argv)
+    command = options.command or "run"
+    settings = Settings.from_env()
+    if getattr(options, "data_dir", None):
+        settings = dataclasses.replace(settings, data_dir=options.data_dir)
+    exec_enabled = getattr(options, "exec", None)
+    if exec_enabled is None and command == "dev":
+        exec_enabled = True
+    if exec_enabled is not None:
+        settings = dataclasses.replace(settings, exec_enabled=exec_enabled)
+    liveness = getattr(options, "liveness", DEFAULT_LIVENESS)
+    liveness = None if liveness == "none" else liveness
+
+    if command == "dev":
+        _dev(options.state_dir, settings, liveness)
+    else:
+        run_operator(settings, liveness_endpoint=liveness)
+
+
+def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> None:
+    """Run the operator as a child process against the dev cluster, exactly as `run` runs against any cluster."""
+    from tilt_operator.devcluster.dev import default_state_dir, dev_cluster
+
+    with dev_cluster(state_dir or default_state_dir()) as cluster:
+        env = {
+            **os.environ,
+            # The cluster's kubectl, for the `tilt` command extension scripts run.
+            "PATH": f"{cluster.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "TILT_OPERATOR_DATA_DIR": str(settings.data_dir),
+            "TILT_OPERATOR_EXEC": "1" if settings.exec_enabled else "0",
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tilt_operator", "run", f"--liveness={liveness or 'none'}"], env=env
+        )
+        # `kill` of this process stops the operator first, then the cluster (via the context).
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        try:
+            child.wait()
+        except KeyboardInterrupt:
+            # A terminal's Ctrl-C reached the child too; a `kill -INT` of this process did not.
+            child.terminate()
+            child.wait()
+
+
+if __name__ == "__main__":
+    main()

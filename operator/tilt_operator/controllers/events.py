@@ -1,0 +1,20 @@
+"""One kopf event handler per tilt.dev kind: every watch event goes to the reconcilers' Controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from tilt_operator.api import KINDS
+from tilt_operator.reconcilers.controller import Controller
+
+
+async def _observe(*, type: str | None, body: kopf.Body, memo: Any, param: Any = None, **_: Any) -> None:
+    """Async, so kopf calls it in the event loop, where the Controller's queues live."""
+    controller: Controller = memo.controller
+    controller.observe(param, type, body)
+
+
+for _kind in KINDS:
+    kopf.on.event(_kind.resource, param=_kind, id=f"observe-{_kind.plural}")(_observe)

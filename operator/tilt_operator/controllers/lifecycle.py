@@ -1,0 +1,77 @@
+"""Operator start-up and clean-up: how kopf stores its bookkeeping, talks to the API server, and
+creates and stops the reconcilers' Controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import kopf
+
+from tilt_operator import kube
+from tilt_operator.api import KOPF_PREFIX
+from tilt_operator.config import Settings
+from tilt_operator.controllers.indexes import NAMES
+from tilt_operator.reconcilers.controller import Controller
+
+# kopf's own HTTP session has no connection limit: a burst of a thousand new objects opened
+# ~260 TLS connections at once, each with a 256 KiB read buffer (docs/benchmarks-profiling.md).
+# The limit stays well above the watch streams, which each hold one connection.
+API_CONNECTIONS = 32
+
+
+@kopf.on.startup()
+async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger, **kwargs: Any) -> None:
+    """Configure kopf, then create the Controller over kopf's indexes (still empty: kopf fills them next).
+
+    kopf's state stays in annotations under a prefix of its own: the CRDs declare every status
+    field, so status.kopf would be pruned, and kopf ignores every annotation under its storage
+    prefix, which must not swallow the tilt.dev/ annotations users set. Only event handlers are
+    registered, so kopf writes nothing of its own; the finalizer name lets it remove the
+    finalizer that earlier versions of this operator put on Cmds and Tiltfiles.
+    """
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{KOPF_PREFIX}/finalizer"
+    config: Settings = memo.settings
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    memo.controller = Controller(
+        settings=config,
+        client=kube.Client(),
+        indexes={name: kwargs[name] for name in NAMES},
+        unreachable=kube.is_unreachable,
+    )
+    memo.controller.start()
+    logger.info("data dir %s, process execution %s", config.data_dir, "on" if config.exec_enabled else "off")
+
+
+@kopf.on.cleanup()
+async def stop(*, memo: Any, **_: Any) -> None:
+    """Stop reconciling, then the processes and runs this operator started (their status says so)."""
+    controller: Controller = memo.controller
+    await controller.stop()
+
+
+@kopf.on.login()
+async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
+    """Log in as kopf does (in-cluster, else the kubeconfig), through a bounded connection pool.
+
+    Async because an aiohttp session belongs to the event loop it is made in.
+    """
+    info = kopf.login_via_client(**kwargs)
+    if info is None:
+        return None
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=API_CONNECTIONS, ssl=info.as_ssl_context()),
+        headers=info.as_http_headers(),
+        trust_env=info.trust_env,
+    )
+    return kopf.AiohttpSession(
+        server=info.server,
+        default_namespace=info.default_namespace,
+        expiration=info.expiration,
+        priority=info.priority,
+        aiohttp_session=session,
+    )

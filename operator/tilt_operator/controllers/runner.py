@@ -1,0 +1,43 @@
+"""Run the kopf operator in this process: every tilt.dev reconciler, all namespaces, one replica.
+
+Called by ``tilt-operator run`` (which ``tilt-operator dev`` runs as a child); it is the one place
+kopf is started, so the local and in-cluster operators behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+
+import kopf
+
+from tilt_operator.config import Settings
+
+
+def run_operator(
+    settings: Settings,
+    *,
+    liveness_endpoint: str | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
+) -> None:
+    """Block running the reconcilers until stopped (SIGINT/SIGTERM or ``stop_flag``)."""
+    # Importing the controllers registers them with kopf's default registry.
+    import tilt_operator.controllers  # noqa: F401
+
+    if sys.version_info < (3, 12):  # later Pythons watch children through pidfds by default
+        # A process exit wakes the event loop through a pidfd: no thread per child blocked in waitpid.
+        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
+    # Prefix object log lines with the object's name, so a user can grep the log for their object.
+    kopf.configure(log_prefix=True)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    kopf.run(
+        standalone=True,
+        clusterwide=True,
+        liveness_endpoint=liveness_endpoint,
+        memo=kopf.Memo(settings=settings),
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )

@@ -1,0 +1,179 @@
+"""The contract between the operator and a Tiltfile worker process: request, events, result.
+
+The operator side (``engine``) and the worker (``engine.worker``) share only this module, so the
+operator never imports starlark-go and the worker never imports asyncio. The request goes to the
+worker's stdin as one JSON document; the worker answers on stdout with one JSON event per line,
+flushed as it happens, so a worker killed for time or memory still leaves behind what it printed
+and which files it read (the reconciler watches those to know when to re-run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The worker's exit code when it stops itself for using more memory than allowed.
+EXIT_MEMORY = 3
+
+# Event keys, one per line of worker output.
+EVENT_PRINT = "print"
+EVENT_WARNING = "warning"
+EVENT_FILE = "file"
+EVENT_DONE = "done"
+
+
+# The signature of a file that does not exist (read_file(path, default=...) of a missing file).
+MISSING = "missing"
+
+
+def file_signature(path: str) -> str:
+    """What a run saw of a file: changes whenever it is rewritten or replaced (a new checkout is a new inode).
+
+    The worker takes it just before it reads the file, so an edit during the run still counts as a change.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return MISSING
+    return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+@dataclass(frozen=True)
+class ExtensionRoots:
+    """Where ``load('ext://...')`` looks, resolved by the caller from the ExtensionRepo objects.
+
+    Each path is a repo's extension directory (its checkout joined with its ``gitSubpath``).
+    ``ext://<name>`` loads ``default/<name>/Tiltfile`` (the repo named ``default``), and
+    ``ext://<host>/<path>`` loads ``by_load_host[host]/<path>/Tiltfile`` (the repo whose
+    ``loadHost`` is ``host``), as Tilt does.
+    """
+
+    default: Path | None = None
+    by_load_host: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One Tiltfile run, as the worker receives it."""
+
+    path: Path
+    root: Path
+    args: tuple[str, ...]
+    crds: tuple[Mapping[str, Any], ...]
+    ext_roots: ExtensionRoots
+    memory_mb: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "path": str(self.path),
+                "root": str(self.root),
+                "args": list(self.args),
+                "crds": list(self.crds),
+                "ext_default": str(self.ext_roots.default) if self.ext_roots.default else None,
+                "ext_by_load_host": {host: str(path) for host, path in self.ext_roots.by_load_host.items()},
+                "memory_mb": self.memory_mb,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRequest:
+        data = json.loads(text)
+        default = data["ext_default"]
+        return cls(
+            path=Path(data["path"]),
+            root=Path(data["root"]),
+            args=tuple(data["args"]),
+            crds=tuple(data["crds"]),
+            ext_roots=ExtensionRoots(
+                default=Path(default) if default else None,
+                by_load_host={host: Path(path) for host, path in data["ext_by_load_host"].items()},
+            ),
+            memory_mb=data["memory_mb"],
+        )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one Tiltfile run produced; ``dataclasses.asdict`` of it is JSON-serialisable.
+
+    ``objects`` are complete Kubernetes objects in registration order, empty when the run failed
+    (a failed run applies and prunes nothing). ``output`` and ``warnings`` are kept even then, up
+    to where the run stopped. ``files_read`` holds absolute paths: the Tiltfile, every loaded file
+    and every ``read_file`` (also those that did not exist, since creating them changes the run),
+    and ``file_signatures`` what the run saw of each (:func:`file_signature`).
+    """
+
+    objects: list[dict[str, Any]]
+    output: str
+    warnings: list[str]
+    files_read: list[str]
+    error: str | None
+    file_signatures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def encode_event(key: str, value: Any) -> str:
+    """One line of worker output."""
+    return json.dumps({key: value}) + "\n"
+
+
+class Transcript:
+    """The operator's record of a worker's events, fed line by line as they arrive."""
+
+    def __init__(self) -> None:
+        self._output: list[str] = []
+        self._warnings: list[str] = []
+        self._files_read: dict[str, str] = {}
+        self._done: Mapping[str, Any] | None = None
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        """Record the events completed by ``chunk``; a line it cuts waits for the next chunk.
+
+        A line never completed (the worker was killed while writing it) is never recorded.
+        """
+        self._pending.extend(chunk)
+        if b"\n" not in chunk:
+            return
+        *lines, rest = self._pending.split(b"\n")
+        self._pending = bytearray(rest)
+        for line in lines:
+            self._record(bytes(line))
+
+    def _record(self, line: bytes) -> None:
+        try:
+            ((key, value),) = json.loads(line).items()
+        except (ValueError, AttributeError):
+            return
+        if key == EVENT_PRINT:
+            self._output.append(value)
+        elif key == EVENT_WARNING:
+            self._warnings.append(value)
+        elif key == EVENT_FILE:
+            path, signature = value
+            self._files_read[path] = signature
+        elif key == EVENT_DONE:
+            self._done = value
+
+    def result(self, error: str | None) -> RunResult:
+        """The run's result; ``error`` (the worker's fate, if it did not finish) wins over its own."""
+        done = self._done or {}
+        final_error = error or done.get("error")
+        if error is None and self._done is None:
+            final_error = "Tiltfile worker ended without a result"
+        return RunResult(
+            objects=list(done.get("objects", [])) if final_error is None else [],
+            output="".join(self._output),
+            warnings=list(self._warnings),
+            files_read=list(self._files_read),
+            error=final_error,
+            file_signatures=dict(self._files_read),
+        )

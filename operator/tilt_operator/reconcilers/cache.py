@@ -1,0 +1,56 @@
+"""The operator's view of the cluster: every tilt.dev object as the watches last delivered it.
+
+kopf keeps it: one watch per kind feeds the indexes defined in ``controllers/indexes.py``, and
+kopf runs no handler before every index has its first full listing, so a reconciler never sees
+half a cluster. This is the read-only face the reconcilers get. They ask the API server only for
+what no watch delivers, and a status they wrote themselves is tracked by the
+:class:`~tilt_operator.reconcilers.status.StatusWriter`, which may be ahead of the watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+from tilt_operator.api import GROUP, Kind
+
+Object = Mapping[str, Any]
+# A kopf index as the reconcilers see it: key -> the values every indexed object gave for it.
+Index = Mapping[Any, Collection[Any]]
+
+# Index names (the functions in controllers/indexes.py). Each kind's objects are indexed under its plural.
+CRDS = "crds"
+EXTENSIONS_BY_REPO = "extensions_by_repo"
+CMDS_BY_BUTTON = "cmds_by_button"
+TILTFILES_BY_BUTTON = "tiltfiles_by_button"
+OWNED_BY_TILTFILE = "owned_by_tiltfile"
+
+
+class Cache:
+    def __init__(self, indexes: Mapping[str, Index]) -> None:
+        self._indexes = indexes
+
+    def get(self, kind: Kind, name: str) -> Object | None:
+        """The object of ``kind`` called ``name``, or None when no watch has delivered one."""
+        return next(iter(self._indexes[kind.plural].get(name, ())), None)
+
+    def objects(self, kind: Kind) -> Iterator[Object]:
+        for values in list(self._indexes[kind.plural].values()):
+            yield from values
+
+    def covers(self, kind: Kind) -> bool:
+        """Whether a watch feeds this kind (a CRD installed after start-up has none)."""
+        return kind.plural in self._indexes
+
+    def names(self, index: str, key: str) -> list[str]:
+        """The names a secondary index holds under ``key``: the Cmds that use a button, say."""
+        return sorted(set(self._indexes[index].get(key, ())))
+
+    def crds(self) -> list[Object]:
+        """The installed tilt.dev CustomResourceDefinitions, for the Tiltfile builtins."""
+        crds = [crd for values in self._indexes[CRDS].values() for crd in values]
+        return sorted((crd for crd in crds if crd["spec"]["group"] == GROUP), key=lambda crd: crd["metadata"]["name"])
+
+    def owned_by(self, tiltfile: str) -> list[tuple[str, str, str]]:
+        """(kind, name, controller uid) of every object labelled as registered by ``tiltfile``."""
+        return sorted(set(self._indexes[OWNED_BY_TILTFILE].get(tiltfile, ())))

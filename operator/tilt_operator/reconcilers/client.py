@@ -1,0 +1,35 @@
+"""What the reconcilers ask of the API server, as a Protocol: ``kube.Client`` in the operator, a fake in tests.
+
+Reads go to the :mod:`~tilt_operator.reconcilers.cache` first; these calls are the writes, and
+the few reads of kinds the watches do not cover (a tilt.dev CRD installed after the operator started).
+A refusal raises :class:`~tilt_operator.kube.ApiError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from tilt_operator.api import Kind
+
+Object = dict[str, Any]
+
+
+class Client(Protocol):
+    async def get(self, kind: Kind, name: str) -> Object | None: ...
+
+    async def list(self, kind: Kind, label_selector: str = "") -> list[Object]: ...
+
+    async def apply(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
+        """Server-side apply, forcing conflicts: the field manager owns what it sends."""
+        ...
+
+    async def delete(self, kind: Kind, name: str) -> None:
+        """Delete; an object already gone is not an error."""
+        ...
+
+    async def patch_status(self, kind: Kind, name: str, status: Mapping[str, Any]) -> Object | None:
+        """Merge-patch the status subresource; the object as it now is, None when it is gone."""
+        ...
+
+    async def post_event(self, obj: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None: ...

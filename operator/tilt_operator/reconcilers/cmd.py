@@ -1,0 +1,255 @@
+"""The Cmd reconciler: when a Cmd's process starts, what its status says, and stopping it.
+
+Tilt's rules (:func:`start_reason`): a Cmd without ``startOn`` runs as soon as it exists (and
+again after an operator restart, since its process died with the operator); one with ``startOn``
+waits for a click on one of its buttons after ``startAfter``; a click on a ``restartOn`` button,
+or a new spec, restarts it. A process that ends is not started again until one of those happens.
+
+Event-driven: the reconciler runs when the Cmd changes, when one of its buttons is clicked (the
+``cmds_by_button`` index) and when its process exits (the process's own wait queues it). The
+processes are the only state kept in memory; their status says what became of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tilt_operator import processes, reasons, timestamps
+from tilt_operator.api import CMD
+from tilt_operator.reconcilers import buttons
+from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.objectlog import ObjectLog, for_object
+from tilt_operator.reconcilers.queue import Result
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
+
+logger = logging.getLogger(__name__)
+
+START_ON, RESTART_ON = "startOn", "restartOn"
+STOP_GRACE_SECONDS = 5.0
+# The terminated reason of a process stopped because the operator stopped, not because the Cmd ended:
+# the next operator starts it again, as Tilt starts every Cmd again when it starts.
+STOPPED_WITH_OPERATOR = "stopped with the operator"
+EXEC_DISABLED = (
+    "process execution is disabled on this operator: start it with --exec (or TILT_OPERATOR_EXEC=1) to run Cmds"
+)
+
+
+def start_reason(
+    spec: Mapping[str, Any],
+    *,
+    last_started: str | None,
+    spec_changed: bool,
+    clicks: buttons.Clicks,
+    lost_process: bool = False,
+) -> str | None:
+    """Why the process should (re)start now, or None to leave things as they are.
+
+    ``last_started`` is when this Cmd's process last started (from its status), ``clicks`` the
+    last click of every button its spec names, ``spec_changed`` whether the spec moved since,
+    ``lost_process`` whether the status says running but this operator has no such process.
+    """
+    start_on = spec.get(START_ON)
+    if spec_changed and not start_on:
+        return "spec changed"
+    if lost_process and not start_on:
+        return "the operator restarted"
+    restart = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, RESTART_ON)}, last_started)
+    if restart and last_started:
+        return f"button clicked: {restart}"
+    if not start_on:
+        return None if last_started else "created"
+    # A new spec waits for a new click, as a new Cmd would: only startAfter counts then.
+    since = [start_on.get("startAfter")] + ([] if spec_changed else [last_started])
+    newest = max(filter(None, since), key=timestamps.parse, default=None)
+    start = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, START_ON)}, newest)
+    return f"button clicked: {start}" if start else None
+
+
+def waiting_reason(spec: Mapping[str, Any]) -> str:
+    names = buttons.named(spec, START_ON)
+    return f"waiting for a click on {', '.join(names)}" if names else "waiting"
+
+
+def running_status(pid: int, started_at: str) -> dict[str, Any]:
+    return {**only_state("running", {"pid": pid, "startedAt": started_at}), "ready": True}
+
+
+def waiting_status(reason: str) -> dict[str, Any]:
+    return {**only_state("waiting", {"reason": reason}), "ready": False}
+
+
+def terminated_status(
+    *, pid: int | None, exit_code: int, started_at: str, finished_at: str, reason: str
+) -> dict[str, Any]:
+    fields = {"pid": pid, "exitCode": exit_code, "startedAt": started_at, "finishedAt": finished_at, "reason": reason}
+    return {**only_state("terminated", fields), "ready": False}
+
+
+def lost_with_operator(status: Mapping[str, Any]) -> bool:
+    """Whether the status describes a process that an operator stop (or crash) ended."""
+    terminated = status.get("terminated") or {}
+    return bool(status.get("running")) or terminated.get("reason") == STOPPED_WITH_OPERATOR
+
+
+def last_started(status: Mapping[str, Any]) -> str | None:
+    """When the process last started, as the status records it (across operator restarts)."""
+    for state in ("running", "terminated"):
+        started = (status.get(state) or {}).get("startedAt")
+        if started:
+            return str(started)
+    return None
+
+
+def cmd_status(obj: Mapping[str, Any], current: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole status of a Cmd in ``state`` (one of the builders above), with its Ready condition."""
+    if state.get("running"):
+        reason, message = reasons.PROCESS_RUNNING, f"running as pid {state['running']['pid']}"
+    elif state.get("terminated"):
+        started = state["terminated"].get("pid") is not None
+        reason = reasons.PROCESS_EXITED if started else reasons.PROCESS_START_FAILED
+        message = str(state["terminated"]["reason"])
+    else:
+        message = str((state.get("waiting") or {}).get("reason", ""))
+        reason = reasons.EXEC_DISABLED if message == EXEC_DISABLED else reasons.PROCESS_WAITING
+    return desired_status(
+        state, obj=obj, current=current, ready=bool(state.get("ready")), reason=reason, message=message
+    )
+
+
+@dataclass
+class Proc:
+    """A process this operator started for a Cmd."""
+
+    uid: str
+    generation: int
+    started_at: str
+    child: processes.Child
+    log: ObjectLog
+    # Queues the Cmd when the process exits.
+    waiter: asyncio.Task[None] | None = None
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        return self.child.process
+
+    @property
+    def exited(self) -> bool:
+        return self.process.returncode is not None
+
+    def terminated(self, reason: str | None = None) -> dict[str, Any]:
+        assert self.process.returncode is not None
+        exit_code, exit_reason = processes.exit_reason(self.process.returncode)
+        return terminated_status(
+            pid=self.process.pid,
+            exit_code=exit_code,
+            started_at=self.started_at,
+            finished_at=timestamps.now(),
+            reason=reason or exit_reason,
+        )
+
+
+class CmdReconciler:
+    def __init__(
+        self, *, cache: Cache, writer: StatusWriter, exec_enabled: bool, requeue: Callable[[str], None]
+    ) -> None:
+        self._cache, self._writer, self._exec, self._requeue = cache, writer, exec_enabled, requeue
+        self._procs: dict[str, Proc] = {}
+
+    async def __call__(self, name: str) -> Result:
+        obj = self._cache.get(CMD, name)
+        proc = self._procs.get(name)
+        if proc is not None and (obj is None or obj["metadata"]["uid"] != proc.uid or _deleting(obj)):
+            # Deleted (or re-created): stop the process; the old object has no status left to write.
+            await self._stop(name)
+            proc = None
+        if obj is None or _deleting(obj):
+            return Result()
+        current = self._writer.current(obj)
+        if not self._exec:
+            await self._write(obj, waiting_status(EXEC_DISABLED))
+            return Result()
+        if proc is not None and proc.exited:
+            del self._procs[name]
+            ended = proc.terminated()
+            proc.log.info("process %d %s", proc.process.pid, ended["terminated"]["reason"])
+            await self._write(obj, ended)
+            current, proc = self._writer.current(obj), None
+        spec, generation = obj["spec"], obj["metadata"].get("generation") or 0
+        reason = start_reason(
+            spec,
+            last_started=proc.started_at if proc else last_started(current),
+            spec_changed=proc is not None and proc.generation != generation,
+            clicks=buttons.clicks(self._cache, buttons.named(spec, START_ON, RESTART_ON)),
+            lost_process=proc is None and lost_with_operator(current),
+        )
+        if reason:
+            await self._restart(obj, reason)
+        elif proc is None and not current.get("terminated"):
+            await self._write(obj, waiting_status(waiting_reason(spec)))
+        return Result()
+
+    async def _write(self, obj: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+        await self._writer.write(CMD, obj, cmd_status(obj, self._writer.current(obj), state))
+
+    async def _restart(self, obj: Mapping[str, Any], reason: str) -> None:
+        name = obj["metadata"]["name"]
+        if name in self._procs:
+            proc = self._procs[name]
+            await self._stop(name)
+            await self._write(obj, proc.terminated())
+        spec = obj["spec"]
+        log = for_object(logger, name)
+        started_at = timestamps.now()
+        log.info("starting (%s): %s", reason, " ".join(spec["args"]))
+        try:
+            child = await processes.start(
+                spec["args"],
+                cwd=spec.get("dir"),
+                env=processes.child_environment(spec.get("env") or []),
+                output=lambda _stream, line: log.info("%s", line.decode(errors="replace")),
+            )
+        except OSError as error:
+            message = f"cannot start {spec['args'][0]!r}: {error.strerror or error}"
+            log.warning("%s", message)
+            await self._write(
+                obj,
+                terminated_status(
+                    pid=None, exit_code=127, started_at=started_at, finished_at=timestamps.now(), reason=message
+                ),
+            )
+            return
+        proc = Proc(obj["metadata"]["uid"], obj["metadata"].get("generation") or 0, started_at, child, log)
+        proc.waiter = asyncio.create_task(self._exited(name, child.process), name=f"cmd {name} wait")
+        self._procs[name] = proc
+        await self._write(obj, running_status(child.process.pid, started_at))
+
+    async def _exited(self, name: str, process: asyncio.subprocess.Process) -> None:
+        await process.wait()
+        self._requeue(name)
+
+    async def _stop(self, name: str) -> None:
+        proc = self._procs.pop(name)
+        await processes.stop(proc.process, STOP_GRACE_SECONDS)
+
+    async def stop(self) -> None:
+        """The operator stops: stop every process and say so, so the next operator starts them again."""
+
+        async def stop_one(name: str, proc: Proc) -> None:
+            await processes.stop(proc.process, STOP_GRACE_SECONDS)
+            obj = self._cache.get(CMD, name)
+            if obj is not None and obj["metadata"]["uid"] == proc.uid:
+                await self._write(obj, proc.terminated(STOPPED_WITH_OPERATOR))
+
+        procs, self._procs = self._procs, {}
+        await asyncio.gather(*(stop_one(name, proc) for name, proc in procs.items()), return_exceptions=True)
+
+    def deleted(self, obj: Mapping[str, Any]) -> None:
+        self._writer.forget(obj["metadata"]["uid"])
+
+
+def _deleting(obj: Mapping[str, Any]) -> bool:
+    return bool(obj["metadata"].get("deletionTimestamp"))

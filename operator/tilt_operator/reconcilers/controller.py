@@ -1,0 +1,187 @@
+"""The operator's reconcilers, their queues, and which event reaches which of them.
+
+The kopf layer calls :meth:`Controller.observe` with every watch event of every kind, after kopf
+has put the object in its indexes (the :class:`~tilt_operator.reconcilers.cache.Cache`). An event
+queues the object itself only when something other than its status changed, so the operator's
+own status writes never queue anything; and it queues what depends on it whatever changed:
+
+- an ExtensionRepo -> its Extensions, and their Tiltfiles (a new commit re-runs them), and the
+  Tiltfiles that loaded files from its checkout;
+- a Tiltfile -> the Extension of the same name (an Extension is Ready when its Tiltfile's run succeeded);
+- a UIButton (a click is a status write) -> the Cmds and Tiltfiles that name it.
+
+Process exits, file changes and finished runs queue their object from inside the reconcilers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL_EXTENSION, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.config import Settings
+from tilt_operator.gitstore.store import GitStore
+from tilt_operator.reconcilers import cache as indexes
+from tilt_operator.reconcilers.cache import Cache, Index
+from tilt_operator.reconcilers.client import Client
+from tilt_operator.reconcilers.cmd import CmdReconciler
+from tilt_operator.reconcilers.extension import ExtensionReconciler
+from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
+from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.objectlog import for_object
+from tilt_operator.reconcilers.queue import FailureLog, Reconcile, Result, WorkQueue
+from tilt_operator.reconcilers.runrecords import RunRecords
+from tilt_operator.reconcilers.status import StatusWriter
+from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
+
+logger = logging.getLogger(__name__)
+
+# Workers per kind: git fetches and Tiltfile runs are bounded elsewhere (threads, worker slots).
+_WORKERS = {EXTENSION_REPO: 4, EXTENSION: 8, TILTFILE: 8, CMD: 8}
+
+
+def essence(obj: Mapping[str, Any]) -> str:
+    """Everything about an object but its status (and resourceVersion): what, changed, is worth a reconcile."""
+    metadata = obj.get("metadata") or {}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if not k.startswith(KOPF_PREFIX)}
+    return json.dumps(
+        [
+            metadata.get("uid"),
+            metadata.get("generation"),
+            metadata.get("deletionTimestamp"),
+            metadata.get("labels"),
+            annotations,
+            metadata.get("ownerReferences"),
+        ],
+        sort_keys=True,
+    )
+
+
+class Controller:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: Client,
+        indexes: Mapping[str, Index],
+        unreachable: Callable[[BaseException], bool],
+    ) -> None:
+        self.settings = settings
+        self.cache = Cache(indexes)
+        self.writer = StatusWriter(client)
+        checkouts = settings.data_dir / "repos"
+        self.watcher = FileWatcher(lambda name: self.queues[TILTFILE].add(name), ignore_under=[checkouts])
+        self.cmds = CmdReconciler(
+            cache=self.cache,
+            writer=self.writer,
+            exec_enabled=settings.exec_enabled,
+            requeue=lambda name: self.queues[CMD].add(name),
+        )
+        self.tiltfiles = TiltfileReconciler(
+            cache=self.cache,
+            writer=self.writer,
+            client=client,
+            settings=settings,
+            records=RunRecords(settings.data_dir / "tiltfiles"),
+            watcher=self.watcher,
+            requeue=lambda name: self.queues[TILTFILE].add(name),
+            slots=settings.tiltfile_workers,
+        )
+        reconcilers: dict[Kind, Reconcile] = {
+            EXTENSION_REPO: ExtensionRepoReconciler(
+                cache=self.cache, writer=self.writer, store=GitStore(settings), settings=settings
+            ),
+            EXTENSION: ExtensionReconciler(cache=self.cache, writer=self.writer, client=client),
+            TILTFILE: self.tiltfiles,
+            CMD: self.cmds,
+        }
+        failures = FailureLog(unreachable)
+        self.queues = {
+            kind: WorkQueue(kind.kind, self._resuming(kind, reconcile), workers=_WORKERS[kind], failures=failures)
+            for kind, reconcile in reconcilers.items()
+        }
+        self._essence: dict[tuple[str, str], str] = {}
+        self._listed: set[tuple[str, str]] = set()
+        self._tasks: asyncio.Future[Any] | None = None
+
+    def _resuming(self, kind: Kind, reconcile: Reconcile) -> Reconcile:
+        """``reconcile``, saying so once for each object that existed when the operator started."""
+
+        async def reconcile_and_report(name: str) -> Result | None:
+            result = await reconcile(name)
+            if (kind.kind, name) in self._listed:
+                self._listed.discard((kind.kind, name))
+                for_object(logger, name).info("resumed the %s", kind.kind)
+            return result
+
+        return reconcile_and_report
+
+    def observe(self, kind: Kind, event_type: str | None, obj: Mapping[str, Any]) -> None:
+        """One watch event (``event_type`` None for the listing at start-up), after the cache has it."""
+        name = obj["metadata"]["name"]
+        key = (kind.kind, name)
+        if event_type == "DELETED":
+            self._essence.pop(key, None)
+            self._listed.discard(key)
+            self._deleted(kind, obj)
+            changed = True
+        else:
+            now = essence(obj)
+            changed = self._essence.get(key) != now
+            self._essence[key] = now
+            if event_type is None and kind in self.queues:
+                self._listed.add(key)
+        if changed and kind in self.queues:
+            self.queues[kind].add(name)
+        self._notify_dependents(kind, name, obj)
+
+    def _deleted(self, kind: Kind, obj: Mapping[str, Any]) -> None:
+        if kind == TILTFILE:
+            self.tiltfiles.deleted(obj)
+        elif kind == CMD:
+            self.cmds.deleted(obj)
+        else:
+            self.writer.forget(obj["metadata"].get("uid", ""))
+        if kind in self.queues:
+            self.queues[kind].forget(obj["metadata"]["name"])
+
+    def _notify_dependents(self, kind: Kind, name: str, obj: Mapping[str, Any]) -> None:
+        if kind == EXTENSION_REPO:
+            for extension in self.cache.names(indexes.EXTENSIONS_BY_REPO, name):
+                self.queues[EXTENSION].add(extension)
+                self.queues[TILTFILE].add(extension)
+            checkout = (obj.get("status") or {}).get("path")
+            for tiltfile in self.watcher.readers_under(Path(checkout)) if checkout else ():
+                self.queues[TILTFILE].add(tiltfile)
+        elif kind == TILTFILE:
+            owner = (obj["metadata"].get("labels") or {}).get(LABEL_EXTENSION)
+            if owner:
+                self.queues[EXTENSION].add(owner)
+        elif kind == UI_BUTTON:
+            for cmd in self.cache.names(indexes.CMDS_BY_BUTTON, name):
+                self.queues[CMD].add(cmd)
+            for tiltfile in self.cache.names(indexes.TILTFILES_BY_BUTTON, name):
+                self.queues[TILTFILE].add(tiltfile)
+
+    def idle(self) -> bool:
+        """No reconcile queued or in progress anywhere."""
+        return all(queue.idle() for queue in self.queues.values())
+
+    def start(self) -> None:
+        """Start the queues' workers and the file watcher, in the running event loop."""
+        coroutines = [queue.run() for queue in self.queues.values()] + [self.watcher.run()]
+        self._tasks = asyncio.gather(*coroutines)
+
+    async def stop(self) -> None:
+        """Stop reconciling, then stop every process and run this operator started."""
+        if self._tasks is not None:
+            self._tasks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tasks
+        await self.tiltfiles.stop()
+        await self.cmds.stop()

@@ -1,0 +1,177 @@
+"""The Extension reconciler: find the extension's Tiltfile in its repo, own a Tiltfile object for it,
+and be Ready exactly when that Tiltfile's last run succeeded.
+
+So ``kubectl wait --for=condition=Ready extension/x`` answers the question a user asks: does the
+extension work? It is reconciled when it changes, when its repo changes (the
+``extensions_by_repo`` index) and when its Tiltfile changes (same name), never on a clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tilt_operator import reasons
+from tilt_operator.api import API_VERSION, CONDITION_READY, EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
+from tilt_operator.owners import controlled_by, controller_reference
+from tilt_operator.paths import PathError, resolve_tiltfile
+from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.client import Client
+from tilt_operator.reconcilers.objectlog import for_object
+from tilt_operator.reconcilers.queue import Result
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, ready_of
+
+logger = logging.getLogger(__name__)
+
+FIELD_MANAGER = "tilt-operator-extension"
+
+
+@dataclass(frozen=True)
+class RepoView:
+    """The parts of an ExtensionRepo an Extension (and its Tiltfile's loads) depend on."""
+
+    name: str
+    ready: bool
+    path: str | None
+    git_subpath: str
+    checkout_ref: str | None
+    error: str | None
+    load_host: str = ""
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> RepoView:
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        conditions = status.get("conditions") or []
+        ready = any(c.get("type") == CONDITION_READY and c.get("status") == "True" for c in conditions)
+        return cls(
+            name=obj["metadata"]["name"],
+            ready=ready and bool(status.get("path")),
+            path=status.get("path"),
+            git_subpath=spec.get("gitSubpath") or "",
+            checkout_ref=status.get("checkoutRef"),
+            error=status.get("error"),
+            load_host=spec.get("loadHost") or "",
+        )
+
+    @property
+    def extensions_dir(self) -> Path | None:
+        """Where this repo's extensions live: its checkout joined with its gitSubpath."""
+        return Path(self.path) / self.git_subpath if self.ready and self.path else None
+
+
+@dataclass(frozen=True)
+class ExtensionOutcome:
+    path: Path | None
+    reason: str
+    message: str
+
+    @property
+    def ready(self) -> bool:
+        return self.path is not None
+
+
+def resolve_extension(spec: Mapping[str, Any], repo: RepoView | None) -> ExtensionOutcome:
+    """Find the Extension's Tiltfile, or say which step failed and how to fix it."""
+    repo_name = spec.get("repoName", "")
+    if repo is None:
+        return ExtensionOutcome(None, reasons.REPO_NOT_FOUND, f"extension repo not found: {repo_name}")
+    if not repo.ready or repo.path is None:
+        detail = f" ({repo.error})" if repo.error else ""
+        return ExtensionOutcome(None, reasons.REPO_NOT_READY, f"extension repo not ready: {repo_name}{detail}")
+    try:
+        path = resolve_tiltfile(Path(repo.path), repo.git_subpath, spec.get("repoPath", ""))
+    except PathError as error:
+        return ExtensionOutcome(None, reasons.PATH_INVALID, f"path: {error}")
+    return ExtensionOutcome(path, reasons.TILTFILE_PENDING, f"Tiltfile {path}")
+
+
+def build_tiltfile(extension: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The Tiltfile object an Extension owns: same name, labelled, controller-owned, path and args."""
+    name = extension["metadata"]["name"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": TILTFILE.kind,
+        "metadata": {
+            "name": name,
+            "labels": {LABEL_EXTENSION: name},
+            "ownerReferences": [controller_reference(extension, extension.get("kind", EXTENSION.kind))],
+        },
+        "spec": {
+            "path": str(path),
+            "args": list(extension.get("spec", {}).get("args") or []),
+            # Everything the extension's Tiltfile registers says which extension it came from.
+            "labels": {LABEL_EXTENSION: name},
+        },
+    }
+
+
+def tiltfile_is_current(existing: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    """Whether the Tiltfile object already says what ``desired`` says, so applying it would change nothing."""
+    if existing is None:
+        return False
+    metadata, wanted = existing["metadata"], desired["metadata"]
+    labels = metadata.get("labels") or {}
+    spec = existing.get("spec") or {}
+    return (
+        all(labels.get(key) == value for key, value in wanted["labels"].items())
+        and controlled_by(existing, wanted["ownerReferences"][0]["uid"])
+        and all(spec.get(key, [] if key == "args" else None) == value for key, value in desired["spec"].items())
+    )
+
+
+def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, str | None]:
+    """(ready, reason, message, error) from the Tiltfile's last run: the Extension works when it succeeded."""
+    if tiltfile is None:
+        return False, reasons.TILTFILE_PENDING, "waiting for the Tiltfile object", None
+    name = tiltfile["metadata"]["name"]
+    status = tiltfile.get("status") or {}
+    condition = ready_of(status)
+    generation = tiltfile["metadata"].get("generation")
+    if condition is None or condition.get("observedGeneration") != generation:
+        return False, reasons.TILTFILE_PENDING, f"waiting for Tiltfile {name} to run", None
+    if condition.get("status") == "True":
+        return True, reasons.TILTFILE_SUCCEEDED, f"Tiltfile {name}: {condition.get('message', '')}", None
+    error = (status.get("terminated") or {}).get("error") or condition.get("message") or "the run failed"
+    return False, reasons.TILTFILE_FAILED, f"tiltfile: {error}", f"tiltfile: {error}"
+
+
+def extension_status(
+    obj: Mapping[str, Any], current: Mapping[str, Any], outcome: ExtensionOutcome, tiltfile: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The whole status of an Extension: the path it resolved, and Ready from its Tiltfile's last run."""
+    if outcome.ready:
+        ready, reason, message, error = run_readiness(tiltfile)
+    else:
+        ready, reason, message, error = False, outcome.reason, outcome.message, outcome.message
+    fields = {"path": str(outcome.path) if outcome.path else None, "error": error}
+    return desired_status(fields, obj=obj, current=current, ready=ready, reason=reason, message=message)
+
+
+class ExtensionReconciler:
+    def __init__(self, *, cache: Cache, writer: StatusWriter, client: Client) -> None:
+        self._cache, self._writer, self._client = cache, writer, client
+
+    async def __call__(self, name: str) -> Result:
+        obj = self._cache.get(EXTENSION, name)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return Result()
+        spec = obj["spec"]
+        repo = self._cache.get(EXTENSION_REPO, spec.get("repoName", ""))
+        outcome = resolve_extension(spec, RepoView.from_object(repo) if repo else None)
+        tiltfile = self._cache.get(TILTFILE, name)
+        if outcome.path is not None:
+            desired = build_tiltfile(obj, outcome.path)
+            if not tiltfile_is_current(tiltfile, desired):
+                tiltfile = await self._client.apply(TILTFILE, desired, FIELD_MANAGER)
+        elif tiltfile is not None and controlled_by(tiltfile, obj["metadata"]["uid"]):
+            # Nothing runs for an Extension that cannot be resolved, as Tilt does.
+            await self._client.delete(TILTFILE, name)
+            tiltfile = None
+        current = self._writer.current(obj)
+        changed = await self._writer.write(EXTENSION, obj, extension_status(obj, current, outcome, tiltfile))
+        if changed and not outcome.ready:
+            for_object(logger, name).warning("%s", outcome.message)
+        return Result()

@@ -1,0 +1,180 @@
+"""The ExtensionRepo reconciler: validate the spec, sync the checkout, say whether it is Ready.
+
+The fetching itself lives in :mod:`tilt_operator.gitstore`. Three kinds of failure, as Flux's
+source-controller has them: a spec that cannot work (no retry until it is edited), a fetch that
+failed with an older checkout to serve (stale, still Ready), and a fetch that failed with nothing
+to serve (retried with backoff by the queue).
+
+A reconcile goes to the network only when a fetch is due: a new spec, a new
+``tilt.dev/reconcile-requested-at`` (acknowledged in ``status.lastHandledRequest``, as Flux
+does), nothing served yet, or the repo's ``interval`` since the last check. Otherwise it asks the
+queue to come back when the interval is up; that is the re-check schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tilt_operator import reasons, timestamps
+from tilt_operator.api import ANNOTATION_REQUESTED_AT, EXTENSION_REPO
+from tilt_operator.config import Settings
+from tilt_operator.gitstore.store import Checkout, GitError
+from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
+from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.objectlog import for_object
+from tilt_operator.reconcilers.queue import Result
+from tilt_operator.reconcilers.status import StatusWriter, desired_status
+
+logger = logging.getLogger(__name__)
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class Store(Protocol):
+    """What the reconciler needs of :class:`~tilt_operator.gitstore.store.GitStore`."""
+
+    def sync(self, url: str, ref: str) -> Checkout: ...
+
+    def current(self, url: str, ref: str) -> Checkout | None: ...
+
+    def seconds_since_check(self, url: str, ref: str) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class RepoOutcome:
+    """The status fields a reconcile settles on, and whether the failure is worth retrying."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    ready: bool = False
+    reason: str = ""
+    message: str = ""
+    # True for failures worth retrying on their own (the network); False when only an edit helps.
+    retry: bool = False
+
+
+def parse_interval(text: str | None, default: float) -> float:
+    """Seconds in a Go-style duration (``5m``, ``1h30m``, ``250ms``); the CRD has validated the form."""
+    if not text:
+        return default
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
+
+
+def _invalid(reason: str, message: str) -> RepoOutcome:
+    return RepoOutcome({"error": message}, ready=False, reason=reason, message=message)
+
+
+def _served(checkout: Checkout) -> dict[str, Any]:
+    return {
+        "path": str(checkout.path),
+        "checkoutRef": checkout.commit,
+        "lastFetchedAt": timestamps.from_epoch(checkout.path.stat().st_mtime),
+    }
+
+
+def reconcile_repo(spec: Mapping[str, Any], store: Store) -> RepoOutcome:
+    """Bring the checkout of ``spec`` up to date and describe the result."""
+    url, ref = spec.get("url", ""), spec.get("ref") or ""
+    try:
+        parsed = parse_repo_url(url)
+    except InvalidRepoURL as error:
+        return _invalid(reasons.URL_INVALID, f"invalid url: {error}")
+    if parsed.scheme == "file":
+        return _directory(spec, parsed.path)
+    try:
+        validate_ref(ref)
+    except InvalidRef as error:
+        return _invalid(reasons.REF_INVALID, f"invalid ref: {error}")
+    try:
+        checkout = store.sync(url, ref)
+    except GitError as error:
+        return _fetch_failed(store, url, ref, f"fetch: {error}")
+    message = f"checked out {checkout.commit[:12]}" + (f" of {ref}" if ref else "")
+    return RepoOutcome(_served(checkout), ready=True, reason=reasons.CHECKOUT_READY, message=message)
+
+
+def _directory(spec: Mapping[str, Any], path: Path | None) -> RepoOutcome:
+    """file:// repos are used in place: no copy, no ref."""
+    assert path is not None  # parse_repo_url guarantees a path for file:// urls
+    for key in ("ref", "gitSubpath"):
+        if spec.get(key):
+            return _invalid(reasons.SPEC_INVALID, f"invalid spec: {key} is not supported for file:// repos; remove it")
+    fields = {"path": str(path), "lastFetchedAt": timestamps.from_epoch(path.stat().st_mtime)}
+    return RepoOutcome(fields, ready=True, reason=reasons.DIRECTORY_READY, message=f"using {path} in place")
+
+
+def _fetch_failed(store: Store, url: str, ref: str, message: str) -> RepoOutcome:
+    """Keep serving an older checkout if there is one (stale); otherwise an error to retry."""
+    older = store.current(url, ref)
+    if older is None:
+        return RepoOutcome({"error": message}, ready=False, reason=reasons.FETCH_FAILED, message=message, retry=True)
+    fields = {**_served(older), "staleReason": message}
+    return RepoOutcome(
+        fields, ready=True, reason=reasons.CHECKOUT_STALE, message=f"serving {older.commit[:12]}: {message}"
+    )
+
+
+def repo_status(
+    outcome: RepoOutcome, obj: Mapping[str, Any], current: Mapping[str, Any], requested_at: str | None
+) -> dict[str, Any]:
+    """The whole status of a repo after ``outcome``: every field the outcome does not set is cleared."""
+    fields = {
+        "path": None,
+        "checkoutRef": None,
+        "lastFetchedAt": None,
+        "error": None,
+        "staleReason": None,
+        "lastHandledRequest": requested_at,
+        **outcome.fields,
+    }
+    return desired_status(
+        fields, obj=obj, current=current, ready=outcome.ready, reason=outcome.reason, message=outcome.message
+    )
+
+
+def seconds_until_fetch(
+    obj: Mapping[str, Any], current: Mapping[str, Any], *, since_check: float | None, interval: float
+) -> float:
+    """How long until an https repo should be fetched; 0 when it is due now."""
+    metadata = obj["metadata"]
+    requested = (metadata.get("annotations") or {}).get(ANNOTATION_REQUESTED_AT)
+    due_now = (
+        current.get("observedGeneration") != metadata.get("generation")
+        or requested != current.get("lastHandledRequest")
+        or not current.get("checkoutRef")
+        or since_check is None
+    )
+    return 0.0 if due_now else max(interval - (since_check or 0.0), 0.0)
+
+
+class ExtensionRepoReconciler:
+    def __init__(self, *, cache: Cache, writer: StatusWriter, store: Store, settings: Settings) -> None:
+        self._cache, self._writer, self._store, self._settings = cache, writer, store, settings
+
+    async def __call__(self, name: str) -> Result:
+        obj = self._cache.get(EXTENSION_REPO, name)
+        if obj is None:
+            return Result()
+        spec, current = obj["spec"], self._writer.current(obj)
+        url, ref = spec.get("url", ""), spec.get("ref") or ""
+        https = str(url).startswith("https://")
+        interval = parse_interval(spec.get("interval"), self._settings.default_interval)
+        if https:
+            since = self._store.seconds_since_check(url, ref) if current.get("checkoutRef") else None
+            wait = seconds_until_fetch(obj, current, since_check=since, interval=interval)
+            if wait > 0:
+                return Result(requeue_after=wait)
+        outcome = await asyncio.to_thread(reconcile_repo, spec, self._store)
+        requested = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REQUESTED_AT)
+        changed = await self._writer.write(EXTENSION_REPO, obj, repo_status(outcome, obj, current, requested))
+        if changed and not outcome.ready:
+            for_object(logger, name).warning("%s", outcome.message)
+        if outcome.retry:
+            return Result(retry=True)
+        return Result(requeue_after=interval if https and outcome.ready else None)

@@ -1,0 +1,116 @@
+"""Apply the objects a Tiltfile registered, and prune the ones it no longer does.
+
+Called by the Tiltfile reconciler after a successful run. Every object gets a controller
+ownerReference to its Tiltfile, the Tiltfile's ``spec.labels`` and the ``tilt.dev/tiltfile``
+label, and is written with server-side apply under a field manager of its own Tiltfile. An object
+controlled by anything else is never taken over: the run fails naming the owner. What the cache
+already shows as desired is not written again, and pruning finds this Tiltfile's objects in the
+cache's ``owned_by_tiltfile`` index rather than listing every kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tilt_operator.api import ANNOTATION_RESOURCE, LABEL_TILTFILE, TILTFILE, Kind
+from tilt_operator.kube import ApiError
+from tilt_operator.owners import controller_of, controller_reference
+from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.client import Client
+
+
+class ApplyError(Exception):
+    """The registered objects could not be applied; the message names the object and why."""
+
+
+def field_manager(tiltfile_name: str) -> str:
+    return f"tiltfile/{tiltfile_name}"[:128]
+
+
+def kinds_by_name(crds: Sequence[Mapping[str, Any]]) -> dict[str, Kind]:
+    return {
+        crd["spec"]["names"]["kind"]: Kind(crd["spec"]["names"]["kind"], crd["spec"]["names"]["plural"]) for crd in crds
+    }
+
+
+def desired_object(obj: Mapping[str, Any], tiltfile: Mapping[str, Any]) -> dict[str, Any]:
+    """``obj`` as the Tiltfile owns it: labelled, controller-owned, nothing else changed."""
+    name = tiltfile["metadata"]["name"]
+    metadata = dict(obj["metadata"])
+    metadata["labels"] = {
+        **(tiltfile.get("spec", {}).get("labels") or {}),
+        **(metadata.get("labels") or {}),
+        LABEL_TILTFILE: name,
+    }
+    # Tilt's convention: every object names the resource it belongs to (its Tiltfile when none).
+    metadata["annotations"] = {ANNOTATION_RESOURCE: name, **(metadata.get("annotations") or {})}
+    metadata["ownerReferences"] = [controller_reference(tiltfile, TILTFILE.kind)]
+    return {**obj, "metadata": metadata}
+
+
+def already_applied(existing: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    """Whether ``existing`` already is ``desired``: same spec, labels, annotations and controller."""
+    if existing is None:
+        return False
+    have, want = existing["metadata"], desired["metadata"]
+    controller = controller_of(existing)
+    return (
+        existing.get("spec") == desired.get("spec")
+        and (have.get("labels") or {}) == want["labels"]
+        and (have.get("annotations") or {}) == want["annotations"]
+        and controller is not None
+        and controller.get("uid") == want["ownerReferences"][0]["uid"]
+    )
+
+
+class Owned:
+    """Applies and prunes one Tiltfile's registrations, reading what exists from the cache."""
+
+    def __init__(self, cache: Cache, client: Client) -> None:
+        self._cache, self._client = cache, client
+
+    async def _existing(self, kind: Kind, name: str) -> Mapping[str, Any] | None:
+        if self._cache.covers(kind):
+            return self._cache.get(kind, name)
+        return await self._client.get(kind, name)
+
+    async def sync(
+        self, tiltfile: Mapping[str, Any], objects: Sequence[Mapping[str, Any]], crds: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Apply every registered object, then delete this Tiltfile's objects the run did not register."""
+        kinds = kinds_by_name(crds)
+        name, uid = tiltfile["metadata"]["name"], tiltfile["metadata"]["uid"]
+        unknown = sorted({obj["kind"] for obj in objects} - set(kinds))
+        if unknown:
+            raise ApplyError(f"no CRD installed for kind {', '.join(unknown)}")
+        wanted = [(kinds[obj["kind"]], desired_object(obj, tiltfile)) for obj in objects]
+        existing = [await self._existing(kind, obj["metadata"]["name"]) for kind, obj in wanted]
+        for (_, obj), found in zip(wanted, existing, strict=True):
+            controller = controller_of(found) if found else None
+            if controller and controller.get("uid") != uid:
+                raise ApplyError(
+                    f"{obj['kind']} {obj['metadata']['name']} is already owned by "
+                    f"{controller.get('kind')} {controller.get('name')}: rename it or remove it there"
+                )
+        for (kind, obj), found in zip(wanted, existing, strict=True):
+            if not already_applied(found, obj):
+                try:
+                    await self._client.apply(kind, obj, field_manager(name))
+                except ApiError as error:
+                    raise ApplyError(f"{obj['kind']} {obj['metadata']['name']}: {error.message}") from None
+        registered = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
+        for kind_name, obj_name in await self._owned(name, uid, kinds):
+            if (kind_name, obj_name) not in registered:
+                await self._client.delete(kinds[kind_name], obj_name)
+
+    async def _owned(self, tiltfile: str, uid: str, kinds: Mapping[str, Kind]) -> list[tuple[str, str]]:
+        """(kind, name) of every object this Tiltfile controls, from the cache where a watch covers the kind."""
+        found = [(kind, name) for kind, name, owner in self._cache.owned_by(tiltfile) if owner == uid and kind in kinds]
+        for kind in kinds.values():
+            if not self._cache.covers(kind):
+                for obj in await self._client.list(kind, f"{LABEL_TILTFILE}={tiltfile}"):
+                    controller = controller_of(obj)
+                    if controller and controller.get("uid") == uid:
+                        found.append((kind.kind, obj["metadata"]["name"]))
+        return found

@@ -1,0 +1,182 @@
+"""The work queue: which objects to reconcile next, and the operator's one scheduler.
+
+One queue per kind, as controller-runtime has them. A key (an object's name) is in a queue at most
+once however many events name it, and is never reconciled by two workers at once: an event that
+arrives during a reconcile queues it again for after. A reconcile that wants to run again later
+(a repo's interval) or that failed (with exponential backoff per key) is put on one heap with one
+timer task per queue; nothing else in the operator wakes on a clock.
+
+Failures are said once: an unreachable API server once for the whole operator until it answers
+again, any other error once per key until that key succeeds (with its traceback, the first time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tilt_operator.reconcilers.objectlog import for_object
+
+logger = logging.getLogger(__name__)
+
+BASE_DELAY = 0.5
+MAX_DELAY = 300.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a reconcile asks of the queue afterwards."""
+
+    # Reconcile again after this many seconds (a repo's next re-check).
+    requeue_after: float | None = None
+    # An expected failure the status already reports (a fetch that failed): try again with backoff.
+    retry: bool = False
+
+
+Reconcile = Callable[[str], Awaitable[Result | None]]
+
+
+class FailureLog:
+    """Reports failures once per outage, shared by every queue of an operator."""
+
+    def __init__(self, unreachable: Callable[[BaseException], bool]) -> None:
+        self._unreachable = unreachable
+        self._api_down = False
+        self._failing: dict[tuple[str, str], str] = {}
+
+    def failed(self, queue: str, key: str, error: BaseException) -> None:
+        if self._unreachable(error):
+            if not self._api_down:
+                self._api_down = True
+                logger.warning("the API server is unreachable (%s); retrying with backoff", _summary(error))
+            return
+        summary = _summary(error)
+        if self._failing.get((queue, key)) == summary:
+            return
+        first = (queue, key) not in self._failing
+        self._failing[(queue, key)] = summary
+        log = for_object(logger, key)
+        if first:
+            log.error("reconciling the %s failed; retrying with backoff", queue, exc_info=error)
+        else:
+            log.error("reconciling the %s failed again: %s", queue, summary)
+
+    def succeeded(self, queue: str, key: str) -> None:
+        if self._api_down:
+            self._api_down = False
+            logger.info("the API server answers again")
+        if self._failing.pop((queue, key), None) is not None:
+            for_object(logger, key).info("reconciling the %s works again", queue)
+
+
+def _summary(error: BaseException) -> str:
+    text = " ".join(str(error).split())[:300]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class WorkQueue:
+    """Keys to reconcile with ``reconcile``, by up to ``workers`` workers at once."""
+
+    def __init__(self, name: str, reconcile: Reconcile, *, workers: int, failures: FailureLog) -> None:
+        self.name = name
+        self._reconcile = reconcile
+        self._workers = workers
+        self._failures = failures
+        self._pending: dict[str, None] = {}  # an ordered set
+        self._active: set[str] = set()
+        self._again: set[str] = set()
+        self._work = asyncio.Event()
+        self._heap: list[tuple[float, int, str]] = []
+        self._due: dict[str, float] = {}
+        self._timer = asyncio.Event()
+        self._order = itertools.count()
+        self._attempts: dict[str, int] = {}
+
+    def add(self, key: str) -> None:
+        """Reconcile ``key`` soon (after the reconcile in progress, if there is one)."""
+        if key in self._active:
+            self._again.add(key)
+        elif key not in self._pending:
+            self._pending[key] = None
+            self._work.set()
+
+    def add_after(self, key: str, delay: float) -> None:
+        """Reconcile ``key`` in ``delay`` seconds, unless it is already due sooner."""
+        due = asyncio.get_running_loop().time() + max(delay, 0.0)
+        if self._due.get(key, float("inf")) <= due:
+            return
+        self._due[key] = due
+        heapq.heappush(self._heap, (due, next(self._order), key))
+        if self._heap[0][2] == key:
+            self._timer.set()
+
+    def idle(self) -> bool:
+        """Nothing queued and nothing being reconciled (delayed keys do not count)."""
+        return not self._pending and not self._active
+
+    async def run(self) -> None:
+        """Work until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._schedule(), name=f"{self.name} scheduler")
+            for index in range(self._workers):
+                group.create_task(self._work_loop(), name=f"{self.name} worker {index}")
+
+    async def _work_loop(self) -> None:
+        while True:
+            while not self._pending:
+                self._work.clear()
+                await self._work.wait()
+            key = next(iter(self._pending))
+            del self._pending[key]
+            self._active.add(key)
+            try:
+                await self._one(key)
+            finally:
+                self._active.discard(key)
+                if key in self._again:
+                    self._again.discard(key)
+                    self.add(key)
+
+    async def _one(self, key: str) -> None:
+        try:
+            result = await self._reconcile(key) or Result()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._failures.failed(self.name, key, error)
+            self.add_after(key, self._backoff(key))
+            return
+        self._failures.succeeded(self.name, key)
+        if result.retry:
+            self.add_after(key, self._backoff(key))
+            return
+        self._attempts.pop(key, None)
+        if result.requeue_after is not None:
+            self.add_after(key, result.requeue_after)
+
+    def _backoff(self, key: str) -> float:
+        attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
+        return min(BASE_DELAY * 2.0 ** min(attempt - 1, 20), MAX_DELAY)
+
+    async def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            while self._heap and self._heap[0][0] <= now:
+                due, _, key = heapq.heappop(self._heap)
+                if self._due.get(key) == due:
+                    del self._due[key]
+                    self.add(key)
+            self._timer.clear()
+            timeout = self._heap[0][0] - now if self._heap else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timer.wait(), timeout)
+
+    def forget(self, key: str) -> None:
+        """The object is gone: drop its backoff (a delayed entry that fires finds nothing to do)."""
+        self._attempts.pop(key, None)

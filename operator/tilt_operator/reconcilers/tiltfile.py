@@ -1,0 +1,317 @@
+"""The Tiltfile reconciler: when a Tiltfile runs, why, and what its status says.
+
+A run is due when the spec changed, a file the last run read changed (its repo moving to a new
+commit included), a ``restartOn`` button was clicked, or the operator stopped in the middle of a
+run (:func:`due_reasons`). What the last run saw is kept on disk
+(:mod:`~tilt_operator.reconcilers.runrecords`), so a restarted operator re-runs nothing that has
+not moved. Nothing here wakes on a clock: the reconciler is queued by the Tiltfile's own events,
+its buttons' clicks, its repo's status, the file watcher and the run itself.
+
+A run is a task of its own (:meth:`TiltfileReconciler._execute`): the engine runs the Tiltfile in
+a worker process with limits, then :class:`~tilt_operator.reconcilers.owned.Owned` applies what it
+registered. The task only records how far it got and queues the Tiltfile again; the reconciler
+alone writes the status, so waiting, running and terminated are written in that order, and a
+``stopOn`` click cancels the run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tilt_operator import engine, reasons, timestamps
+from tilt_operator.api import EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
+from tilt_operator.config import Settings
+from tilt_operator.engine import ExtensionRoots, RunResult
+from tilt_operator.reconcilers import buttons
+from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.client import Client
+from tilt_operator.reconcilers.extension import RepoView
+from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.objectlog import for_object
+from tilt_operator.reconcilers.owned import ApplyError, Owned
+from tilt_operator.reconcilers.queue import Result
+from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords, changed_files, signatures
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
+
+logger = logging.getLogger(__name__)
+
+INITIAL = "initial"
+SPEC_CHANGED = "spec changed"
+INTERRUPTED = "operator restarted during a run"
+WAITING_FOR_WORKER = "waiting for a free Tiltfile worker"
+_MAX_FILE_REASONS = 5
+RESTART_ON, STOP_ON = "restartOn", "stopOn"
+
+
+def due_reasons(
+    *,
+    generation: int,
+    status: Mapping[str, Any],
+    record: RunRecord | None,
+    repo_commit: str | None,
+    restart_clicks: buttons.Clicks,
+) -> list[str]:
+    """Why the Tiltfile should run now; empty when nothing it depends on has moved."""
+    if record is None:
+        return [INITIAL]
+    found = []
+    running = status.get("running")
+    if running and running.get("startedAt") != record.started_at:
+        found.append(INTERRUPTED)
+    if generation != record.generation:
+        found.append(SPEC_CHANGED)
+    if repo_commit and record.repo_commit and repo_commit != record.repo_commit:
+        found.append(f"repo updated: {repo_commit[:12]}")
+    else:
+        found += [f"file changed: {path}" for path in changed_files(record)[:_MAX_FILE_REASONS]]
+    found += [
+        f"button clicked: {button}"
+        for button, at in sorted(restart_clicks.items())
+        if buttons.clicked_after({button: at}, record.started_at)
+    ]
+    return found
+
+
+def running_status(run_reasons: list[str], started_at: str) -> dict[str, Any]:
+    return only_state("running", {"reasons": run_reasons, "startedAt": started_at})
+
+
+def waiting_status(reason: str) -> dict[str, Any]:
+    return only_state("waiting", {"reason": reason})
+
+
+def terminated_status(
+    run_reasons: list[str], error: str | None, started_at: str, finished_at: str, warning_count: int
+) -> dict[str, Any]:
+    fields = {
+        "reasons": run_reasons,
+        "error": error or None,
+        "startedAt": started_at,
+        "finishedAt": finished_at,
+        "warningCount": warning_count,
+    }
+    return only_state("terminated", fields)
+
+
+@dataclass
+class Run:
+    """One run in flight: the task, how far it got, and what it ended with."""
+
+    uid: str
+    generation: int
+    reasons: list[str]
+    repo_commit: str | None
+    queued_at: str
+    task: asyncio.Task[None] | None = None
+    # Set when the run gets a worker.
+    started_at: str | None = None
+    # Set when it is over.
+    error: str | None = None
+    finished_at: str | None = None
+    warning_count: int = 0
+    registered: int = 0
+    files: dict[str, str] = field(default_factory=dict)
+    # An infrastructure failure (the API server away during the apply): the run is retried with backoff.
+    failure: Exception | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.finished_at is not None
+
+    def finish(self, error: str | None, result: RunResult | None = None) -> None:
+        self.error, self.finished_at = error, timestamps.now()
+        if result is not None:
+            self.warning_count, self.files = len(result.warnings), dict(result.file_signatures)
+            self.registered = len(result.objects) if error is None else 0
+
+
+def terminated_of(run: Run, current: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole status after ``run``: terminated, with Ready for the run's generation."""
+    assert run.finished_at is not None
+    started = run.started_at or run.queued_at
+    fields = terminated_status(run.reasons, run.error, started, run.finished_at, run.warning_count)
+    message = run.error or f"registered {run.registered} objects"
+    status = desired_status(
+        fields,
+        obj=obj,
+        current=current,
+        ready=run.error is None,
+        reason=reasons.RUN_FAILED if run.error else reasons.RUN_SUCCEEDED,
+        message=message,
+    )
+    # The run answers for the spec it ran, which may have changed since it started.
+    status["observedGeneration"] = run.generation
+    status["conditions"][-1]["observedGeneration"] = run.generation
+    return status
+
+
+class TiltfileReconciler:
+    def __init__(
+        self,
+        *,
+        cache: Cache,
+        writer: StatusWriter,
+        client: Client,
+        settings: Settings,
+        records: RunRecords,
+        watcher: FileWatcher,
+        requeue: Callable[[str], None],
+        slots: int,
+    ) -> None:
+        self._cache, self._writer, self._client, self._settings = cache, writer, client, settings
+        self._records, self._watcher, self._requeue = records, watcher, requeue
+        self._owned = Owned(cache, client)
+        self._slots = asyncio.Semaphore(slots)
+        self._runs: dict[str, Run] = {}
+
+    async def __call__(self, name: str) -> Result:
+        obj = self._cache.get(TILTFILE, name)
+        run = self._runs.get(name)
+        if run is not None and (obj is None or obj["metadata"]["uid"] != run.uid):
+            self._cancel(name)
+            run = None
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            self._watcher.unwatch(name)
+            return Result()
+        if run is not None and not run.done:
+            await self._progress(name, obj, run)
+            return Result()
+        if run is not None:
+            await self._finish(name, obj, run)
+            if run.failure is not None:
+                raise run.failure
+        await self._start_if_due(name, obj)
+        return Result()
+
+    def deleted(self, obj: Mapping[str, Any]) -> None:
+        """The Tiltfile is gone: its run record goes with it (the reconcile cancels any run)."""
+        self._records.delete(obj["metadata"]["uid"])
+        self._writer.forget(obj["metadata"]["uid"])
+
+    async def stop(self) -> None:
+        """The operator stops: cancel every run (its status stays running, so the next operator re-runs it)."""
+        for name in list(self._runs):
+            self._cancel(name)
+
+    def _cancel(self, name: str) -> None:
+        run = self._runs.pop(name, None)
+        if run is not None and run.task is not None:
+            run.task.cancel()
+
+    async def _progress(self, name: str, obj: Mapping[str, Any], run: Run) -> None:
+        """A run in flight: stop it if a stopOn button was clicked since it started, else say how far it is."""
+        stop_buttons = buttons.named(obj["spec"], STOP_ON)
+        button = buttons.clicked_after(buttons.clicks(self._cache, stop_buttons), run.started_at or run.queued_at)
+        if button is not None:
+            if run.task is not None:
+                run.task.cancel()
+            run.finish(f"stopped by button {button}")
+            await self._finish(name, obj, run)
+            return
+        current = self._writer.current(obj)
+        if run.started_at is None:
+            await self._writer.write(TILTFILE, obj, {**current, **waiting_status(WAITING_FOR_WORKER)})
+        else:
+            await self._writer.write(TILTFILE, obj, {**current, **running_status(run.reasons, run.started_at)})
+
+    async def _finish(self, name: str, obj: Mapping[str, Any], run: Run) -> None:
+        """Write the run's terminated status, then remember what it saw and watch its files.
+
+        A run that failed for the operator's own reasons leaves no record, so it runs again.
+        """
+        del self._runs[name]
+        await self._writer.write(TILTFILE, obj, terminated_of(run, self._writer.current(obj), obj))
+        if run.failure is not None:
+            return
+        # A run stopped or killed before it read anything still saw its Tiltfile as it is now.
+        files = run.files or await asyncio.to_thread(signatures, [obj["spec"]["path"]])
+        record = RunRecord(run.generation, run.started_at or run.queued_at, files, run.repo_commit)
+        await asyncio.to_thread(self._records.save, run.uid, record)
+        self._watcher.watch(name, files)
+
+    async def _start_if_due(self, name: str, obj: Mapping[str, Any]) -> None:
+        uid, generation = obj["metadata"]["uid"], obj["metadata"].get("generation") or 0
+        repo = self._repo_of(obj)
+        current = self._writer.current(obj)
+        record = await asyncio.to_thread(self._records.load, uid)
+        restart = buttons.clicks(self._cache, buttons.named(obj["spec"], RESTART_ON))
+        repo_commit = repo.checkout_ref if repo else None
+        run_reasons = due_reasons(
+            generation=generation, status=current, record=record, repo_commit=repo_commit, restart_clicks=restart
+        )
+        if not run_reasons:
+            if record is not None:
+                self._watcher.watch(name, record.files)
+            return
+        for_object(logger, name).info("running: %s", "; ".join(run_reasons))
+        run = Run(uid, generation, run_reasons, repo_commit, queued_at=timestamps.now())
+        self._runs[name] = run
+        run.task = asyncio.create_task(self._execute(name, obj, run, repo), name=f"tiltfile {name}")
+        await self._progress(name, obj, run)
+
+    def _repo_of(self, obj: Mapping[str, Any]) -> RepoView | None:
+        """The repo of the Extension that owns this Tiltfile, if one does."""
+        extension_name = (obj["metadata"].get("labels") or {}).get(LABEL_EXTENSION)
+        extension = self._cache.get(EXTENSION, extension_name) if extension_name else None
+        repo = self._cache.get(EXTENSION_REPO, extension["spec"].get("repoName", "")) if extension else None
+        return RepoView.from_object(repo) if repo else None
+
+    def _ext_roots(self) -> ExtensionRoots:
+        """Tilt's rules for load('ext://…'): the repo named default, and repos by loadHost."""
+        repos = [RepoView.from_object(obj) for obj in self._cache.objects(EXTENSION_REPO)]
+        default = next((repo for repo in repos if repo.name == "default"), None)
+        by_host = {repo.load_host: repo.extensions_dir for repo in repos if repo.load_host and repo.extensions_dir}
+        return ExtensionRoots(default=default.extensions_dir if default else None, by_load_host=by_host)
+
+    async def _execute(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
+        """The run itself: a worker slot, the engine, then the apply of what it registered."""
+        try:
+            await self._run_engine(name, obj, run, repo)
+        except Exception as error:  # the reconcile raises it, for the queue's backoff
+            run.failure = error
+            run.finish(f"internal error: {error}")
+        self._requeue(name)
+
+    async def _run_engine(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
+        spec = obj["spec"]
+        async with self._slots:
+            run.started_at = timestamps.now()
+            self._requeue(name)
+            crds = self._cache.crds()
+            result = await engine.run_tiltfile_async(
+                Path(spec["path"]),
+                crds=crds,
+                timeout=self._settings.tiltfile_timeout,
+                memory_mb=self._settings.tiltfile_memory_mb,
+                args=list(spec.get("args") or []),
+                root=Path(repo.path) if repo and repo.path else None,
+                ext_roots=self._ext_roots(),
+            )
+            await self._report(name, obj, result)
+            error = result.error
+            if result.ok:
+                try:
+                    await self._owned.sync(obj, result.objects, crds)
+                except ApplyError as failure:
+                    error = f"apply: {failure}"
+        run.finish(error, result)
+
+    async def _report(self, name: str, obj: Mapping[str, Any], result: RunResult) -> None:
+        """What the Tiltfile printed goes to the operator log (prefixed with its name) and to an Event."""
+        log = for_object(logger, name)
+        for line in result.output.splitlines():
+            log.info("print: %s", line)
+        for warning in result.warnings:
+            log.warning("warn: %s", warning)
+        try:
+            if result.output:
+                await self._client.post_event(obj, reason="Output", message=result.output)
+            if result.error:
+                await self._client.post_event(obj, reason=reasons.RUN_FAILED, message=result.error, warning=True)
+        except Exception as error:  # an Event is a courtesy: the status has the result
+            log.warning("cannot post an Event: %s", error)

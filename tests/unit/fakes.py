@@ -1,0 +1,166 @@
+"""A fake API server for the reconcilers' unit tests: it keeps objects, counts every call, and feeds a Cache.
+
+The reconcilers read a :class:`~tilt_operator.reconcilers.cache.Cache` (kopf's indexes in the
+operator) and write through a client; here both are backed by one dict of objects, so a test can
+reconcile, look at what was written, reconcile again and count the calls.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from tilt_operator.api import API_VERSION, KINDS, Kind
+from tilt_operator.controllers import indexes
+from tilt_operator.reconcilers.cache import Cache
+
+BY_KIND = {kind.kind: kind for kind in KINDS}
+
+
+def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7386 JSON merge patch, as the API server applies one."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merge(dict(result[key]), value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+class FakeCluster:
+    """The objects, the calls made, and the Cache a watch would have fed."""
+
+    def __init__(self, *objects: Mapping[str, Any], crds: list[dict[str, Any]] | None = None) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: Counter[str] = Counter()
+        self.events: list[tuple[str, str, str]] = []
+        self.crds = crds or []
+        self._versions = itertools.count(1)
+        self._uids = itertools.count(1)
+        for obj in objects:
+            self.put(obj)
+
+    def put(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or replace an object as a user would, bumping generation when its spec changes."""
+        stored = copy.deepcopy(dict(obj))
+        key = (stored["kind"], stored["metadata"]["name"])
+        old = self.objects.get(key)
+        metadata = stored["metadata"]
+        metadata.setdefault("uid", old["metadata"]["uid"] if old else f"uid-{next(self._uids)}")
+        generation = old["metadata"].get("generation", 1) if old else 1
+        if old and old.get("spec") != stored.get("spec"):
+            generation += 1
+        metadata["generation"] = generation
+        metadata["resourceVersion"] = str(next(self._versions))
+        stored.setdefault("apiVersion", API_VERSION)
+        if old and "status" not in stored and "status" in old:
+            stored["status"] = old["status"]
+        self.objects[key] = stored
+        return stored
+
+    def get_object(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get((kind, name))
+
+    # The client.
+
+    async def get(self, kind: Kind, name: str) -> dict[str, Any] | None:
+        self.calls["get"] += 1
+        return copy.deepcopy(self.objects.get((kind.kind, name)))
+
+    async def list(self, kind: Kind, label_selector: str = "") -> list[dict[str, Any]]:
+        self.calls["list"] += 1
+        key, _, value = label_selector.partition("=")
+        return [
+            copy.deepcopy(obj)
+            for (k, _), obj in self.objects.items()
+            if k == kind.kind and (not key or (obj["metadata"].get("labels") or {}).get(key) == value)
+        ]
+
+    async def apply(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> dict[str, Any]:
+        self.calls[f"apply {kind.kind}"] += 1
+        existing = self.objects.get((kind.kind, obj["metadata"]["name"]))
+        merged = merge(copy.deepcopy(existing) if existing else {}, obj)
+        merged["spec"] = copy.deepcopy(obj.get("spec"))
+        return copy.deepcopy(self.put(merged))
+
+    async def delete(self, kind: Kind, name: str) -> None:
+        self.calls[f"delete {kind.kind}"] += 1
+        self.objects.pop((kind.kind, name), None)
+
+    async def patch_status(self, kind: Kind, name: str, status: Mapping[str, Any]) -> dict[str, Any] | None:
+        self.calls[f"patch status {kind.kind}"] += 1
+        obj = self.objects.get((kind.kind, name))
+        if obj is None:
+            return None
+        obj["status"] = merge(obj.get("status") or {}, status)
+        obj["metadata"]["resourceVersion"] = str(next(self._versions))
+        return copy.deepcopy(obj)
+
+    async def post_event(self, obj: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
+        self.calls["post event"] += 1
+        self.events.append((obj["metadata"]["name"], reason, message))
+
+    @property
+    def writes(self) -> int:
+        """Every call that changes something on the server (events excluded)."""
+        return sum(count for call, count in self.calls.items() if call.split()[0] in {"apply", "delete", "patch"})
+
+    # The cache, as kopf's indexes would hold it.
+
+    def cache(self) -> Cache:
+        return Cache(_Indexes(self))
+
+
+class _Indexes(Mapping[str, Any]):
+    """kopf's indexes computed live from the fake's objects, with the operator's own index functions."""
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        self._cluster = cluster
+
+    def _build(self, name: str) -> dict[Any, list[Any]]:
+        index: dict[Any, list[Any]] = {}
+        objects = [copy.deepcopy(obj) for obj in self._cluster.objects.values()]
+        for obj in objects:
+            metadata, spec = obj["metadata"], obj.get("spec") or {}
+            found: Mapping[Any, Any] | None = None
+            if name == BY_KIND.get(obj["kind"], Kind("", "")).plural:
+                found = {metadata["name"]: obj}
+            elif name == "extensions_by_repo" and obj["kind"] == "Extension":
+                found = indexes.extensions_by_repo(name=metadata["name"], spec=spec)
+            elif name == "cmds_by_button" and obj["kind"] == "Cmd":
+                found = indexes.cmds_by_button(name=metadata["name"], spec=spec)
+            elif name == "tiltfiles_by_button" and obj["kind"] == "Tiltfile":
+                found = indexes.tiltfiles_by_button(name=metadata["name"], spec=spec)
+            elif name == "owned_by_tiltfile":
+                found = indexes._owned_by_tiltfile(name=metadata["name"], labels=metadata.get("labels") or {}, body=obj)
+            for key, value in (found or {}).items():
+                index.setdefault(key, []).append(value)
+        if name == "crds":
+            index = {crd["metadata"]["name"]: [crd] for crd in self._cluster.crds}
+        return index
+
+    def __getitem__(self, name: str) -> dict[Any, list[Any]]:
+        if name not in self._names():
+            raise KeyError(name)
+        return self._build(name)
+
+    def _names(self) -> set[str]:
+        return {kind.plural for kind in KINDS} | {
+            "crds",
+            "extensions_by_repo",
+            "cmds_by_button",
+            "tiltfiles_by_button",
+            "owned_by_tiltfile",
+        }
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
