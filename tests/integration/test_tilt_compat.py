@@ -120,3 +120,25 @@ def test_a_bash_extension_like_upstreams_cancel_works_unmodified(
         api.delete("tiltfiles", f"{name}-app")
         api.delete("extensions", f"{name}-cancel-sh")
         eventually(lambda: api.get("cmds", "operator.cancel-sh.serve") is None, timeout=60, what="controller gone")
+
+
+def test_names_after_a_double_dash_are_mapped_too(cluster: DevCluster, api: Api, name: str):
+    """A cleanup written as `tilt delete cmd -- x:cancel` must delete x.cancel, not miss it and leave it behind."""
+    manifest = f"""
+apiVersion: tilt.dev/v1alpha1
+kind: UIButton
+metadata: {{name: "{name}:cancel"}}
+spec: {{text: Cancel, location: {{componentType: resource, componentID: {name}}}}}
+---
+apiVersion: tilt.dev/v1alpha1
+kind: Cmd
+metadata: {{name: "{name}:cancel"}}
+spec: {{args: ["true"], startOn: {{uiButtons: ["{name}:cancel"]}}}}
+"""
+    assert tilt(cluster, "apply", "-f", "-", stdin=manifest).returncode == 0
+    assert api.get("cmds", f"{name}.cancel") is not None
+    deleted = tilt(cluster, "delete", "cmd", "--ignore-not-found", "--", f"{name}:cancel")
+    assert deleted.returncode == 0, deleted.stderr
+    assert tilt(cluster, "delete", "uibutton", "--", f"{name}:cancel").returncode == 0
+    assert api.get("cmds", f"{name}.cancel") is None
+    assert api.get("uibuttons", f"{name}.cancel") is None

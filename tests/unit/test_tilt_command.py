@@ -21,6 +21,9 @@ from tilt_operator.cli.tilt import UsageError, map_document, map_names
             ["cmd", "-o", "jsonpath={.status.running.pid}", "x-y"],
         ),
         (["cmd,uibutton", "-l", "a=b"], ["cmd,uibutton", "-l", "a=b"]),
+        (["cmd", "--", "sleep:cancel"], ["cmd", "--", "sleep.cancel"]),
+        (["cmd", "--ignore-not-found", "--", "a:b", "c_d"], ["cmd", "--ignore-not-found", "--", "a.b", "c-d"]),
+        (["--", "cmd", "a:b"], ["--", "cmd", "a.b"]),
     ],
 )
 def test_names_in_arguments_are_mapped_and_flag_values_left_alone(args, mapped):

@@ -73,13 +73,18 @@ def kubectl() -> str:
 
 
 def _positionals(args: Sequence[str]) -> Iterator[tuple[int, str]]:
-    """(index, argument) for every argument that is neither a flag nor a flag's value."""
-    skip = False
+    """(index, argument) for every argument that is neither a flag nor a flag's value.
+
+    After ``--`` every argument is positional, as kubectl reads them: ``tilt delete cmd -- x:cancel``.
+    """
+    skip = options_end = False
     for index, arg in enumerate(args):
         if skip:
             skip = False
+        elif options_end:
+            yield index, arg
         elif arg == "--":
-            return
+            options_end = True
         elif arg.startswith("-"):
             skip = arg in _VALUE_FLAGS
         else:
