@@ -16,6 +16,6 @@ def clip(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
-def quoted(text: str, limit: int = ECHO_LIMIT) -> str:
-    """``repr`` of the clipped text: how messages quote a value inline (``'main'``)."""
-    return repr(clip(text, limit))
+def quoted(value: object, limit: int = ECHO_LIMIT) -> str:
+    """How messages quote a value inline (``'main'``): its ``repr``, clipped."""
+    return clip(repr(value), limit)

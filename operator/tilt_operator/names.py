@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
+from tilt_operator.messages import quoted
+
 T = TypeVar("T")
 
 # Spec fields whose values name other tilt.dev objects, and so are mapped like names.
@@ -33,7 +35,7 @@ def object_name(tilt_name: str) -> str:
     name = tilt_name.lower().replace("_", "-").replace(":", ".")
     if len(name) > _MAX_LENGTH or not _SUBDOMAIN.fullmatch(name):
         raise InvalidName(
-            f"{tilt_name!r} cannot be an object name: use lower-case letters, digits, '-', '.', '_' or ':',"
+            f"{quoted(tilt_name)} cannot be an object name: use lower-case letters, digits, '-', '.', '_' or ':',"
             " starting and ending with a letter or digit"
         )
     return name

@@ -257,3 +257,28 @@ def test_a_restarted_operator_rewrites_nothing(api: Api, operator: Operator, rem
     before = api.get(REPOS, name)["metadata"]["resourceVersion"]
     operator.restart_and_resume(name, "ExtensionRepo")
     assert api.get(REPOS, name)["metadata"]["resourceVersion"] == before
+
+
+@pytest.mark.parametrize(
+    ("url", "start"),
+    [
+        ("https://127.0.0.1:1/" + "a" * 5000, "fetch: cannot reach https://127.0.0.1:1/aaa"),
+        ("https://example.com/" + "a" * 5000 + "?x", "invalid url: url must not contain a query"),
+        ("file:///" + "a" * 5000, "invalid url: /aaa"),
+    ],
+    ids=["unreachable", "query", "file"],
+)
+def test_a_long_url_is_never_echoed_whole(
+    cluster: DevCluster, api: Api, operator: Operator, name: str, url: str, start: str
+):
+    """Not in status.error, the operator's log or an Event: a user's 5,000 characters come back clipped."""
+    log_start = len(operator.log_text())
+    api.create(REPOS, repo(name, url))
+    status = wait_settled(api, name)
+    assert ready(status) == "False"
+    assert status["error"].startswith(start), status["error"][:300]
+    assert len(status["error"]) < 600
+    eventually(lambda: f"[{name}]" in operator.log_text()[log_start:], what="the failure in the operator's log")
+    assert "a" * 300 not in operator.log_text()[log_start:]
+    events = cluster.kubectl("get", "events", "-A", f"--field-selector=involvedObject.name={name}", "-o", "json")
+    assert "a" * 300 not in events.stdout

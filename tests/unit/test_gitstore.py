@@ -244,6 +244,16 @@ def test_an_unreachable_remote_says_why(store: LocalStore, tmp_path: Path) -> No
     assert "Traceback" not in message
 
 
+def test_a_long_url_is_quoted_clipped_even_where_git_quotes_it_whole(store: LocalStore, tmp_path: Path) -> None:
+    url = (tmp_path / ("n" * 5000)).as_uri()
+    with pytest.raises(RemoteUnreachable) as excinfo:
+        store.sync(url, "")
+    message = str(excinfo.value)
+    assert len(message) < 800, message
+    assert message.count("n" * 300) == 0, message
+    assert "…" in message
+
+
 def test_a_failed_update_keeps_the_old_checkout_whole(
     store: LocalStore, remote: Remote, monkeypatch: pytest.MonkeyPatch
 ) -> None:

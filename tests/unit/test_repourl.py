@@ -123,3 +123,21 @@ def test_both_errors_are_value_errors() -> None:
     """The handler treats ValueError as "fix the spec": no retry until it changes."""
     assert issubclass(InvalidRepoURL, ValueError)
     assert issubclass(InvalidRef, ValueError)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/" + "a" * 5000,
+        "ftp://example.com/" + "a" * 5000,
+        "file://relative/" + "a" * 5000,
+        "file:///no/such/" + "a" * 5000,
+        "git@example.com:" + "a" * 5000,
+    ],
+)
+def test_a_long_url_is_never_echoed_whole(url: str):
+    with pytest.raises(InvalidRepoURL) as refused:
+        parse_repo_url(url)
+    message = str(refused.value)
+    assert len(message) < 400, message
+    assert "a" * 200 not in message

@@ -34,6 +34,7 @@ from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
+from tilt_operator.messages import quoted
 from tilt_operator.names import InvalidName, object_name
 
 PROG = "kubectl tilt"
@@ -103,11 +104,13 @@ def extension_target(name: str, repo: str | None, path: str | None) -> tuple[str
     if "/" not in name:
         return name, repo or DEFAULT_REPO, path or name
     if repo or path:
-        raise CLIError(f"{name!r} already names the repo and the path: drop --repo and --path, or give a plain NAME")
+        raise CLIError(
+            f"{quoted(name)} already names the repo and the path: drop --repo and --path, or give a plain NAME"
+        )
     repo_name, _, repo_path = name.partition("/")
     extension_name = PurePosixPath(repo_path).name
     if not repo_name or not extension_name:
-        raise CLIError(f"{name!r} is not REPO/PATH: both parts are needed, as in my-team/image-builder")
+        raise CLIError(f"{quoted(name)} is not REPO/PATH: both parts are needed, as in my-team/image-builder")
     return extension_name, repo_name, repo_path
 
 

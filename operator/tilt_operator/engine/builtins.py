@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tilt_operator import api, names
+from tilt_operator.messages import quoted
 
 NAME, LABELS, ANNOTATIONS = "name", "labels", "annotations"
 METADATA_ARGUMENTS = (NAME, LABELS, ANNOTATIONS)
@@ -148,7 +149,7 @@ def _check(value: Any, schema: Mapping[str, Any], where: str) -> Any:
     value = checker(value, schema, where) if checker else value
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(repr(choice) for choice in schema["enum"])
-        raise ArgumentError(f"argument {where!r} must be one of {choices}, got {value!r}")
+        raise ArgumentError(f"argument {quoted(where)} must be one of {choices}, got {quoted(value)}")
     return value
 
 
@@ -157,7 +158,7 @@ def _check_string(value: Any, schema: Mapping[str, Any], where: str) -> str:
         raise _type_error(where, _describe(schema), value)
     pattern = schema.get("pattern")
     if pattern and not _matches(pattern, value):
-        raise ArgumentError(f"argument {where!r} must match the pattern {pattern!r}, got {value!r}")
+        raise ArgumentError(f"argument {quoted(where)} must match the pattern {quoted(pattern)}, got {quoted(value)}")
     _check_bounds(len(value), schema, where, "minLength", "maxLength", "character(s)")
     return value
 
@@ -224,37 +225,37 @@ def _check_fields(
         if field is None:
             raise _unknown(key, spellings, where)
         if field in result:
-            raise ArgumentError(f"argument {where!r} sets {field!r} twice")
+            raise ArgumentError(f"argument {quoted(where)} sets {quoted(field)} twice")
         if item is not None:
             result[field] = _check(item, properties[field], key if where is None else f"{where}.{key}")
     for field in schema.get("required", []):
         if field not in result:
             spelling = next(key for key, known in spellings.items() if known == field)
             if where is None:
-                raise ArgumentError(f"missing required argument {spelling!r}")
-            raise ArgumentError(f"argument {where!r} is missing required key {spelling!r}")
+                raise ArgumentError(f"missing required argument {quoted(spelling)}")
+            raise ArgumentError(f"argument {quoted(where)} is missing required key {quoted(spelling)}")
     return result
 
 
 def _unknown(key: str, spellings: Mapping[str, str], where: str | None) -> ArgumentError:
     if where is None:
         hint = _did_you_mean(key, [*METADATA_ARGUMENTS, *spellings])
-        return ArgumentError(f"unknown argument {key!r}{hint}")
-    return ArgumentError(f"argument {where!r} has unknown key {key!r}{_did_you_mean(key, spellings)}")
+        return ArgumentError(f"unknown argument {quoted(key)}{hint}")
+    return ArgumentError(f"argument {quoted(where)} has unknown key {quoted(key)}{_did_you_mean(key, spellings)}")
 
 
 def _did_you_mean(word: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean {quoted(close[0])}?)" if close else ""
 
 
 def _check_bounds(size: float, schema: Mapping[str, Any], where: str, low: str, high: str, unit: str) -> None:
     """minLength/maxLength, minItems/maxItems, minimum/maximum: one rule, three spellings."""
     verb, suffix = ("have", f" {unit}") if unit else ("be", "")
     if low in schema and size < schema[low]:
-        raise ArgumentError(f"argument {where!r} must {verb} at least {schema[low]}{suffix}, got {size}")
+        raise ArgumentError(f"argument {quoted(where)} must {verb} at least {schema[low]}{suffix}, got {size}")
     if high in schema and size > schema[high]:
-        raise ArgumentError(f"argument {where!r} must {verb} at most {schema[high]}{suffix}, got {size}")
+        raise ArgumentError(f"argument {quoted(where)} must {verb} at most {schema[high]}{suffix}, got {size}")
 
 
 _CHECKERS = {
@@ -281,7 +282,7 @@ def _describe(schema: Mapping[str, Any]) -> str:
 
 
 def _type_error(where: str, expected: str, value: Any) -> ArgumentError:
-    return ArgumentError(f"argument {where!r} must be {expected}, got {starlark_type(value)}")
+    return ArgumentError(f"argument {quoted(where)} must be {expected}, got {starlark_type(value)}")
 
 
 def starlark_type(value: Any) -> str:

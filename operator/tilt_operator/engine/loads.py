@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tilt_operator import paths
 from tilt_operator.engine.protocol import ExtensionRoots
+from tilt_operator.messages import quoted
 
 EXT_PREFIX = "ext://"
 EXTENSION_FILE = "Tiltfile"
@@ -151,7 +152,7 @@ def _parse_load(tokens: Sequence[tokenize.TokenInfo], start: int) -> LoadStateme
         raise LoadError("load: statement must import at least 1 symbol", line, column + 1)
     for local, exported in bindings:
         if not exported.isidentifier() or not local.isidentifier():
-            raise LoadError(f"load: {exported!r} is not a valid name", line, column + 1)
+            raise LoadError(f"load: {quoted(exported)} is not a valid name", line, column + 1)
         if exported.startswith("_"):
             raise LoadError(f"load: names with leading underscores are not exported: {exported}", line, column + 1)
     return LoadStatement(module, bindings, line, column + 1, end.end[0], end.end[1])
@@ -183,7 +184,7 @@ def _string_literal(token: tokenize.TokenInfo, line: int, column: int) -> str:
     except (ValueError, SyntaxError):
         value = None
     if not isinstance(value, str):
-        raise LoadError(f"load: arguments must be string literals, got {token.string!r}", line, column + 1)
+        raise LoadError(f"load: arguments must be string literals, got {quoted(token.string)}", line, column + 1)
     return value
 
 

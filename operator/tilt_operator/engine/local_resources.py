@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tilt_operator.api import ANNOTATION_RESOURCE
+from tilt_operator.messages import quoted
 
 # Accepted for compatibility, without an effect here.
 IGNORED = frozenset(
@@ -78,7 +79,7 @@ def plan(name: Any, cmd: Any, serve_cmd: Any, options: Mapping[str, Any], tiltfi
         raise ValueError("local_resource: name must be a non-empty string")
     unknown = sorted(set(options) - IGNORED - SUPPORTED)
     if unknown:
-        raise ValueError(f"local_resource: unknown argument {unknown[0]!r}")
+        raise ValueError(f"local_resource: unknown argument {quoted(unknown[0])}")
     result = LocalResourcePlan()
     result.warnings += [
         f"local_resource {name}: {option} has no effect here"

@@ -31,6 +31,7 @@ import starlark_go
 from tilt_operator.engine import loads, local_resources
 from tilt_operator.engine.builtins import BuiltinSpec, build_object, builtin_specs, starlark_type
 from tilt_operator.engine.protocol import EVENT_FILE, EVENT_PRINT, EVENT_WARNING, RunRequest, file_signature
+from tilt_operator.messages import quoted
 
 Emit = Callable[[str, Any], None]
 
@@ -243,7 +244,9 @@ class Session:
         obj = build_object(spec, args, kwargs)
         key = (spec.kind, obj["metadata"]["name"])
         if self._objects.setdefault(key, obj) != obj:
-            raise ValueError(f"{spec.name}: {spec.kind} {key[1]!r} is already registered with different arguments")
+            raise ValueError(
+                f"{spec.name}: {spec.kind} {quoted(key[1])} is already registered with different arguments"
+            )
         return obj
 
     def _local_resource(self, name: str, cmd: Any = None, serve_cmd: Any = None, **options: Any) -> None:
@@ -319,7 +322,7 @@ def _missing_export(module: _Module, message: str) -> str:
     undefined = _UNDEFINED.search(message)
     name = undefined.group(1) if undefined and undefined.group(1) in module.exports else next(iter(module.exports))
     requester = module.exports[name]
-    problem = f"{requester.module} does not define {name!r}" if undefined else f"{requester.module}: {message}"
+    problem = f"{requester.module} does not define {quoted(name)}" if undefined else f"{requester.module}: {message}"
     return f"{requester.path}:{requester.line}:{requester.column}: load: {problem}"
 
 

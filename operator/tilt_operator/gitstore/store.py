@@ -183,7 +183,7 @@ class GitStore:
                 if current == commit:
                     checkout = Checkout(path, commit, fetched=False)
                 else:
-                    logger.info("fetching %s of %s into %s", ref or "the default branch", remote, path)
+                    logger.info("fetching %s of %s into %s", clip(ref) or "the default branch", clip(remote), path)
                     checkout = Checkout(path, self._replace(remote, ref, what, path), fetched=True)
             _check_stamp(path).touch()
             return checkout
@@ -194,7 +194,7 @@ class GitStore:
         Only when the fetch finds no such ref does ls-remote run, to say exactly why (no such
         ref, or an empty repository).
         """
-        logger.info("fetching %s of %s into %s", ref or "the default branch", url, path)
+        logger.info("fetching %s of %s into %s", clip(ref) or "the default branch", clip(url), path)
         try:
             return self._replace(url, ref, ref or "HEAD", path)
         except RefNotFound:
@@ -402,7 +402,8 @@ def _unreachable(url: str, failure: _CommandFailed) -> RemoteUnreachable:
     if any(text in failure.stderr for text in _NEEDS_AUTH):
         detail = "the repository does not exist or is not public (credentials are not supported)"
     else:
-        detail = failure.detail
+        # git's own message may quote the URL whole: quote it as every message does.
+        detail = _last_error_line(failure.stderr.replace(url, clip(url)))
     return RemoteUnreachable(f"cannot reach {clip(url)}: {detail}")
 
 

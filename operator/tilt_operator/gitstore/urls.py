@@ -65,10 +65,10 @@ def validate_ref(ref: str) -> None:
         raise InvalidRef(f"ref {quoted(ref)} must not start with '-' (git would read it as an option)")
     bad = _first_unprintable(ref)
     if bad is not None:
-        raise InvalidRef(f"ref must not contain whitespace or control characters (found {bad!r})")
+        raise InvalidRef(f"ref must not contain whitespace or control characters (found {quoted(bad)})")
     for token in ("..", "::", "$"):
         if token in ref:
-            raise InvalidRef(f"ref {quoted(ref)} must not contain {token!r}")
+            raise InvalidRef(f"ref {quoted(ref)} must not contain {quoted(token)}")
     if not _REF_CHARS.fullmatch(ref):
         raise InvalidRef(f"ref {quoted(ref)} may only contain letters, digits, '.', '_', '-' and '/'")
     _check_ref_components(ref)
@@ -95,7 +95,7 @@ def _check_url_characters(url: str) -> None:
         raise InvalidRepoURL("url must not contain '$'")
     bad = _first_unprintable(url)
     if bad is not None:
-        raise InvalidRepoURL(f"url must not contain whitespace or control characters (found {bad!r})")
+        raise InvalidRepoURL(f"url must not contain whitespace or control characters (found {quoted(bad)})")
 
 
 def _first_unprintable(text: str) -> str | None:
@@ -132,7 +132,11 @@ def _parse_file(url: str) -> RepoURL:
             f"file url needs an absolute path: use file:///abs/path (three slashes), not {quoted(url)}"
         )
     path = Path("/" + rest.lstrip("/"))
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as error:  # a name too long for the file system, say
+        raise InvalidRepoURL(f"{clip(str(path))} is not a usable directory: {error.strerror}") from None
+    if not is_dir:
         raise InvalidRepoURL(f"{clip(str(path))} is not an existing directory")
     return RepoURL("file", url, path)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
 from tilt_operator.api import CMD
+from tilt_operator.messages import quoted
 from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.objectlog import ObjectLog, for_object
@@ -131,6 +132,8 @@ class Proc:
     log: ObjectLog
     # Queues the Cmd when the process exits.
     waiter: asyncio.Task[None] | None = None
+    # When the process was seen to exit.
+    finished_at: str | None = None
 
     @property
     def process(self) -> asyncio.subprocess.Process:
@@ -143,11 +146,12 @@ class Proc:
     def terminated(self, reason: str | None = None) -> dict[str, Any]:
         assert self.process.returncode is not None
         exit_code, exit_reason = processes.exit_reason(self.process.returncode)
+        self.finished_at = self.finished_at or timestamps.now()
         return terminated_status(
             pid=self.process.pid,
             exit_code=exit_code,
             started_at=self.started_at,
-            finished_at=timestamps.now(),
+            finished_at=self.finished_at,
             reason=reason or exit_reason,
         )
 
@@ -173,10 +177,11 @@ class CmdReconciler:
             await self._write(obj, waiting_status(EXEC_DISABLED))
             return Result()
         if proc is not None and proc.exited:
-            del self._procs[name]
+            # Forgotten only once its end is in the status: until then the status says it runs.
             ended = proc.terminated()
-            proc.log.info("process %d %s", proc.process.pid, ended["terminated"]["reason"])
             await self._write(obj, ended)
+            del self._procs[name]
+            proc.log.info("process %d %s", proc.process.pid, ended["terminated"]["reason"])
             current, proc = self._writer.current(obj), None
         spec, generation = obj["spec"], obj["metadata"].get("generation") or 0
         reason = start_reason(
@@ -188,7 +193,9 @@ class CmdReconciler:
         )
         if reason:
             await self._restart(obj, reason)
-        elif proc is None and not current.get("terminated"):
+        elif proc is not None:
+            await self._write(obj, running_status(proc.process.pid, proc.started_at))
+        elif not current.get("terminated"):
             await self._write(obj, waiting_status(waiting_reason(spec)))
         return Result()
 
@@ -213,7 +220,7 @@ class CmdReconciler:
                 output=lambda _stream, line: log.info("%s", line.decode(errors="replace")),
             )
         except OSError as error:
-            message = f"cannot start {spec['args'][0]!r}: {error.strerror or error}"
+            message = f"cannot start {quoted(spec['args'][0])}: {error.strerror or error}"
             log.warning("%s", message)
             await self._write(
                 obj,
@@ -223,12 +230,13 @@ class CmdReconciler:
             )
             return
         proc = Proc(obj["metadata"]["uid"], obj["metadata"].get("generation") or 0, started_at, child, log)
-        proc.waiter = asyncio.create_task(self._exited(name, child.process), name=f"cmd {name} wait")
+        proc.waiter = asyncio.create_task(self._exited(name, proc), name=f"cmd {name} wait")
         self._procs[name] = proc
         await self._write(obj, running_status(child.process.pid, started_at))
 
-    async def _exited(self, name: str, process: asyncio.subprocess.Process) -> None:
-        await process.wait()
+    async def _exited(self, name: str, proc: Proc) -> None:
+        await proc.process.wait()
+        proc.finished_at = timestamps.now()
         self._requeue(name)
 
     async def _stop(self, name: str) -> None:

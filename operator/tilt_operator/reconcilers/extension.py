@@ -16,6 +16,7 @@ from typing import Any
 
 from tilt_operator import reasons
 from tilt_operator.api import API_VERSION, CONDITION_READY, EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
+from tilt_operator.messages import clip
 from tilt_operator.owners import controlled_by, controller_reference
 from tilt_operator.paths import PathError, resolve_tiltfile
 from tilt_operator.reconcilers.cache import Cache
@@ -75,7 +76,7 @@ class ExtensionOutcome:
 
 def resolve_extension(spec: Mapping[str, Any], repo: RepoView | None) -> ExtensionOutcome:
     """Find the Extension's Tiltfile, or say which step failed and how to fix it."""
-    repo_name = spec.get("repoName", "")
+    repo_name = clip(spec.get("repoName", ""))
     if repo is None:
         return ExtensionOutcome(None, reasons.REPO_NOT_FOUND, f"extension repo not found: {repo_name}")
     if not repo.ready or repo.path is None:
