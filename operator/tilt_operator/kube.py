@@ -187,6 +187,13 @@ class Client:
         except ApiException as error:
             raise ApiError(error.status or 0, error_message(error)) from error
 
+    async def ping(self) -> None:
+        """Raises unless the API server serves the tilt.dev API: it lists one ExtensionRepo.
+
+        Not ``/readyz``: that answers before the storage of custom resources is ready again.
+        """
+        await self._call(lambda: _custom().list_cluster_custom_object(GROUP, VERSION, "extensionrepos", limit=1))
+
     async def get(self, kind: Kind, name: str) -> Object | None:
         return await self._call(functools.partial(get, kind, name))
 

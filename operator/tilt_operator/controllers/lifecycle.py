@@ -3,6 +3,9 @@ creates and stops the reconcilers' Controller."""
 
 from __future__ import annotations
 
+import itertools
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -35,14 +38,19 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.persistence.finalizer = f"{KOPF_PREFIX}/finalizer"
+    settings.networking.error_backoffs = _Backoff()
     config: Settings = memo.settings
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    client = kube.Client()
     memo.controller = Controller(
         settings=config,
-        client=kube.Client(),
+        client=client,
         indexes={name: kwargs[name] for name in NAMES},
         unreachable=kube.is_unreachable,
+        ping=client.ping,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_KopfRetries(memo.controller))
     memo.controller.start()
     logger.info("data dir %s, process execution %s", config.data_dir, "on" if config.exec_enabled else "off")
 
@@ -75,3 +83,47 @@ async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
         priority=info.priority,
         aiohttp_session=session,
     )
+
+
+class _KopfRetries(logging.Filter):
+    """kopf logs every retry of every watch while the API server is away; the Outage says it once instead.
+
+    kopf's records carry no structure, so this reads its message: a retry of its API client
+    ("Request attempt #3/… failed; will retry: GET … -> ClientConnectorError(…)") that found no
+    server serving. Any other failure (a 403, say) is logged as kopf logs it.
+    """
+
+    # Cannot connect, or connected to a server that is not serving yet (5xx, 429 while its storage starts).
+    _CONNECTION_ERRORS = (
+        "ClientConnectorError",
+        "ClientOSError",
+        "ServerDisconnectedError",
+        "TimeoutError",
+        "APIServerError",
+        "APITooManyRequestsError",
+    )
+
+    def __init__(self, controller: Controller) -> None:
+        super().__init__()
+        self._controller = controller
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("kopf._cogs.clients"):
+            return True
+        message = record.getMessage()
+        error = message.rpartition(" -> ")[2]
+        if message.startswith("Request attempt") and error.startswith(self._CONNECTION_ERRORS):
+            self._controller.outage.unreachable(error[:300])
+            return False
+        return True
+
+
+class _Backoff:
+    """kopf's retries of a request: 1, 2, 4, 8, 16 s, then every 30 s for as long as it takes.
+
+    kopf gives up after its default ten retries and stops the operator; an outage of the API
+    server should not end the operator, only wait for it.
+    """
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain((1.0, 2.0, 4.0, 8.0, 16.0), itertools.repeat(30.0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import sys
 import threading
 
@@ -27,12 +28,17 @@ def run_operator(
     # Importing the controllers registers them with kopf's default registry.
     import tilt_operator.controllers  # noqa: F401
 
+    # Each running Cmd holds two pipes and a pidfd: take every file descriptor the system allows.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if sys.version_info < (3, 12):  # later Pythons watch children through pidfds by default
         # A process exit wakes the event loop through a pidfd: no thread per child blocked in waitpid.
         asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
     # Prefix object log lines with the object's name, so a user can grep the log for their object.
     kopf.configure(log_prefix=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # The client retries a failed connection quietly; an outage is reported once (reconcilers.outage).
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     kopf.run(
         standalone=True,
         clusterwide=True,

@@ -64,6 +64,7 @@ class DevCluster:
     state_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     apiserver_port: int = 0
+    _etcd_url: str = ""
 
     @property
     def kubeconfig(self) -> Path:
@@ -88,11 +89,10 @@ class DevCluster:
         (self.state_dir / "logs").mkdir(exist_ok=True)
         pki = ensure_pki(self.state_dir / "pki")
         try:
-            etcd_url = self._start_etcd()
+            self._etcd_url = self._start_etcd()
             self.apiserver_port = free_port()
-            self._spawn("kube-apiserver", self.binaries.kube_apiserver, self._apiserver_args(pki, etcd_url))
+            self.start_apiserver(timeout)
             write_kubeconfig(self.kubeconfig, self.server, pki.ca.cert, pki.admin, "admin")
-            self._wait_ready(pki, timeout)
             cm_kubeconfig = self.state_dir / "controller-manager.kubeconfig"
             write_kubeconfig(cm_kubeconfig, self.server, pki.ca.cert, pki.controller_manager, "controller-manager")
             self._spawn(
@@ -103,6 +103,17 @@ class DevCluster:
         except BaseException:
             self.stop()
             raise
+
+    def start_apiserver(self, timeout: float = 120.0) -> None:
+        """Start kube-apiserver on the cluster's port and wait until it reports ready (again, after a stop)."""
+        self._spawn("kube-apiserver", self.binaries.kube_apiserver, self._apiserver_args(self.pki, self._etcd_url))
+        self._wait_ready(self.pki, timeout)
+
+    def kill_apiserver(self) -> None:
+        """Kill kube-apiserver alone: an outage, as its clients see one when it crashes."""
+        process = self.processes.pop("kube-apiserver")
+        process.kill()
+        process.wait()
 
     def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the cluster's own kubectl against it, as a user would."""

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
 from tilt_operator.reconcilers.objectlog import for_object
-from tilt_operator.reconcilers.queue import FailureLog, Reconcile, Result, WorkQueue
+from tilt_operator.reconcilers.outage import Outage
+from tilt_operator.reconcilers.queue import Reconcile, Result, WorkQueue
 from tilt_operator.reconcilers.runrecords import RunRecords
 from tilt_operator.reconcilers.status import StatusWriter
 from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
@@ -70,6 +71,7 @@ class Controller:
         client: Client,
         indexes: Mapping[str, Index],
         unreachable: Callable[[BaseException], bool],
+        ping: Callable[[], Awaitable[object]],
     ) -> None:
         self.settings = settings
         self.cache = Cache(indexes)
@@ -100,9 +102,9 @@ class Controller:
             TILTFILE: self.tiltfiles,
             CMD: self.cmds,
         }
-        failures = FailureLog(unreachable)
+        self.outage = Outage(unreachable=unreachable, ping=ping)
         self.queues = {
-            kind: WorkQueue(kind.kind, self._resuming(kind, reconcile), workers=_WORKERS[kind], failures=failures)
+            kind: WorkQueue(kind.kind, self._resuming(kind, reconcile), workers=_WORKERS[kind], failures=self.outage)
             for kind, reconcile in reconcilers.items()
         }
         self._essence: dict[tuple[str, str], str] = {}
@@ -185,3 +187,4 @@ class Controller:
                 await self._tasks
         await self.tiltfiles.stop()
         await self.cmds.stop()
+        await self.outage.stop()

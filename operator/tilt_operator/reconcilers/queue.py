@@ -6,8 +6,8 @@ arrives during a reconcile queues it again for after. A reconcile that wants to 
 (a repo's interval) or that failed (with exponential backoff per key) is put on one heap with one
 timer task per queue; nothing else in the operator wakes on a clock.
 
-Failures are said once: an unreachable API server once for the whole operator until it answers
-again, any other error once per key until that key succeeds (with its traceback, the first time).
+Failures are reported to the operator's :class:`~tilt_operator.reconcilers.outage.Outage`, which
+says each one once.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tilt_operator.reconcilers.objectlog import for_object
-
-logger = logging.getLogger(__name__)
+from tilt_operator.reconcilers.outage import Outage
 
 BASE_DELAY = 0.5
 MAX_DELAY = 300.0
@@ -41,48 +38,10 @@ class Result:
 Reconcile = Callable[[str], Awaitable[Result | None]]
 
 
-class FailureLog:
-    """Reports failures once per outage, shared by every queue of an operator."""
-
-    def __init__(self, unreachable: Callable[[BaseException], bool]) -> None:
-        self._unreachable = unreachable
-        self._api_down = False
-        self._failing: dict[tuple[str, str], str] = {}
-
-    def failed(self, queue: str, key: str, error: BaseException) -> None:
-        if self._unreachable(error):
-            if not self._api_down:
-                self._api_down = True
-                logger.warning("the API server is unreachable (%s); retrying with backoff", _summary(error))
-            return
-        summary = _summary(error)
-        if self._failing.get((queue, key)) == summary:
-            return
-        first = (queue, key) not in self._failing
-        self._failing[(queue, key)] = summary
-        log = for_object(logger, key)
-        if first:
-            log.error("reconciling the %s failed; retrying with backoff", queue, exc_info=error)
-        else:
-            log.error("reconciling the %s failed again: %s", queue, summary)
-
-    def succeeded(self, queue: str, key: str) -> None:
-        if self._api_down:
-            self._api_down = False
-            logger.info("the API server answers again")
-        if self._failing.pop((queue, key), None) is not None:
-            for_object(logger, key).info("reconciling the %s works again", queue)
-
-
-def _summary(error: BaseException) -> str:
-    text = " ".join(str(error).split())[:300]
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 class WorkQueue:
     """Keys to reconcile with ``reconcile``, by up to ``workers`` workers at once."""
 
-    def __init__(self, name: str, reconcile: Reconcile, *, workers: int, failures: FailureLog) -> None:
+    def __init__(self, name: str, reconcile: Reconcile, *, workers: int, failures: Outage) -> None:
         self.name = name
         self._reconcile = reconcile
         self._workers = workers

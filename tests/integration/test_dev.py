@@ -1,0 +1,79 @@
+"""`tilt-operator dev`, the embedded default, as a developer runs it: a cluster, the CRDs and the operator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import eventually
+from tests.conftest import process_alive as alive
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def listening(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket process ``pid`` listens on, from /proc."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    found = set()
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # LISTEN
+                address, port = local.split(":")
+                found.add((_address(address, width), int(port, 16)))
+    return found
+
+
+def _address(hex_address: str, width: int) -> str:
+    if width == 8:
+        return ".".join(str(int(hex_address[i : i + 2], 16)) for i in (6, 4, 2, 0))
+    return "::" if int(hex_address, 16) == 0 else hex_address
+
+
+def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_path: Path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "tilt_operator", "dev", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        assert dev.stdout is not None
+        for line in dev.stdout:
+            output.append(line)
+            if "kubectl get tilt" in line:
+                break
+        assert any("export KUBECONFIG=" in line for line in output), "".join(output)
+
+        def operator() -> int | None:
+            return next((pid for pid in children(dev.pid) if b"run" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+
+        pid = eventually(operator, what="the operator process")
+        sockets = eventually(lambda: listening(pid), what="the operator's liveness endpoint")
+        assert sockets, "the operator listens on nothing"
+        assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C in the developer's terminal
+        dev.wait(60)
+    assert dev.returncode is not None
+    assert not alive(pid), "the operator stops with dev"

@@ -1,0 +1,80 @@
+"""An API server outage: the operator backs off, says so once, and converges when the server is back."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import eventually
+from tests.conftest import process_alive as alive
+from tests.integration.conftest import REPO, Operator
+from tests.integration.objects import Api, obj
+from tilt_operator.devcluster import DevCluster
+
+OUTAGE_SECONDS = 12
+
+
+@pytest.fixture
+def own_cluster(cluster: DevCluster, tmp_path: Path) -> Iterator[DevCluster]:
+    """A cluster of this test's own: stopping its API server must not disturb the other tests."""
+    dev = DevCluster(cluster.binaries, tmp_path / "cluster")
+    with dev:
+        dev.install_crds(REPO / "crds")
+        yield dev
+
+
+def failure_lines(text: str) -> list[str]:
+    words = ("unreachable", "failed", "Traceback", "error", "Error")
+    return [line for line in text.splitlines() if any(word in line for word in words)]
+
+
+def test_an_outage_is_one_line_in_the_log_and_nothing_is_lost(own_cluster: DevCluster, tmp_path: Path, name: str):
+    from kubernetes import client, config
+
+    api = Api(client.CustomObjectsApi(config.new_client_from_config(config_file=str(own_cluster.kubeconfig))))
+    operator = Operator(
+        own_cluster,
+        tmp_path / "operator",
+        env={"PATH": f"{own_cluster.binaries.directory}{os.pathsep}{os.environ['PATH']}"},
+        args=("--exec",),
+    )
+    operator.start()
+    try:
+        marker = tmp_path / "exit-now"
+        # Exits once the marker appears: during the outage, so its status cannot be written then.
+        api.create("cmds", obj("Cmd", name, {"args": ["sh", "-c", f"while [ ! -e {marker} ]; do sleep 0.1; done"]}))
+        pid = eventually(lambda: (api.status("cmds", name).get("running") or {}).get("pid"), what="the Cmd to run")
+        # A cluster this young may still be starting its storage for the CRDs: let that outage end first.
+        eventually(
+            lambda: operator.log_text().count("unreachable") == operator.log_text().count("answers again"),
+            what="no outage before this one",
+        )
+        before = len(operator.log_text())
+
+        own_cluster.kill_apiserver()
+        marker.touch()
+        eventually(lambda: not alive(pid), what="the process to exit during the outage")
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        while time.monotonic() < deadline:  # the outage goes on; the log must not grow by a line a tick
+            assert len(failure_lines(operator.log_text()[before:])) <= 6, operator.log_text()[before:]
+            time.sleep(0.5)
+        during = failure_lines(operator.log_text()[before:])
+        own_cluster.start_apiserver()
+
+        ended = eventually(
+            lambda: api.status("cmds", name).get("terminated"), timeout=120, what="the exit to reach the status"
+        )
+        assert ended["pid"] == pid
+        assert ended["exitCode"] == 0
+        assert any("the API server is unreachable" in line for line in during), during
+        assert sum("the API server is unreachable" in line for line in during) == 1, during
+        assert not any("Traceback" in line for line in during), during
+        eventually(lambda: "the API server answers again" in operator.log_text()[before:], what="the recovery line")
+        assert operator.process is not None
+        assert operator.process.poll() is None
+    finally:
+        operator.stop()
