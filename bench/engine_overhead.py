@@ -147,7 +147,7 @@ def run(workdir: Path, *, quick: bool) -> list[Row]:
             seconds(percentile(worker, 95)),
             note=f"{repetitions} runs of a generated {LINES}-line Tiltfile registering {expected} objects "
             "(UIButtons and Cmds, with loops and string work), through the operator's engine: a fresh "
-            "`python -m tilt_operator.engine_worker` per run, builtins generated from the CRDs, limits on.",
+            "`python -m tilt_operator.engine.worker` per run, builtins generated from the CRDs, limits on.",
         ),
         Row(
             name,

@@ -74,9 +74,16 @@ profile_dir: Path | None = None
 
 
 @contextmanager
-def running_operator(cluster: DevCluster, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Operator]:
+def running_operator(
+    cluster: DevCluster, workdir: Path, env: dict[str, str] | None = None, *, exec_enabled: bool = False
+) -> Iterator[Operator]:
     """The operator as users start it, with the integration tests' limits; stopped on exit."""
-    operator = Operator(cluster, workdir, env={"TILT_OPERATOR_GIT_TIMEOUT": "60", **(env or {})})
+    operator = Operator(
+        cluster,
+        workdir,
+        env={"TILT_OPERATOR_GIT_TIMEOUT": "60", **(env or {})},
+        args=("--exec",) if exec_enabled else (),
+    )
     operator.start()
     profiler = _start_profiler(operator)
     try:
@@ -148,6 +155,8 @@ class Milestones:
         self._api, self._plural, self._predicates = api, plural, predicates
         self.seen: dict[str, dict[str, float]] = {key: {} for key in predicates}
         self.latest: dict[str, dict[str, Any]] = {}
+        # When the latest version of each object arrived.
+        self.latest_at: dict[str, float] = {}
         self._changed = threading.Condition()
         self._watch = watch.Watch()
         self._stopped = False
@@ -192,6 +201,7 @@ class Milestones:
             for item in items:
                 name = item["metadata"]["name"]
                 self.latest[name] = item
+                self.latest_at[name] = now
                 for key, predicate in self._predicates.items():
                     if name not in self.seen[key] and predicate(item):
                         self.seen[key][name] = now
@@ -209,6 +219,17 @@ class Milestones:
                     raise TimeoutError(f"{len(missing)} {self._plural} never reached {key}, e.g. {missing[:3]}")
                 self._changed.wait(min(left, 1.0))
             return {name: self.seen[key][name] for name in wanted}
+
+    def until(self, name: str, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> float:
+        """When the watch delivered a version of ``name`` that satisfies ``predicate`` (waiting for one)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while name not in self.latest or not predicate(self.latest[name]):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self._plural}/{name} never reached the state waited for")
+                self._changed.wait(min(left, 1.0))
+            return self.latest_at[name]
 
     def stop(self) -> None:
         self._stopped = True
@@ -240,7 +261,7 @@ def _children(pid: int) -> set[int]:
 def _is_worker(pid: int) -> bool:
     """A Tiltfile worker, not one of the git commands the operator also runs as children."""
     try:
-        return b"tilt_operator.engine_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"tilt_operator.engine.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from bench import engine_overhead, git_cost, harness, latency, scale
+from bench import engine_overhead, git_cost, harness, idle, latency, reaction, scale
 from bench.common import Row, describe_machine, load_average, render_report, render_table
 from tilt_operator.devcluster.binaries import repo_root
 
@@ -24,6 +24,8 @@ BENCHMARKS: dict[str, ModuleType] = {
     "scale": scale,
     "git": git_cost,
     "engine": engine_overhead,
+    "idle": idle,
+    "reaction": reaction,
 }
 DEFAULT_OUTPUT = Path("docs") / "benchmarks.md"
 _PROFILING = (

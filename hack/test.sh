@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every check the project has: lint, architecture, unit tests and integration tests against a real
-# local API server (built from Go modules on first use). Extra arguments go to pytest.
+# Every check the project has: lint, types, architecture, unit tests and integration tests against a
+# real local API server (built from Go modules on first use). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/bootstrap.sh
 .venv/bin/ruff check operator tests bench examples
 .venv/bin/ruff format --check operator tests bench examples
+.venv/bin/mypy
 .venv/bin/lint-imports
 # Build (or find cached) control-plane binaries before the clock of any test starts.
 .venv/bin/python -c 'from tilt_operator.devcluster import ensure_binaries; print(ensure_binaries().directory)'

@@ -141,3 +141,35 @@ def test_a_restarted_operator_changes_nothing(api: Api, operator: Operator, repo
         api.get(TILTFILES, name)["metadata"]["resourceVersion"],
     )
     assert after == before
+
+
+def test_an_extension_is_ready_only_when_its_tiltfile_ran_and_says_why_not(
+    cluster: DevCluster, api: Api, operator: Operator, tmp_path: Path, name: str
+):
+    """`kubectl wait --for=condition=Ready` answers "does the extension work?", not "was its Tiltfile created?"."""
+    tiltfile = tmp_path / "repo" / "slow" / "Tiltfile"
+    tiltfile.parent.mkdir(parents=True)
+    tiltfile.write_text("while True:\n    pass\n")  # runs until the operator's time limit ends it
+    api.create(REPOS, repo(f"{name}-repo", f"file://{tmp_path / 'repo'}"))
+    api.create(EXTS, extension(name, f"{name}-repo", "slow"))
+
+    pending = eventually(lambda: (s := api.status(EXTS, name)) and api.status(TILTFILES, name).get("running") and s)
+    [condition] = [c for c in pending["conditions"] if c["type"] == "Ready"]
+    assert (condition["status"], condition["reason"]) == ("False", "TiltfilePending")
+    waited = cluster.kubectl("wait", "--for=condition=Ready", f"extension/{name}", "--timeout=2s", check=False)
+    assert waited.returncode != 0
+
+    failed = settled(api, name, "False", timeout=60)
+    eventually(lambda: "timed out" in (api.status(EXTS, name).get("error") or ""), what="the run's error")
+    failed = api.status(EXTS, name)
+    [condition] = [c for c in failed["conditions"] if c["type"] == "Ready"]
+    assert condition["reason"] == "TiltfileFailed"
+    assert failed["error"] == "tiltfile: Tiltfile timed out after 5s"
+    assert failed["path"] == str(tiltfile)
+    row = cluster.kubectl("get", "extension", name).stdout.splitlines()[1]
+    assert "tiltfile: Tiltfile timed out after 5s" in row
+
+    tiltfile.write_text("print('fixed')\n")
+    waited = cluster.kubectl("wait", "--for=condition=Ready", f"extension/{name}", "--timeout=60s", check=False)
+    assert waited.returncode == 0, waited.stderr
+    assert "error" not in api.status(EXTS, name)

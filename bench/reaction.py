@@ -1,0 +1,126 @@
+"""Benchmark 6: how soon the operator reacts to a click and to an edit, the two things people do by hand.
+
+- A click on a Cmd's ``restartOn`` button (a write of the button's ``status.lastClickedAt``, as
+  ``kubectl tilt click`` makes it) until the Cmd's process receives its SIGTERM: the process
+  writes the moment it gets the signal.
+- An edit of a file a Tiltfile read until the Tiltfile's re-run has finished (its
+  ``status.terminated`` as a watch delivers it).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from bench.common import Row, median, percentile, seconds
+from bench.harness import Milestones, custom_api, kubectl_apply, manifest, obj, running_cluster, running_operator
+from tilt_operator import timestamps
+
+GROUP, VERSION = "tilt.dev", "v1alpha1"
+CLICK_TARGET, EDIT_TARGET = 0.2, 1.0
+# Says when it is ready and when SIGTERM arrives, each in a file of its own.
+SIGNALLED = """\
+import pathlib, signal, sys, time
+here = pathlib.Path(sys.argv[1])
+def stop(*_):
+    (here / "signalled").write_text(repr(time.time()))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+(here / "ready").write_text("")
+while True:
+    time.sleep(60)
+"""
+
+
+def _wait_for(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.01)
+
+
+def _clicks(cluster, api, workdir: Path, rounds: int) -> list[float]:
+    here = workdir / "signalled"
+    here.mkdir()
+    (here / "process.py").write_text(SIGNALLED)
+    spec = {"args": [sys.executable, str(here / "process.py"), str(here)], "restartOn": {"uiButtons": ["restart"]}}
+    button = {"text": "Restart", "location": {"componentType": "Global", "componentID": "bench"}}
+    kubectl_apply(cluster, manifest([obj("UIButton", "restart", button), obj("Cmd", "signalled", spec)]))
+    delays = []
+    for _ in range(rounds + 1):
+        _wait_for(here / "ready")
+        (here / "ready").unlink()
+        (here / "signalled").unlink(missing_ok=True)
+        clicked = time.time()
+        api.patch_cluster_custom_object_status(
+            GROUP, VERSION, "uibuttons", "restart", {"status": {"lastClickedAt": timestamps.now()}}
+        )
+        _wait_for(here / "signalled")
+        delays.append(float((here / "signalled").read_text()) - clicked)
+    return delays[1:]  # the first round warms up
+
+
+def _edits(cluster, api, workdir: Path, rounds: int) -> list[float]:
+    here = workdir / "edited"
+    here.mkdir()
+    (here / "Tiltfile").write_text("print(read_file('value.txt'))\n")
+    (here / "value.txt").write_text("0\n")
+    kubectl_apply(cluster, manifest([obj("Tiltfile", "edited", {"path": str(here / "Tiltfile")})]))
+    tiltfiles = Milestones(api, "tiltfiles", {})
+    delays = []
+    try:
+        last = tiltfiles.until("edited", lambda item: bool(item.get("status", {}).get("terminated")), 60)
+        for round_ in range(1, rounds + 2):
+            previous = tiltfiles.latest["edited"]["status"]["terminated"]["startedAt"]
+            time.sleep(0.3)  # let the file's time stamp move on from the previous write
+            edited = time.monotonic()
+            (here / "value.txt").write_text(f"{round_}\n")
+            last = tiltfiles.until(
+                "edited",
+                lambda item, previous=previous: (
+                    (item.get("status", {}).get("terminated") or {}).get("startedAt", previous) > previous
+                ),
+                30,
+            )
+            delays.append(last - edited)
+    finally:
+        tiltfiles.stop()
+    return delays[1:]
+
+
+def run(workdir: Path, *, quick: bool) -> list[Row]:
+    rounds = 5 if quick else 20
+    with (
+        running_cluster(workdir / "cluster") as cluster,
+        running_operator(cluster, workdir / "operator", exec_enabled=True),
+    ):
+        api = custom_api(cluster)
+        clicks = _clicks(cluster, api, workdir, rounds)
+        edits = _edits(cluster, api, workdir, rounds)
+    name = "6 reaction"
+    return [
+        Row(
+            name,
+            "button click → the Cmd's process is signalled",
+            seconds(median(clicks)),
+            seconds(percentile(clicks, 95)),
+            f"p95 < {CLICK_TARGET * 1000:.0f} ms",
+            percentile(clicks, 95) < CLICK_TARGET,
+            note=f"{rounds} clicks of a Cmd's restartOn button (a status write of the button, as `kubectl tilt click` "
+            "makes it; one warm-up round not counted), from just before the write until the Cmd's process "
+            "records the SIGTERM the restart sends it.",
+        ),
+        Row(
+            name,
+            "an edit to a file a Tiltfile read → its re-run finished",
+            seconds(median(edits)),
+            seconds(percentile(edits, 95)),
+            f"p95 < {EDIT_TARGET:g} s",
+            percentile(edits, 95) < EDIT_TARGET,
+            note=f"{rounds} edits of a file the Tiltfile read with read_file() (one warm-up not counted), from the "
+            "write until a watch delivers the Tiltfile with a newer status.terminated: inotify, the re-run in a "
+            "worker, and the status write.",
+        ),
+    ]

@@ -1,0 +1,334 @@
+"""Every kind's reconciler without a cluster: a fake API server that counts calls, real files and processes.
+
+Each kind has a steady-state test: once settled, reconciling again calls nothing that writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from tests.conftest import process_alive as alive
+from tests.unit.fakes import FakeCluster
+from tilt_operator import reasons, timestamps
+from tilt_operator.api import ANNOTATION_REQUESTED_AT
+from tilt_operator.config import Settings
+from tilt_operator.gitstore.store import Checkout
+from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
+from tilt_operator.reconcilers.extension import ExtensionReconciler
+from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
+from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.runrecords import RunRecords
+from tilt_operator.reconcilers.status import StatusWriter
+from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
+
+T = TypeVar("T")
+CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
+CRDS = [
+    doc
+    for path in sorted(CRD_DIR.glob("*.yaml"))
+    if (doc := yaml.safe_load(path.read_text())) and doc.get("kind") == "CustomResourceDefinition"
+]
+COMMIT = "c" * 40
+
+
+def run(coroutine: Awaitable[T]) -> T:
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def ready(obj: dict[str, Any]) -> tuple[str, str]:
+    [condition] = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
+    return condition["status"], condition["reason"]
+
+
+def repo(name: str, url: str, **spec: Any) -> dict[str, Any]:
+    return {"kind": "ExtensionRepo", "metadata": {"name": name}, "spec": {"url": url, **spec}}
+
+
+@dataclass
+class FakeStore:
+    path: Path
+    syncs: int = 0
+    since: float | None = None
+
+    def sync(self, url: str, ref: str) -> Checkout:
+        self.syncs += 1
+        self.since = 0.0
+        return Checkout(self.path, COMMIT, fetched=True)
+
+    def current(self, url: str, ref: str) -> Checkout | None:
+        return Checkout(self.path, COMMIT, fetched=False) if self.syncs else None
+
+    def seconds_since_check(self, url: str, ref: str) -> float | None:
+        return self.since
+
+
+def repos(cluster: FakeCluster, store: Any, tmp_path: Path) -> ExtensionRepoReconciler:
+    settings = Settings(data_dir=tmp_path / "data", default_interval=300)
+    return ExtensionRepoReconciler(cache=cluster.cache(), writer=StatusWriter(cluster), store=store, settings=settings)
+
+
+# ExtensionRepo.
+
+
+def test_a_file_repo_is_ready_and_settles(tmp_path: Path):
+    cluster = FakeCluster(repo("r", f"file://{tmp_path}"))
+    reconcile = repos(cluster, FakeStore(tmp_path), tmp_path)
+    run(reconcile("r"))
+    assert ready(cluster.get_object("ExtensionRepo", "r")) == ("True", reasons.DIRECTORY_READY)
+    writes = cluster.writes
+    run(reconcile("r"))
+    assert cluster.writes == writes, "a settled repo writes nothing"
+
+
+def test_an_https_repo_is_fetched_once_then_rechecked_on_its_interval(tmp_path: Path):
+    cluster = FakeCluster(repo("r", "https://example.com/r", interval="1m"))
+    store = FakeStore(tmp_path)
+    reconcile = repos(cluster, store, tmp_path)
+    first = run(reconcile("r"))
+    assert store.syncs == 1
+    assert first.requeue_after == 60
+    status = cluster.get_object("ExtensionRepo", "r")["status"]
+    assert status["checkoutRef"] == COMMIT
+    writes = cluster.writes
+    store.since = 20.0
+    again = run(reconcile("r"))
+    assert store.syncs == 1, "within its interval a repo is not fetched again"
+    assert again.requeue_after == pytest.approx(40)
+    assert cluster.writes == writes
+    store.since = 61.0
+    run(reconcile("r"))
+    assert store.syncs == 2, "after its interval it is"
+
+
+def test_a_new_requested_at_fetches_now_and_is_acknowledged(tmp_path: Path):
+    cluster = FakeCluster(repo("r", "https://example.com/r"))
+    store = FakeStore(tmp_path)
+    reconcile = repos(cluster, store, tmp_path)
+    run(reconcile("r"))
+    store.since = 1.0
+    obj = cluster.get_object("ExtensionRepo", "r")
+    cluster.put({**obj, "metadata": {**obj["metadata"], "annotations": {ANNOTATION_REQUESTED_AT: "now"}}})
+    run(reconcile("r"))
+    assert store.syncs == 2
+    assert cluster.get_object("ExtensionRepo", "r")["status"]["lastHandledRequest"] == "now"
+    run(reconcile("r"))
+    assert store.syncs == 2, "a request is answered once"
+
+
+# Extension.
+
+
+def extension_setup(tmp_path: Path) -> tuple[FakeCluster, ExtensionReconciler]:
+    (tmp_path / "hello").mkdir()
+    (tmp_path / "hello" / "Tiltfile").write_text("print('hi')\n")
+    cluster = FakeCluster(
+        {**repo("r", f"file://{tmp_path}"), "status": {"path": str(tmp_path), "conditions": [_ready_condition()]}},
+        {"kind": "Extension", "metadata": {"name": "e"}, "spec": {"repoName": "r", "repoPath": "hello"}},
+    )
+    return cluster, ExtensionReconciler(cache=cluster.cache(), writer=StatusWriter(cluster), client=cluster)
+
+
+def _ready_condition(generation: int = 1, status: str = "True") -> dict[str, Any]:
+    return {"type": "Ready", "status": status, "reason": "X", "message": "", "observedGeneration": generation}
+
+
+def test_an_extension_owns_its_tiltfile_and_waits_for_its_run(tmp_path: Path):
+    cluster, reconcile = extension_setup(tmp_path)
+    run(reconcile("e"))
+    tiltfile = cluster.get_object("Tiltfile", "e")
+    assert tiltfile["spec"]["path"] == str(tmp_path / "hello" / "Tiltfile")
+    assert tiltfile["metadata"]["ownerReferences"][0]["uid"] == cluster.get_object("Extension", "e")["metadata"]["uid"]
+    extension = cluster.get_object("Extension", "e")
+    assert ready(extension) == ("False", reasons.TILTFILE_PENDING)
+    assert "error" not in extension["status"]
+
+
+def test_an_extension_is_ready_when_its_tiltfile_succeeded_and_then_settles(tmp_path: Path):
+    cluster, reconcile = extension_setup(tmp_path)
+    run(reconcile("e"))
+    tiltfile = cluster.get_object("Tiltfile", "e")
+    tiltfile["status"] = {"terminated": {}, "conditions": [_ready_condition()]}
+    run(reconcile("e"))
+    assert ready(cluster.get_object("Extension", "e")) == ("True", reasons.TILTFILE_SUCCEEDED)
+    writes = dict(cluster.calls)
+    run(reconcile("e"))
+    assert dict(cluster.calls) == writes, "a settled Extension applies and writes nothing"
+
+
+def test_an_extension_whose_tiltfile_failed_says_why(tmp_path: Path):
+    cluster, reconcile = extension_setup(tmp_path)
+    run(reconcile("e"))
+    tiltfile = cluster.get_object("Tiltfile", "e")
+    tiltfile["status"] = {
+        "terminated": {"error": "Tiltfile:1:1: boom"},
+        "conditions": [_ready_condition(status="False")],
+    }
+    run(reconcile("e"))
+    extension = cluster.get_object("Extension", "e")
+    assert ready(extension) == ("False", reasons.TILTFILE_FAILED)
+    assert extension["status"]["error"] == "tiltfile: Tiltfile:1:1: boom"
+
+
+def test_a_missing_repo_is_an_error_and_nothing_is_applied(tmp_path: Path):
+    cluster = FakeCluster({"kind": "Extension", "metadata": {"name": "e"}, "spec": {"repoName": "r", "repoPath": "x"}})
+    reconcile = ExtensionReconciler(cache=cluster.cache(), writer=StatusWriter(cluster), client=cluster)
+    run(reconcile("e"))
+    assert cluster.get_object("Extension", "e")["status"]["error"] == "extension repo not found: r"
+    assert cluster.calls["apply Tiltfile"] == 0
+    writes = cluster.writes
+    run(reconcile("e"))
+    assert cluster.writes == writes
+
+
+# Tiltfile.
+
+
+@dataclass
+class Requeued:
+    names: list[str] = field(default_factory=list)
+
+    def __call__(self, name: str) -> None:
+        self.names.append(name)
+
+
+async def settle(reconcile: Callable[[str], Awaitable[Any]], name: str, requeued: Requeued, until: Callable[[], bool]):
+    """Reconcile whenever something queued the object again, until ``until`` holds (the queue's job)."""
+    await reconcile(name)
+    for _ in range(200):
+        if until():
+            return
+        if requeued.names:
+            requeued.names.clear()
+            await reconcile(name)
+        else:
+            await asyncio.sleep(0.05)
+    raise AssertionError("did not settle")
+
+
+def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
+    path = tmp_path / "Tiltfile"
+    path.write_text("ui_button(name='b', text='B', location={'component_type': 'Global', 'component_id': 'x'})\n")
+    cluster = FakeCluster({"kind": "Tiltfile", "metadata": {"name": "t"}, "spec": {"path": str(path)}}, crds=CRDS)
+    requeued = Requeued()
+
+    async def scenario() -> None:
+        watcher = FileWatcher(requeued)
+        reconcile = TiltfileReconciler(
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            client=cluster,
+            settings=Settings(data_dir=tmp_path / "data", tiltfile_timeout=10),
+            records=RunRecords(tmp_path / "records"),
+            watcher=watcher,
+            requeue=requeued,
+            slots=1,
+        )
+        await settle(
+            reconcile, "t", requeued, lambda: bool(cluster.get_object("Tiltfile", "t")["status"].get("terminated"))
+        )
+        status = cluster.get_object("Tiltfile", "t")["status"]
+        assert status["terminated"]["reasons"] == ["initial"]
+        assert "error" not in status["terminated"]
+        assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
+        assert cluster.get_object("UIButton", "b")["metadata"]["ownerReferences"][0]["name"] == "t"
+        calls = dict(cluster.calls)
+        await reconcile("t")
+        assert dict(cluster.calls) == calls, "a settled Tiltfile neither runs nor writes"
+
+    run(scenario())
+
+
+# Cmd.
+
+
+def cmd(name: str, args: list[str]) -> dict[str, Any]:
+    return {"kind": "Cmd", "metadata": {"name": name}, "spec": {"args": args}}
+
+
+def test_a_cmd_runs_its_process_reports_its_exit_and_settles(tmp_path: Path):
+    cluster = FakeCluster(cmd("c", [sys.executable, "-c", "print('hi')"]))
+    requeued = Requeued()
+
+    async def scenario() -> None:
+        reconcile = CmdReconciler(
+            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=True, requeue=requeued
+        )
+        await reconcile("c")
+        assert cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
+        await settle(reconcile, "c", requeued, lambda: bool(cluster.get_object("Cmd", "c")["status"].get("terminated")))
+        status = cluster.get_object("Cmd", "c")["status"]
+        assert status["terminated"]["exitCode"] == 0
+        assert ready(cluster.get_object("Cmd", "c")) == ("False", reasons.PROCESS_EXITED)
+        writes = cluster.writes
+        await reconcile("c")
+        assert cluster.writes == writes, "an ended Cmd is not started again, nor rewritten"
+
+    run(scenario())
+
+
+def test_a_deleted_cmd_stops_its_process(tmp_path: Path):
+    cluster = FakeCluster(cmd("c", ["sleep", "600"]))
+
+    async def scenario() -> None:
+        reconcile = CmdReconciler(
+            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=True, requeue=Requeued()
+        )
+        await reconcile("c")
+        pid = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
+        writes = cluster.writes
+        await reconcile("c")
+        assert cluster.writes == writes, "a running Cmd is not restarted or rewritten"
+        del cluster.objects[("Cmd", "c")]
+        await reconcile("c")
+        assert not alive(pid)
+
+    run(scenario())
+
+
+def test_with_execution_off_a_cmd_waits_and_settles(tmp_path: Path):
+    cluster = FakeCluster(cmd("c", ["true"]))
+
+    async def scenario() -> None:
+        reconcile = CmdReconciler(
+            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=False, requeue=Requeued()
+        )
+        await reconcile("c")
+        status = cluster.get_object("Cmd", "c")["status"]
+        assert status["waiting"]["reason"] == EXEC_DISABLED
+        assert ready(cluster.get_object("Cmd", "c")) == ("False", reasons.EXEC_DISABLED)
+        writes = cluster.writes
+        await reconcile("c")
+        assert cluster.writes == writes
+
+    run(scenario())
+
+
+def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
+    button = {"kind": "UIButton", "metadata": {"name": "again"}, "spec": {"text": "x"}}
+    spec = {"args": ["sleep", "600"], "restartOn": {"uiButtons": ["again"]}}
+    cluster = FakeCluster({"kind": "Cmd", "metadata": {"name": "c"}, "spec": spec}, button)
+
+    async def scenario() -> None:
+        reconcile = CmdReconciler(
+            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=True, requeue=Requeued()
+        )
+        await reconcile("c")
+        first = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
+        cluster.get_object("UIButton", "again")["status"] = {"lastClickedAt": timestamps.now()}
+        await reconcile("c")
+        second = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
+        assert second != first
+        assert not alive(first)
+        await reconcile.stop()
+        assert not alive(second)
+        assert cluster.get_object("Cmd", "c")["status"]["terminated"]["reason"] == "stopped with the operator"
+
+    run(scenario())
