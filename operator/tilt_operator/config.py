@@ -42,8 +42,8 @@ class Settings:
     # Limits for one Tiltfile run.
     tiltfile_timeout: float = 30.0
     tiltfile_memory_mb: int = 512
-    # Tiltfile runs at once: each is a worker process, and a burst of 500 must not start 500.
-    tiltfile_workers: int = max(2, 2 * (os.cpu_count() or 1))
+    # Warm Tiltfile workers, so Tiltfile runs at once: one per core (each run is CPU-bound).
+    tiltfile_workers: int = max(2, os.cpu_count() or 1)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

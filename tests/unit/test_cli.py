@@ -19,7 +19,7 @@ from tilt_operator import kube
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, UI_BUTTON
 from tilt_operator.cli import kubectl_tilt as cli
 from tilt_operator.cli import table as cli_table
-from tilt_operator.engine import run_tiltfile
+from tilt_operator.engine.pool import run_tiltfile
 
 CRDS = cli.crd_files()
 URL = "https://github.com/my-team/tilt-extensions"

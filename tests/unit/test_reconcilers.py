@@ -20,6 +20,7 @@ from tests.unit.fakes import FakeCluster
 from tilt_operator import reasons, timestamps
 from tilt_operator.api import ANNOTATION_REQUESTED_AT
 from tilt_operator.config import Settings
+from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import Checkout
 from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
@@ -221,6 +222,8 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
 
     async def scenario() -> None:
         watcher = FileWatcher(requeued)
+        pool = WorkerPool(size=1, memory_mb=256)
+        pool.start()
         reconcile = TiltfileReconciler(
             cache=cluster.cache(),
             writer=StatusWriter(cluster),
@@ -229,7 +232,7 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             records=RunRecords(tmp_path / "records"),
             watcher=watcher,
             requeue=requeued,
-            slots=1,
+            pool=pool,
         )
         await settle(
             reconcile, "t", requeued, lambda: bool(cluster.get_object("Tiltfile", "t")["status"].get("terminated"))
@@ -242,6 +245,7 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
         calls = dict(cluster.calls)
         await reconcile("t")
         assert dict(cluster.calls) == calls, "a settled Tiltfile neither runs nor writes"
+        await pool.stop()
 
     run(scenario())
 

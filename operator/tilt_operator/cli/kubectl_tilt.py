@@ -27,12 +27,13 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from tilt_operator import engine, kube, timestamps
+from tilt_operator import kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
 from tilt_operator.cli import table
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
+from tilt_operator.engine.pool import run_tiltfile
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
 from tilt_operator.messages import quoted
 from tilt_operator.names import InvalidName, object_name
@@ -199,7 +200,7 @@ def _render(options: argparse.Namespace) -> None:
     if not path.is_file():
         raise CLIError(f"no Tiltfile at {options.path}")
     settings = Settings.from_env()
-    result = engine.run_tiltfile(
+    result = run_tiltfile(
         path,
         crds=kube.list_crds() if options.from_cluster else crd_files(),
         timeout=settings.tiltfile_timeout,

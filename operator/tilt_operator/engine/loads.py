@@ -76,6 +76,8 @@ def _tokens(source: str) -> list[tokenize.TokenInfo]:
 
 def find_loads(source: str) -> list[LoadStatement]:
     """Every top-level load and include statement, in order."""
+    if not any(statement in source for statement in _STATEMENTS):
+        return []  # tokenizing is the costly part of a run: skip it when it cannot find anything
     tokens = _tokens(source)
     return [_parse_load(tokens, index) for index in _load_starts(tokens)]
 
@@ -86,6 +88,8 @@ def rewrite_namespaces(source: str) -> str:
     Token by token, so strings and comments that mention them are left alone; only the columns
     after a rewrite on the same line move.
     """
+    if not any(f"{dotted[0]}." in source for dotted in _NAMESPACED):
+        return source
     tokens = _tokens(source)
     edits = [edit for index in range(len(tokens)) if (edit := _namespace_edit(tokens, index))]
     lines = source.splitlines(keepends=True)

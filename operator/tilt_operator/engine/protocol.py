@@ -1,29 +1,35 @@
 """The contract between the operator and a Tiltfile worker process: request, events, result.
 
-The operator side (``engine``) and the worker (``engine.worker``) share only this module, so the
-operator never imports starlark-go and the worker never imports asyncio. The request goes to the
-worker's stdin as one JSON document; the worker answers on stdout with one JSON event per line,
-flushed as it happens, so a worker killed for time or memory still leaves behind what it printed
-and which files it read (the reconciler watches those to know when to re-run).
+The operator side (``engine.pool``) and the worker (``engine.worker``) share only this module, so
+the operator never imports starlark-go and the worker never imports asyncio. A warm worker says
+``ready``; then each request goes to its stdin as one line of JSON, and it answers on stdout with
+one JSON event per line, flushed as it happens and ending with ``done``, so a worker killed for
+time or memory still leaves behind what it printed and which files it read (the reconciler watches
+those to know when to re-run).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # The worker's exit code when it stops itself for using more memory than allowed.
 EXIT_MEMORY = 3
+# A worker retires after this many runs, whatever they were, and a fresh one takes its place.
+MAX_RUNS_PER_WORKER = 500
 
 # Event keys, one per line of worker output.
 EVENT_PRINT = "print"
 EVENT_WARNING = "warning"
 EVENT_FILE = "file"
 EVENT_DONE = "done"
+# Sent once by a new worker when it is warm: its pid.
+EVENT_READY = "ready"
 
 
 # The signature of a file that does not exist (read_file(path, default=...) of a missing file).
@@ -56,28 +62,43 @@ class ExtensionRoots:
     by_load_host: Mapping[str, Path] = field(default_factory=dict)
 
 
+def crds_digest(crds: Sequence[Mapping[str, Any]]) -> str:
+    """Names the CRDs a run's builtins come from, so a worker that has them is not sent them again."""
+    versions = [(crd["metadata"].get("name"), crd["metadata"].get("resourceVersion")) for crd in crds]
+    # CRDs read from files carry no resourceVersion: their whole text names them then.
+    versioned = all(version for _, version in versions)
+    text = json.dumps(versions) if versioned else json.dumps(list(crds), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class RunRequest:
-    """One Tiltfile run, as the worker receives it."""
+    """One Tiltfile run, as the worker receives it: one line of JSON.
+
+    ``crds`` is empty when the worker already has the CRDs named by ``crds_digest``.
+    """
 
     path: Path
     root: Path
     args: tuple[str, ...]
+    crds_digest: str
     crds: tuple[Mapping[str, Any], ...]
     ext_roots: ExtensionRoots
-    memory_mb: int
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "path": str(self.path),
-                "root": str(self.root),
-                "args": list(self.args),
-                "crds": list(self.crds),
-                "ext_default": str(self.ext_roots.default) if self.ext_roots.default else None,
-                "ext_by_load_host": {host: str(path) for host, path in self.ext_roots.by_load_host.items()},
-                "memory_mb": self.memory_mb,
-            }
+        return (
+            json.dumps(
+                {
+                    "path": str(self.path),
+                    "root": str(self.root),
+                    "args": list(self.args),
+                    "crds_digest": self.crds_digest,
+                    "crds": list(self.crds),
+                    "ext_default": str(self.ext_roots.default) if self.ext_roots.default else None,
+                    "ext_by_load_host": {host: str(path) for host, path in self.ext_roots.by_load_host.items()},
+                }
+            )
+            + "\n"
         )
 
     @classmethod
@@ -88,12 +109,12 @@ class RunRequest:
             path=Path(data["path"]),
             root=Path(data["root"]),
             args=tuple(data["args"]),
+            crds_digest=data["crds_digest"],
             crds=tuple(data["crds"]),
             ext_roots=ExtensionRoots(
                 default=Path(default) if default else None,
                 by_load_host={host: Path(path) for host, path in data["ext_by_load_host"].items()},
             ),
-            memory_mb=data["memory_mb"],
         )
 
 
@@ -126,29 +147,21 @@ def encode_event(key: str, value: Any) -> str:
 
 
 class Transcript:
-    """The operator's record of a worker's events, fed line by line as they arrive."""
+    """The operator's record of one run's events, fed a line at a time as the worker writes them."""
 
     def __init__(self) -> None:
         self._output: list[str] = []
         self._warnings: list[str] = []
         self._files_read: dict[str, str] = {}
         self._done: Mapping[str, Any] | None = None
-        self._pending = bytearray()
 
-    def feed(self, chunk: bytes) -> None:
-        """Record the events completed by ``chunk``; a line it cuts waits for the next chunk.
+    @property
+    def done(self) -> Mapping[str, Any] | None:
+        """The ``done`` event, once it has come: the worker has finished the run."""
+        return self._done
 
-        A line never completed (the worker was killed while writing it) is never recorded.
-        """
-        self._pending.extend(chunk)
-        if b"\n" not in chunk:
-            return
-        *lines, rest = self._pending.split(b"\n")
-        self._pending = bytearray(rest)
-        for line in lines:
-            self._record(bytes(line))
-
-    def _record(self, line: bytes) -> None:
+    def record(self, line: bytes) -> None:
+        """One line of worker output; a line cut short (the worker was killed writing it) is ignored."""
         try:
             ((key, value),) = json.loads(line).items()
         except (ValueError, AttributeError):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 import starlark_go
 
 from tilt_operator.engine import loads, local_resources
-from tilt_operator.engine.builtins import BuiltinSpec, build_object, builtin_specs, starlark_type
+from tilt_operator.engine.builtins import BuiltinSpec, build_object, starlark_type
 from tilt_operator.engine.protocol import EVENT_FILE, EVENT_PRINT, EVENT_WARNING, RunRequest, file_signature
 from tilt_operator.messages import quoted
 
@@ -88,10 +88,10 @@ class _Module:
 class Session:
     """Runs one request; ``emit`` receives print, warning and file events as they happen."""
 
-    def __init__(self, request: RunRequest, emit: Emit) -> None:
+    def __init__(self, request: RunRequest, kinds: Mapping[str, BuiltinSpec], emit: Emit) -> None:
         self._request = request
         self._emit = emit
-        self._kinds = builtin_specs(request.crds)
+        self._kinds = kinds
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
         self._files: set[Path] = set()
         self._modules: dict[Path, _Module] = {}
@@ -169,8 +169,10 @@ class Session:
         # Keep this dict alive until the run ends: starlark-go's set() holds no reference to the
         # Python functions it is given, and calling one that was freed crashes the worker.
         builtins = self._builtins()
-        for module in self._order:
-            _reset_globals(starlark, builtins)
+        starlark.set(**builtins)
+        for index, module in enumerate(self._order):
+            if index:
+                _reset_globals(starlark, builtins)
             self._running = module
             text, export_line = module.program()
             try:

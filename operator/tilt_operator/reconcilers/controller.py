@@ -25,6 +25,7 @@ from typing import Any
 
 from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL_EXTENSION, TILTFILE, UI_BUTTON, Kind
 from tilt_operator.config import Settings
+from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
 from tilt_operator.reconcilers import cache as indexes
 from tilt_operator.reconcilers.cache import Cache, Index
@@ -84,6 +85,7 @@ class Controller:
             exec_enabled=settings.exec_enabled,
             requeue=lambda name: self.queues[CMD].add(name),
         )
+        self.pool = WorkerPool(size=settings.tiltfile_workers, memory_mb=settings.tiltfile_memory_mb)
         self.tiltfiles = TiltfileReconciler(
             cache=self.cache,
             writer=self.writer,
@@ -92,7 +94,7 @@ class Controller:
             records=RunRecords(settings.data_dir / "tiltfiles"),
             watcher=self.watcher,
             requeue=lambda name: self.queues[TILTFILE].add(name),
-            slots=settings.tiltfile_workers,
+            pool=self.pool,
         )
         reconcilers: dict[Kind, Reconcile] = {
             EXTENSION_REPO: ExtensionRepoReconciler(
@@ -176,6 +178,7 @@ class Controller:
 
     def start(self) -> None:
         """Start the queues' workers and the file watcher, in the running event loop."""
+        self.pool.start()
         coroutines = [queue.run() for queue in self.queues.values()] + [self.watcher.run()]
         self._tasks = asyncio.gather(*coroutines)
 
@@ -186,5 +189,6 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tasks
         await self.tiltfiles.stop()
+        await self.pool.stop()
         await self.cmds.stop()
         await self.outage.stop()

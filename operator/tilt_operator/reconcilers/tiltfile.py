@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tilt_operator import engine, reasons, timestamps
+from tilt_operator import reasons, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots, RunResult
+from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
@@ -161,12 +162,12 @@ class TiltfileReconciler:
         records: RunRecords,
         watcher: FileWatcher,
         requeue: Callable[[str], None],
-        slots: int,
+        pool: WorkerPool,
     ) -> None:
         self._cache, self._writer, self._client, self._settings = cache, writer, client, settings
         self._records, self._watcher, self._requeue = records, watcher, requeue
         self._owned = Owned(cache, client)
-        self._slots = asyncio.Semaphore(slots)
+        self._pool = pool
         self._runs: dict[str, Run] = {}
 
     async def __call__(self, name: str) -> Result:
@@ -279,26 +280,28 @@ class TiltfileReconciler:
 
     async def _run_engine(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
         spec = obj["spec"]
-        async with self._slots:
+
+        def started() -> None:
             run.started_at = timestamps.now()
             self._requeue(name)
-            crds = self._cache.crds()
-            result = await engine.run_tiltfile_async(
-                Path(spec["path"]),
-                crds=crds,
-                timeout=self._settings.tiltfile_timeout,
-                memory_mb=self._settings.tiltfile_memory_mb,
-                args=list(spec.get("args") or []),
-                root=Path(repo.path) if repo and repo.path else None,
-                ext_roots=self._ext_roots(),
-            )
-            await self._report(name, obj, result)
-            error = result.error
-            if result.ok:
-                try:
-                    await self._owned.sync(obj, result.objects, crds)
-                except ApplyError as failure:
-                    error = f"apply: {failure}"
+
+        crds = self._cache.crds()
+        result = await self._pool.run(
+            Path(spec["path"]),
+            crds=crds,
+            timeout=self._settings.tiltfile_timeout,
+            args=list(spec.get("args") or []),
+            root=Path(repo.path) if repo and repo.path else None,
+            ext_roots=self._ext_roots(),
+            started=started,
+        )
+        await self._report(name, obj, result)
+        error = result.error
+        if result.ok:
+            try:
+                await self._owned.sync(obj, result.objects, crds)
+            except ApplyError as failure:
+                error = f"apply: {failure}"
         run.finish(error, result)
 
     async def _report(self, name: str, obj: Mapping[str, Any], result: RunResult) -> None:

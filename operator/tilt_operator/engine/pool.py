@@ -1,0 +1,322 @@
+"""Tiltfile workers, the operator's side: start them warm, hand them runs, kill and replace them.
+
+:class:`WorkerPool` keeps ``size`` workers (``engine.worker``) warm and gives each run one of them;
+:func:`run_tiltfile` and :func:`run_tiltfile_async` run one Tiltfile in a worker of its own, for
+the command line and the tests. Either way :meth:`Worker.run` is the one place a run happens:
+it sends the request, reads the events until ``done``, and enforces the time limit by killing
+the worker. A worker that was killed (time limit, a stop button), crashed, hit its memory limit
+or retired is never given another run: the pool starts a new one in its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tilt_operator.engine.protocol import (
+    EVENT_READY,
+    EXIT_MEMORY,
+    ExtensionRoots,
+    RunRequest,
+    RunResult,
+    Transcript,
+    crds_digest,
+)
+
+logger = logging.getLogger(__name__)
+
+WORKER_MODULE = "tilt_operator.engine.worker"
+# GOMEMLIMIT as a share of the memory limit. Go's limit is soft (bursts of large allocations were
+# measured 15-25 MiB above it), and Python and the runtime need room too, so half.
+_GO_HEAP_SHARE = 0.5
+_GO_OUT_OF_MEMORY = (b"out of memory", b"cannot allocate memory")
+# The longest line a worker may write: the done event carries every object a run registered.
+_LINE_LIMIT = 256 << 20
+_STDERR_KEPT = 16 << 10
+_START_TIMEOUT = 60.0
+_RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class Worker:
+    """One worker process: started warm, then given one run at a time until it is not reusable."""
+
+    def __init__(self, process: asyncio.subprocess.Process, memory_mb: int) -> None:
+        self.process = process
+        self.memory_mb = memory_mb
+        # The CRDs (by digest) this worker has been sent, so they are not sent again.
+        self.crds_digest = ""
+        self.reusable = True
+        self._stderr: collections.deque[bytes] = collections.deque()
+        self._stderr_head = b""
+        assert process.stderr is not None
+        self._drain = asyncio.create_task(self._keep_stderr(process.stderr), name=f"worker {process.pid} stderr")
+
+    @classmethod
+    async def start(cls, memory_mb: int) -> Worker:
+        """A new worker, returned once it is warm (starlark-go loaded, limits set)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            WORKER_MODULE,
+            f"--memory-mb={memory_mb}",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "GOMEMLIMIT": f"{int(memory_mb * _GO_HEAP_SHARE)}MiB"},
+            cwd="/",
+            limit=_LINE_LIMIT,
+        )
+        worker = cls(process, memory_mb)
+        try:
+            async with asyncio.timeout(_START_TIMEOUT):
+                assert process.stdout is not None
+                line = await process.stdout.readline()
+        except BaseException:
+            await worker.stop()
+            raise
+        if EVENT_READY.encode() not in line:
+            await worker.stop()
+            raise RuntimeError(f"the Tiltfile worker did not start: {worker.stderr_tail() or 'no output'}")
+        return worker
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:
+        """The first few KiB (where Go says why it died) and the last few (the end of a traceback)."""
+        kept = 0
+        while chunk := await stream.read(4096):
+            if len(self._stderr_head) < _STDERR_KEPT:
+                self._stderr_head += chunk[: _STDERR_KEPT - len(self._stderr_head)]
+            self._stderr.append(chunk)
+            kept += len(chunk)
+            while kept > _STDERR_KEPT and len(self._stderr) > 1:
+                kept -= len(self._stderr.popleft())
+
+    def stderr_tail(self) -> str:
+        return b"".join(self._stderr).decode(errors="replace")[-4000:]
+
+    async def run(self, request: RunRequest, timeout: float) -> RunResult:
+        """The run's result; never raises for anything the Tiltfile does. Cancelling it kills the worker."""
+        assert self.reusable
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        transcript = Transcript()
+        timed_out = False
+        try:
+            self.process.stdin.write(request.to_json().encode())
+            async with asyncio.timeout(timeout):
+                await self.process.stdin.drain()
+                while transcript.done is None and (line := await self.process.stdout.readline()):
+                    transcript.record(line)
+        except TimeoutError:
+            timed_out = True
+        except (BrokenPipeError, ConnectionResetError, ValueError):
+            pass  # the worker is gone, or wrote a line beyond the limit: its fate says which
+        except BaseException:  # cancelled: a stop button, or the operator stopping
+            self.reusable = False
+            await self.stop()
+            raise
+        if transcript.done is not None and not timed_out:
+            self.reusable = not transcript.done.get("retire")
+            if not self.reusable:
+                await self.stop()
+            return transcript.result(None)
+        self.reusable = False
+        await self.stop()
+        return transcript.result(self._fate(timed_out, timeout))
+
+    def _fate(self, timed_out: bool, timeout: float) -> str:
+        """How the worker ended, as the run's error."""
+        returncode = self.process.returncode
+        stderr = self.stderr_tail()
+        if timed_out:
+            return f"Tiltfile timed out after {timeout:g}s"
+        memory = returncode == -signal.SIGABRT and any(m in self._stderr_head for m in _GO_OUT_OF_MEMORY)
+        if returncode == EXIT_MEMORY or memory:
+            return f"Tiltfile exceeded its memory limit of {self.memory_mb} MiB"
+        logger.warning("Tiltfile worker %d ended with %s; its stderr:\n%s", self.pid, returncode, stderr)
+        if returncode is not None and returncode < 0:
+            return f"Tiltfile worker crashed (signal {-returncode})"
+        last = stderr.strip().splitlines()[-1:] or ["no output"]
+        return f"Tiltfile worker failed (exit code {returncode}): {last[0]}"
+
+    async def stop(self) -> None:
+        """End the worker (it is killed: whatever it was doing is abandoned) and collect it."""
+        self.reusable = False
+        if self.process.returncode is None:
+            # os.kill, not Process.kill: that polls the child first and may reap it under the child
+            # watcher's feet, which then reports exit code 255 instead of how the worker ended.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._drain
+
+    def resident_bytes(self) -> int:
+        try:
+            with open(f"/proc/{self.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            return 0
+
+
+def _request(
+    path: Path,
+    crds: Sequence[Mapping[str, Any]],
+    worker: Worker,
+    args: Sequence[str],
+    root: Path | None,
+    ext_roots: ExtensionRoots | None,
+) -> RunRequest:
+    """The request for ``worker``, with the CRDs only if it does not have them yet."""
+    path = path.absolute()
+    digest = crds_digest(crds)
+    known, worker.crds_digest = worker.crds_digest == digest, digest
+    return RunRequest(
+        path=path,
+        root=(root or path.parent).absolute(),
+        args=tuple(args),
+        crds_digest=digest,
+        crds=() if known else tuple(crds),
+        ext_roots=ext_roots or ExtensionRoots(),
+    )
+
+
+class WorkerPool:
+    """``size`` warm workers with a memory limit each; a run waits for one when all are busy."""
+
+    def __init__(self, *, size: int, memory_mb: int) -> None:
+        self.size = size
+        self.memory_mb = memory_mb
+        self._idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self._workers: set[Worker] = set()
+        self._starting: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Start every worker in the background; runs wait for the first to be warm."""
+        for _ in range(self.size):
+            self._replace()
+
+    def _replace(self) -> None:
+        task = asyncio.create_task(self._start_one(), name="start a Tiltfile worker")
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _start_one(self) -> None:
+        for attempt, delay in enumerate((0.0, *_RESPAWN_DELAYS)):
+            await asyncio.sleep(delay)
+            try:
+                worker = await Worker.start(self.memory_mb)
+            except Exception as error:
+                if attempt == 0:
+                    logger.error("cannot start a Tiltfile worker (%s); retrying", error)
+                continue
+            self._workers.add(worker)
+            self._idle.put_nowait(worker)
+            return
+        logger.error("no Tiltfile worker could be started: Tiltfiles wait until the operator restarts")
+
+    @contextlib.asynccontextmanager
+    async def _borrow(self) -> AsyncIterator[Worker]:
+        while True:
+            worker = await self._idle.get()
+            if worker.alive:
+                break
+            await self._retire(worker)  # died while idle (killed from outside, say)
+        try:
+            yield worker
+        finally:
+            if worker.reusable:
+                self._idle.put_nowait(worker)
+            else:
+                await self._retire(worker)
+
+    async def _retire(self, worker: Worker) -> None:
+        self._workers.discard(worker)
+        await worker.stop()
+        self._replace()
+
+    async def run(
+        self,
+        path: Path,
+        *,
+        crds: Sequence[Mapping[str, Any]],
+        timeout: float,
+        args: Sequence[str] = (),
+        root: Path | None = None,
+        ext_roots: ExtensionRoots | None = None,
+        started: Callable[[], None] | None = None,
+    ) -> RunResult:
+        """Run the Tiltfile in the next free worker; ``started`` is called once it has one."""
+        async with self._borrow() as worker:
+            if started is not None:
+                started()
+            return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout)
+
+    def pids(self) -> list[int]:
+        """The pids of the workers alive now (idle or busy)."""
+        return sorted(worker.pid for worker in self._workers if worker.alive)
+
+    def resident_bytes(self) -> int:
+        """The workers' resident memory together: what the pool costs."""
+        return sum(worker.resident_bytes() for worker in self._workers)
+
+    async def stop(self) -> None:
+        for task in list(self._starting):
+            task.cancel()
+        workers, self._workers = self._workers, set()
+        await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
+
+
+async def run_tiltfile_async(
+    path: Path,
+    *,
+    crds: Sequence[Mapping[str, Any]],
+    timeout: float,
+    memory_mb: int,
+    args: Sequence[str] = (),
+    root: Path | None = None,
+    ext_roots: ExtensionRoots | None = None,
+) -> RunResult:
+    """Run the Tiltfile at ``path`` in a worker of its own; never raises for anything the Tiltfile does.
+
+    ``root`` (default: the Tiltfile's directory) confines ``read_file`` and relative loads; pass
+    the repo's checkout to let an extension read its siblings. Cancelling it kills the worker.
+    """
+    worker = await Worker.start(memory_mb)
+    try:
+        return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout)
+    finally:
+        await worker.stop()
+
+
+def run_tiltfile(
+    path: Path,
+    *,
+    crds: Sequence[Mapping[str, Any]],
+    timeout: float,
+    memory_mb: int,
+    args: Sequence[str] = (),
+    root: Path | None = None,
+    ext_roots: ExtensionRoots | None = None,
+) -> RunResult:
+    """:func:`run_tiltfile_async` for callers without an event loop (the command line, tests)."""
+    return asyncio.run(
+        run_tiltfile_async(
+            path, crds=crds, timeout=timeout, memory_mb=memory_mb, args=args, root=root, ext_roots=ext_roots
+        )
+    )
