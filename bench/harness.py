@@ -32,7 +32,7 @@ from tilt_operator.devcluster.pki import Pki
 GROUP, VERSION = "tilt.dev", "v1alpha1"
 BENCH_USER_AGENT = "tilt-operator-bench"
 # kopf's own client, and the kubernetes client the operator's kube module uses.
-OPERATOR_USER_AGENTS = {"kopf/": "operator (kopf)", "OpenAPI-Generator/": "operator (kube.py)"}
+OPERATOR_USER_AGENTS = {"kopf/": "operator (kopf)", "tilt-operator": "operator (kube.py)"}
 _AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -266,6 +266,11 @@ def _is_worker(pid: int) -> bool:
         return False
 
 
+def workers_of(pid: int) -> set[int]:
+    """The operator's Tiltfile workers alive now."""
+    return {child for child in _children(pid) if _is_worker(child)}
+
+
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU time of the process itself, and of its children it has reaped (the Tiltfile workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -285,6 +290,8 @@ class ProcessSampler:
     workers_seen: set[int] = field(default_factory=set)
     max_concurrent: int = 0
     worker_peak_kib: int = 0
+    # The operator and its workers' resident memory at one moment, at its highest.
+    together_peak_kib: int = 0
     # (monotonic time, VmRSS in KiB) of the operator at each sample: when the peak happened.
     rss_kib: list[tuple[float, int]] = field(default_factory=list)
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -296,12 +303,16 @@ class ProcessSampler:
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):
             self.peak_kib = max(self.peak_kib, _status_kib(self.pid, "VmHWM"))
-            self.rss_kib.append((time.monotonic(), _status_kib(self.pid, "VmRSS")))
-            children = {child for child in _children(self.pid) if _is_worker(child)}
+            rss = _status_kib(self.pid, "VmRSS")
+            self.rss_kib.append((time.monotonic(), rss))
+            children = workers_of(self.pid)
             self.workers_seen |= children
             self.max_concurrent = max(self.max_concurrent, len(children))
+            together = rss
             for child in children:
                 self.worker_peak_kib = max(self.worker_peak_kib, _status_kib(child, "VmHWM"))
+                together += _status_kib(child, "VmRSS")
+            self.together_peak_kib = max(self.together_peak_kib, together)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from tilt_operator.api import API_VERSION, KINDS, Kind
-from tilt_operator.controllers import indexes
 from tilt_operator.reconcilers.cache import Cache
 
 BY_KIND = {kind.kind: kind for kind in KINDS}
@@ -124,25 +123,12 @@ class _Indexes(Mapping[str, Any]):
         self._cluster = cluster
 
     def _build(self, name: str) -> dict[Any, list[Any]]:
-        index: dict[Any, list[Any]] = {}
-        objects = [copy.deepcopy(obj) for obj in self._cluster.objects.values()]
-        for obj in objects:
-            metadata, spec = obj["metadata"], obj.get("spec") or {}
-            found: Mapping[Any, Any] | None = None
-            if name == BY_KIND.get(obj["kind"], Kind("", "")).plural:
-                found = {metadata["name"]: obj}
-            elif name == "extensions_by_repo" and obj["kind"] == "Extension":
-                found = indexes.extensions_by_repo(name=metadata["name"], spec=spec)
-            elif name == "cmds_by_button" and obj["kind"] == "Cmd":
-                found = indexes.cmds_by_button(name=metadata["name"], spec=spec)
-            elif name == "tiltfiles_by_button" and obj["kind"] == "Tiltfile":
-                found = indexes.tiltfiles_by_button(name=metadata["name"], spec=spec)
-            elif name == "owned_by_tiltfile":
-                found = indexes._owned_by_tiltfile(name=metadata["name"], labels=metadata.get("labels") or {}, body=obj)
-            for key, value in (found or {}).items():
-                index.setdefault(key, []).append(value)
         if name == "crds":
-            index = {crd["metadata"]["name"]: [crd] for crd in self._cluster.crds}
+            return {crd["metadata"]["name"]: [crd] for crd in self._cluster.crds}
+        index: dict[Any, list[Any]] = {}
+        for obj in self._cluster.objects.values():
+            if name == BY_KIND.get(obj["kind"], Kind("", "")).plural:
+                index[obj["metadata"]["name"]] = [copy.deepcopy(obj)]
         return index
 
     def __getitem__(self, name: str) -> dict[Any, list[Any]]:
@@ -151,13 +137,7 @@ class _Indexes(Mapping[str, Any]):
         return self._build(name)
 
     def _names(self) -> set[str]:
-        return {kind.plural for kind in KINDS} | {
-            "crds",
-            "extensions_by_repo",
-            "cmds_by_button",
-            "tiltfiles_by_button",
-            "owned_by_tiltfile",
-        }
+        return {kind.plural for kind in KINDS} | {"crds"}
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._names())

@@ -44,6 +44,10 @@ def run(coroutine: Awaitable[T]) -> T:
     return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
+def status_of(cluster: FakeCluster, kind: str, name: str) -> dict[str, Any]:
+    return cluster.get_object(kind, name).get("status") or {}
+
+
 def ready(obj: dict[str, Any]) -> tuple[str, str]:
     [condition] = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
     return condition["status"], condition["reason"]
@@ -147,6 +151,9 @@ def test_an_extension_owns_its_tiltfile_and_waits_for_its_run(tmp_path: Path):
     tiltfile = cluster.get_object("Tiltfile", "e")
     assert tiltfile["spec"]["path"] == str(tmp_path / "hello" / "Tiltfile")
     assert tiltfile["metadata"]["ownerReferences"][0]["uid"] == cluster.get_object("Extension", "e")["metadata"]["uid"]
+    assert "status" not in cluster.get_object("Extension", "e"), "a quick first run needs no pending in between"
+    tiltfile["status"] = {"running": {"reasons": ["initial"], "startedAt": timestamps.now()}}
+    run(reconcile("e"))
     extension = cluster.get_object("Extension", "e")
     assert ready(extension) == ("False", reasons.TILTFILE_PENDING)
     assert "error" not in extension["status"]
@@ -196,7 +203,7 @@ def test_a_missing_repo_is_an_error_and_nothing_is_applied(tmp_path: Path):
 class Requeued:
     names: list[str] = field(default_factory=list)
 
-    def __call__(self, name: str) -> None:
+    def __call__(self, name: str, delay: float = 0.0) -> None:
         self.names.append(name)
 
 
@@ -234,18 +241,18 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             requeue=requeued,
             pool=pool,
         )
-        await settle(
-            reconcile, "t", requeued, lambda: bool(cluster.get_object("Tiltfile", "t")["status"].get("terminated"))
-        )
-        status = cluster.get_object("Tiltfile", "t")["status"]
-        assert status["terminated"]["reasons"] == ["initial"]
-        assert "error" not in status["terminated"]
-        assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
-        assert cluster.get_object("UIButton", "b")["metadata"]["ownerReferences"][0]["name"] == "t"
-        calls = dict(cluster.calls)
-        await reconcile("t")
-        assert dict(cluster.calls) == calls, "a settled Tiltfile neither runs nor writes"
-        await pool.stop()
+        try:
+            await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
+            status = status_of(cluster, "Tiltfile", "t")
+            assert status["terminated"]["reasons"] == ["initial"]
+            assert "error" not in status["terminated"]
+            assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
+            assert cluster.get_object("UIButton", "b")["metadata"]["ownerReferences"][0]["name"] == "t"
+            calls = dict(cluster.calls)
+            await reconcile("t")
+            assert dict(cluster.calls) == calls, "a settled Tiltfile neither runs nor writes"
+        finally:
+            await pool.stop()
 
     run(scenario())
 
@@ -267,7 +274,7 @@ def test_a_cmd_runs_its_process_reports_its_exit_and_settles(tmp_path: Path):
         )
         await reconcile("c")
         assert cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
-        await settle(reconcile, "c", requeued, lambda: bool(cluster.get_object("Cmd", "c")["status"].get("terminated")))
+        await settle(reconcile, "c", requeued, lambda: bool(status_of(cluster, "Cmd", "c").get("terminated")))
         status = cluster.get_object("Cmd", "c")["status"]
         assert status["terminated"]["exitCode"] == 0
         assert ready(cluster.get_object("Cmd", "c")) == ("False", reasons.PROCESS_EXITED)

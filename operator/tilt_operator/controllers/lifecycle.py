@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import aiohttp
@@ -27,21 +27,19 @@ API_CONNECTIONS = 32
 async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logger, **kwargs: Any) -> None:
     """Configure kopf, then create the Controller over kopf's indexes (still empty: kopf fills them next).
 
-    kopf's state stays in annotations under a prefix of its own: the CRDs declare every status
-    field, so status.kopf would be pruned, and kopf ignores every annotation under its storage
-    prefix, which must not swallow the tilt.dev/ annotations users set. Only event handlers are
-    registered, so kopf writes nothing of its own; the finalizer name lets it remove the
-    finalizer that earlier versions of this operator put on Cmds and Tiltfiles.
+    kopf's state would stay in annotations under a prefix of its own: the CRDs declare every
+    status field, so status.kopf would be pruned, and kopf ignores every annotation under its
+    storage prefix, which must not swallow the tilt.dev/ annotations users set. Only event
+    handlers are registered, so kopf writes nothing of its own; the finalizer name lets it remove
+    the finalizer that earlier versions of this operator put on Cmds and Tiltfiles.
     """
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = _NoDiffBase()
     settings.persistence.finalizer = f"{KOPF_PREFIX}/finalizer"
     settings.networking.error_backoffs = _Backoff()
     config: Settings = memo.settings
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    client = kube.Client()
+    memo.client = client = kube.Client()
     memo.controller = Controller(
         settings=config,
         client=client,
@@ -60,6 +58,8 @@ async def stop(*, memo: Any, **_: Any) -> None:
     """Stop reconciling, then the processes and runs this operator started (their status says so)."""
     controller: Controller = memo.controller
     await controller.stop()
+    client: kube.Client = memo.client
+    await client.close()
 
 
 @kopf.on.login()
@@ -116,6 +116,21 @@ class _KopfRetries(logging.Filter):
             self._controller.outage.unreachable(error[:300])
             return False
         return True
+
+
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """No last-handled state: kopf keeps one to find what changed for its change handlers, and this
+    operator has none (the Controller decides what an event changed). Without this kopf deep-copies
+    every object on every event to build a state nobody reads."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        pass
 
 
 class _Backoff:

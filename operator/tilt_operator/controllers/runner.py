@@ -37,6 +37,8 @@ def run_operator(
     # Prefix object log lines with the object's name, so a user can grep the log for their object.
     kopf.configure(log_prefix=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # kopf says "Handler 'observe-cmds' succeeded." for every watch event: the reconcilers log what matters.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     # The client retries a failed connection quietly; an outage is reported once (reconcilers.outage).
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     kopf.run(

@@ -30,6 +30,7 @@ from tilt_operator.engine.protocol import (
     Transcript,
     crds_digest,
 )
+from tilt_operator.processes import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Worker:
             env={**os.environ, "GOMEMLIMIT": f"{int(memory_mb * _GO_HEAP_SHARE)}MiB"},
             cwd="/",
             limit=_LINE_LIMIT,
+            preexec_fn=die_with_parent,  # a killed operator leaves no workers behind
         )
         worker = cls(process, memory_mb)
         try:
@@ -205,6 +207,7 @@ class WorkerPool:
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
         self._workers: set[Worker] = set()
         self._starting: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def start(self) -> None:
         """Start every worker in the background; runs wait for the first to be warm."""
@@ -212,6 +215,8 @@ class WorkerPool:
             self._replace()
 
     def _replace(self) -> None:
+        if self._stopped:
+            return
         task = asyncio.create_task(self._start_one(), name="start a Tiltfile worker")
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
@@ -276,8 +281,11 @@ class WorkerPool:
         return sum(worker.resident_bytes() for worker in self._workers)
 
     async def stop(self) -> None:
-        for task in list(self._starting):
+        self._stopped = True
+        starting = list(self._starting)
+        for task in starting:
             task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         workers, self._workers = self._workers, set()
         await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
 

@@ -1,29 +1,30 @@
 """The operator's view of the cluster: every tilt.dev object as the watches last delivered it.
 
-kopf keeps it: one watch per kind feeds the indexes defined in ``controllers/indexes.py``, and
-kopf runs no handler before every index has its first full listing, so a reconciler never sees
-half a cluster. This is the read-only face the reconcilers get. They ask the API server only for
-what no watch delivers, and a status they wrote themselves is tracked by the
+kopf keeps it: one watch per kind feeds one index per kind (``controllers/indexes.py``), and kopf
+runs no handler before every index has its first full listing, so a reconciler never sees half a
+cluster. This is the read-only face the reconcilers get. They ask the API server only for what no
+watch delivers, and a status they wrote themselves is tracked by the
 :class:`~tilt_operator.reconcilers.status.StatusWriter`, which may be ahead of the watch.
+
+Lookups by something other than a name (the Extensions of a repo, the Cmds that name a button)
+scan one kind's objects: a few microseconds an object, paid when such an event comes, where an
+index of its own would cost every event of the kind a handler call in kopf.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
-from tilt_operator.api import GROUP, Kind
+from tilt_operator.api import GROUP, KINDS, LABEL_TILTFILE, Kind
+from tilt_operator.owners import controller_of
 
 Object = Mapping[str, Any]
 # A kopf index as the reconcilers see it: key -> the values every indexed object gave for it.
 Index = Mapping[Any, Collection[Any]]
 
-# Index names (the functions in controllers/indexes.py). Each kind's objects are indexed under its plural.
+# The index of the tilt.dev CRDs; each kind's objects are indexed under its plural.
 CRDS = "crds"
-EXTENSIONS_BY_REPO = "extensions_by_repo"
-CMDS_BY_BUTTON = "cmds_by_button"
-TILTFILES_BY_BUTTON = "tiltfiles_by_button"
-OWNED_BY_TILTFILE = "owned_by_tiltfile"
 
 
 class Cache:
@@ -38,13 +39,13 @@ class Cache:
         for values in list(self._indexes[kind.plural].values()):
             yield from values
 
+    def names(self, kind: Kind, where: Callable[[Object], bool]) -> list[str]:
+        """The names of the objects of ``kind`` for which ``where`` holds."""
+        return sorted(obj["metadata"]["name"] for obj in self.objects(kind) if where(obj))
+
     def covers(self, kind: Kind) -> bool:
         """Whether a watch feeds this kind (a CRD installed after start-up has none)."""
         return kind.plural in self._indexes
-
-    def names(self, index: str, key: str) -> list[str]:
-        """The names a secondary index holds under ``key``: the Cmds that use a button, say."""
-        return sorted(set(self._indexes[index].get(key, ())))
 
     def crds(self) -> list[Object]:
         """The installed tilt.dev CustomResourceDefinitions, for the Tiltfile builtins."""
@@ -53,4 +54,11 @@ class Cache:
 
     def owned_by(self, tiltfile: str) -> list[tuple[str, str, str]]:
         """(kind, name, controller uid) of every object labelled as registered by ``tiltfile``."""
-        return sorted(set(self._indexes[OWNED_BY_TILTFILE].get(tiltfile, ())))
+        found = []
+        for kind in KINDS:
+            for obj in self.objects(kind):
+                labels = obj["metadata"].get("labels") or {}
+                controller = controller_of(obj)
+                if labels.get(LABEL_TILTFILE) == tiltfile and controller is not None:
+                    found.append((kind.kind, obj["metadata"]["name"], str(controller.get("uid", ""))))
+        return sorted(found)

@@ -30,6 +30,8 @@ from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_
 logger = logging.getLogger(__name__)
 
 START_ON, RESTART_ON = "startOn", "restartOn"
+# Where a Cmd names the buttons whose clicks concern it.
+CMD_BUTTONS = (START_ON, RESTART_ON)
 STOP_GRACE_SECONDS = 5.0
 # The terminated reason of a process stopped because the operator stopped, not because the Cmd ended:
 # the next operator starts it again, as Tilt starts every Cmd again when it starts.
@@ -188,7 +190,7 @@ class CmdReconciler:
             spec,
             last_started=proc.started_at if proc else last_started(current),
             spec_changed=proc is not None and proc.generation != generation,
-            clicks=buttons.clicks(self._cache, buttons.named(spec, START_ON, RESTART_ON)),
+            clicks=buttons.clicks(self._cache, buttons.named(spec, *CMD_BUTTONS)),
             lost_process=proc is None and lost_with_operator(current),
         )
         if reason:

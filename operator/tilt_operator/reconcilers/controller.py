@@ -5,8 +5,8 @@ has put the object in its indexes (the :class:`~tilt_operator.reconcilers.cache.
 queues the object itself only when something other than its status changed, so the operator's
 own status writes never queue anything; and it queues what depends on it whatever changed:
 
-- an ExtensionRepo -> its Extensions, and their Tiltfiles (a new commit re-runs them), and the
-  Tiltfiles that loaded files from its checkout;
+- an ExtensionRepo -> its Extensions (``spec.repoName``), and their Tiltfiles (a new commit
+  re-runs them), and the Tiltfiles that loaded files from its checkout;
 - a Tiltfile -> the Extension of the same name (an Extension is Ready when its Tiltfile's run succeeded);
 - a UIButton (a click is a status write) -> the Cmds and Tiltfiles that name it.
 
@@ -27,10 +27,10 @@ from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
-from tilt_operator.reconcilers import cache as indexes
+from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.cache import Cache, Index
 from tilt_operator.reconcilers.client import Client
-from tilt_operator.reconcilers.cmd import CmdReconciler
+from tilt_operator.reconcilers.cmd import CMD_BUTTONS, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
@@ -39,7 +39,7 @@ from tilt_operator.reconcilers.outage import Outage
 from tilt_operator.reconcilers.queue import Reconcile, Result, WorkQueue
 from tilt_operator.reconcilers.runrecords import RunRecords
 from tilt_operator.reconcilers.status import StatusWriter
-from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
+from tilt_operator.reconcilers.tiltfile import TILTFILE_BUTTONS, TiltfileReconciler
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Controller:
             settings=settings,
             records=RunRecords(settings.data_dir / "tiltfiles"),
             watcher=self.watcher,
-            requeue=lambda name: self.queues[TILTFILE].add(name),
+            requeue=lambda name, delay: self.queues[TILTFILE].add_after(name, delay),
             pool=self.pool,
         )
         reconcilers: dict[Kind, Reconcile] = {
@@ -156,7 +156,7 @@ class Controller:
 
     def _notify_dependents(self, kind: Kind, name: str, obj: Mapping[str, Any]) -> None:
         if kind == EXTENSION_REPO:
-            for extension in self.cache.names(indexes.EXTENSIONS_BY_REPO, name):
+            for extension in self.cache.names(EXTENSION, lambda ext: ext["spec"].get("repoName") == name):
                 self.queues[EXTENSION].add(extension)
                 self.queues[TILTFILE].add(extension)
             checkout = (obj.get("status") or {}).get("path")
@@ -167,9 +167,9 @@ class Controller:
             if owner:
                 self.queues[EXTENSION].add(owner)
         elif kind == UI_BUTTON:
-            for cmd in self.cache.names(indexes.CMDS_BY_BUTTON, name):
+            for cmd in self.cache.names(CMD, lambda cmd: name in buttons.named(cmd["spec"], *CMD_BUTTONS)):
                 self.queues[CMD].add(cmd)
-            for tiltfile in self.cache.names(indexes.TILTFILES_BY_BUTTON, name):
+            for tiltfile in self.cache.names(TILTFILE, lambda tf: name in buttons.named(tf["spec"], *TILTFILE_BUTTONS)):
                 self.queues[TILTFILE].add(tiltfile)
 
     def idle(self) -> bool:

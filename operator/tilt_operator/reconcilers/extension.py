@@ -41,6 +41,8 @@ class RepoView:
     checkout_ref: str | None
     error: str | None
     load_host: str = ""
+    # Whether the operator has reconciled the repo at all yet (it has a Ready condition).
+    settled: bool = True
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> RepoView:
@@ -55,6 +57,7 @@ class RepoView:
             checkout_ref=status.get("checkoutRef"),
             error=status.get("error"),
             load_host=spec.get("loadHost") or "",
+            settled=bool(conditions),
         )
 
     @property
@@ -160,8 +163,14 @@ class ExtensionReconciler:
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             return Result()
         spec = obj["spec"]
-        repo = self._cache.get(EXTENSION_REPO, spec.get("repoName", ""))
-        outcome = resolve_extension(spec, RepoView.from_object(repo) if repo else None)
+        repo = (
+            RepoView.from_object(found)
+            if (found := self._cache.get(EXTENSION_REPO, spec.get("repoName", "")))
+            else None
+        )
+        if repo is not None and not repo.settled:
+            return Result()  # created a moment ago: its first status will queue this Extension again
+        outcome = resolve_extension(spec, repo)
         tiltfile = self._cache.get(TILTFILE, name)
         if outcome.path is not None:
             desired = build_tiltfile(obj, outcome.path)
@@ -171,6 +180,10 @@ class ExtensionReconciler:
             # Nothing runs for an Extension that cannot be resolved, as Tilt does.
             await self._client.delete(TILTFILE, name)
             tiltfile = None
+        if outcome.ready and tiltfile is not None and not tiltfile.get("status"):
+            # Its first run is about to start: its status (running after a moment, terminated when it
+            # ends) queues this Extension again, and a quick run needs no "pending" in between.
+            return Result()
         current = self._writer.current(obj)
         changed = await self._writer.write(EXTENSION, obj, extension_status(obj, current, outcome, tiltfile))
         if changed and not outcome.ready:

@@ -5,11 +5,12 @@ ownerReference to its Tiltfile, the Tiltfile's ``spec.labels`` and the ``tilt.de
 label, and is written with server-side apply under a field manager of its own Tiltfile. An object
 controlled by anything else is never taken over: the run fails naming the owner. What the cache
 already shows as desired is not written again, and pruning finds this Tiltfile's objects in the
-cache's ``owned_by_tiltfile`` index rather than listing every kind.
+cache rather than listing every kind.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,12 +94,17 @@ class Owned:
                     f"{obj['kind']} {obj['metadata']['name']} is already owned by "
                     f"{controller.get('kind')} {controller.get('name')}: rename it or remove it there"
                 )
-        for (kind, obj), found in zip(wanted, existing, strict=True):
-            if not already_applied(found, obj):
-                try:
-                    await self._client.apply(kind, obj, field_manager(name))
-                except ApiError as error:
-                    raise ApplyError(f"{obj['kind']} {obj['metadata']['name']}: {error.message}") from None
+        changed = [
+            (kind, obj) for (kind, obj), found in zip(wanted, existing, strict=True) if not already_applied(found, obj)
+        ]
+        outcomes = await asyncio.gather(
+            *(self._client.apply(kind, obj, field_manager(name)) for kind, obj in changed), return_exceptions=True
+        )
+        for (_, obj), outcome in zip(changed, outcomes, strict=True):
+            if isinstance(outcome, ApiError):
+                raise ApplyError(f"{obj['kind']} {obj['metadata']['name']}: {outcome.message}")
+            if isinstance(outcome, BaseException):
+                raise outcome
         registered = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
         for kind_name, obj_name in await self._owned(name, uid, kinds):
             if (kind_name, obj_name) not in registered:

@@ -66,7 +66,10 @@ class WorkQueue:
 
     def add_after(self, key: str, delay: float) -> None:
         """Reconcile ``key`` in ``delay`` seconds, unless it is already due sooner."""
-        due = asyncio.get_running_loop().time() + max(delay, 0.0)
+        if delay <= 0:
+            self.add(key)
+            return
+        due = asyncio.get_running_loop().time() + delay
         if self._due.get(key, float("inf")) <= due:
             return
         self._due[key] = due

@@ -33,7 +33,7 @@ from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.extension import RepoView
 from tilt_operator.reconcilers.filewatch import FileWatcher
-from tilt_operator.reconcilers.objectlog import for_object
+from tilt_operator.reconcilers.objectlog import ObjectLog, for_object
 from tilt_operator.reconcilers.owned import ApplyError, Owned
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords, changed_files, signatures
@@ -45,8 +45,13 @@ INITIAL = "initial"
 SPEC_CHANGED = "spec changed"
 INTERRUPTED = "operator restarted during a run"
 WAITING_FOR_WORKER = "waiting for a free Tiltfile worker"
+# A run says it is waiting for a worker, or running, only once it has for this long: most are over
+# sooner, and a status write that would be overwritten a few milliseconds later only slows them.
+RUNNING_SHOWN_AFTER = 0.1
 _MAX_FILE_REASONS = 5
 RESTART_ON, STOP_ON = "restartOn", "stopOn"
+# Where a Tiltfile names the buttons whose clicks concern it.
+TILTFILE_BUTTONS = (RESTART_ON, STOP_ON)
 
 
 def due_reasons(
@@ -119,13 +124,14 @@ class Run:
     files: dict[str, str] = field(default_factory=dict)
     # An infrastructure failure (the API server away during the apply): the run is retried with backoff.
     failure: Exception | None = None
+    result: RunResult | None = None
 
     @property
     def done(self) -> bool:
         return self.finished_at is not None
 
     def finish(self, error: str | None, result: RunResult | None = None) -> None:
-        self.error, self.finished_at = error, timestamps.now()
+        self.error, self.finished_at, self.result = error, timestamps.now(), result
         if result is not None:
             self.warning_count, self.files = len(result.warnings), dict(result.file_signatures)
             self.registered = len(result.objects) if error is None else 0
@@ -161,11 +167,12 @@ class TiltfileReconciler:
         settings: Settings,
         records: RunRecords,
         watcher: FileWatcher,
-        requeue: Callable[[str], None],
+        requeue: Callable[[str, float], None],
         pool: WorkerPool,
     ) -> None:
         self._cache, self._writer, self._client, self._settings = cache, writer, client, settings
         self._records, self._watcher, self._requeue = records, watcher, requeue
+        self._posting: set[asyncio.Task[None]] = set()
         self._owned = Owned(cache, client)
         self._pool = pool
         self._runs: dict[str, Run] = {}
@@ -227,6 +234,8 @@ class TiltfileReconciler:
         """
         del self._runs[name]
         await self._writer.write(TILTFILE, obj, terminated_of(run, self._writer.current(obj), obj))
+        if run.result is not None:
+            self._report(name, obj, run.result)
         if run.failure is not None:
             return
         # A run stopped or killed before it read anything still saw its Tiltfile as it is now.
@@ -253,7 +262,8 @@ class TiltfileReconciler:
         run = Run(uid, generation, run_reasons, repo_commit, queued_at=timestamps.now())
         self._runs[name] = run
         run.task = asyncio.create_task(self._execute(name, obj, run, repo), name=f"tiltfile {name}")
-        await self._progress(name, obj, run)
+        # Waiting for a worker, or running, is shown once it has lasted a moment; most runs are over by then.
+        self._requeue(name, RUNNING_SHOWN_AFTER)
 
     def _repo_of(self, obj: Mapping[str, Any]) -> RepoView | None:
         """The repo of the Extension that owns this Tiltfile, if one does."""
@@ -276,14 +286,14 @@ class TiltfileReconciler:
         except Exception as error:  # the reconcile raises it, for the queue's backoff
             run.failure = error
             run.finish(f"internal error: {error}")
-        self._requeue(name)
+        self._requeue(name, 0.0)
 
     async def _run_engine(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
         spec = obj["spec"]
 
         def started() -> None:
             run.started_at = timestamps.now()
-            self._requeue(name)
+            self._requeue(name, RUNNING_SHOWN_AFTER)
 
         crds = self._cache.crds()
         result = await self._pool.run(
@@ -295,7 +305,6 @@ class TiltfileReconciler:
             ext_roots=self._ext_roots(),
             started=started,
         )
-        await self._report(name, obj, result)
         error = result.error
         if result.ok:
             try:
@@ -304,13 +313,22 @@ class TiltfileReconciler:
                 error = f"apply: {failure}"
         run.finish(error, result)
 
-    async def _report(self, name: str, obj: Mapping[str, Any], result: RunResult) -> None:
-        """What the Tiltfile printed goes to the operator log (prefixed with its name) and to an Event."""
+    def _report(self, name: str, obj: Mapping[str, Any], result: RunResult) -> None:
+        """What the Tiltfile printed goes to the operator log (prefixed with its name) and to an Event.
+
+        Once the run's status is written, and in a task of its own: an Event is a courtesy, the
+        status has the result, and a run must not wait for it.
+        """
         log = for_object(logger, name)
         for line in result.output.splitlines():
             log.info("print: %s", line)
         for warning in result.warnings:
             log.warning("warn: %s", warning)
+        task = asyncio.create_task(self._post_events(log, obj, result), name=f"tiltfile {name} events")
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
+
+    async def _post_events(self, log: ObjectLog, obj: Mapping[str, Any], result: RunResult) -> None:
         try:
             if result.output:
                 await self._client.post_event(obj, reason="Output", message=result.output)
