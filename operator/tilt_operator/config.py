@@ -21,6 +21,11 @@ def default_data_dir() -> Path:
     return xdg_dir("XDG_DATA_HOME", ".local/share") / "tilt-dev"
 
 
+def _address(value: str) -> str | None:
+    """``host:port``, or None for "none" (or nothing)."""
+    return None if value.strip().lower() in {"", "none"} else value.strip()
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -44,6 +49,9 @@ class Settings:
     tiltfile_memory_mb: int = 512
     # Warm Tiltfile workers, so Tiltfile runs at once: one per core (each run is CPU-bound).
     tiltfile_workers: int = max(2, os.cpu_count() or 1)
+    # Where the web server (logs, the dashboard) listens: a loopback host and port (Tilt's 10350),
+    # or None for no server.
+    serve: str | None = "127.0.0.1:10350"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,4 +66,5 @@ class Settings:
             tiltfile_timeout=float(env.get("TILT_OPERATOR_TILTFILE_TIMEOUT", cls.tiltfile_timeout)),
             tiltfile_memory_mb=int(env.get("TILT_OPERATOR_TILTFILE_MEMORY_MB", cls.tiltfile_memory_mb)),
             tiltfile_workers=int(env.get("TILT_OPERATOR_TILTFILE_WORKERS", cls.tiltfile_workers)),
+            serve=_address(env.get("TILT_OPERATOR_SERVE", cls.serve or "")),
         )

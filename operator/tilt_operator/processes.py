@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STDOUT, STDERR = "stdout", "stderr"
-# What a process printed, a line at a time: (stream, the line's bytes without its newline).
-Output = Callable[[str, bytes], None]
+# What a process printed, a chunk at a time: (stream, the lines' bytes without their newlines).
+Output = Callable[[str, list[bytes]], None]
 # Longer lines are delivered in pieces of this size.
 MAX_LINE = 64 * 1024
-_CHUNK = 64 * 1024
+_CHUNK = 16 * 1024
 _PR_SET_PDEATHSIG = 1
 # Loaded here, once: between fork and exec a child may only make system calls, and loading a
 # library takes locks another thread of the parent may have held at the fork.
@@ -59,7 +59,7 @@ class Child:
 
 
 async def start(args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], output: Output) -> Child:
-    """Start the process, handing each line it prints to ``output``; OSError when it cannot start (no such file)."""
+    """Start the process, handing the lines it prints to ``output``; OSError when it cannot start (no such file)."""
     process = await asyncio.create_subprocess_exec(
         *args,
         cwd=cwd or None,
@@ -80,26 +80,25 @@ async def start(args: Sequence[str], *, cwd: str | None, env: Mapping[str, str],
 
 
 async def _pump(stream: asyncio.StreamReader, name: str, output: Output) -> None:
-    """Lines as they come, without their newline; a line longer than ``MAX_LINE`` bytes comes in pieces.
+    """Lines as they come, without their newline, a chunk's worth at a time; a line longer than
+    ``MAX_LINE`` bytes comes in pieces.
 
     Reading chunks, not lines, keeps the pipe drained whatever the process prints: a 10 MB line
-    or binary output never stalls it.
+    or binary output never stalls it. After each chunk the pump lets the event loop run everything
+    else that is ready: a read of a full buffer does not wait, so a process that prints as fast
+    as it can would otherwise keep the loop to itself.
     """
     pending = b""
     while chunk := await stream.read(_CHUNK):
         *lines, pending = (pending + chunk).split(b"\n")
-        for line in lines:
-            _deliver(name, line, output)
+        pieces = [line[start : start + MAX_LINE] for line in lines for start in range(0, max(len(line), 1), MAX_LINE)]
         while len(pending) > MAX_LINE:
-            output(name, pending[:MAX_LINE])
+            pieces.append(pending[:MAX_LINE])
             pending = pending[MAX_LINE:]
+        output(name, pieces)
+        await asyncio.sleep(0)
     if pending:
-        output(name, pending)
-
-
-def _deliver(name: str, line: bytes, output: Output) -> None:
-    for start in range(0, max(len(line), 1), MAX_LINE):
-        output(name, line[start : start + MAX_LINE])
+        output(name, [pending])
 
 
 async def stop(process: asyncio.subprocess.Process, grace: float) -> None:

@@ -99,7 +99,8 @@ class Operator:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [*self.command(), f"--liveness={self.liveness_url}", *self.args],
-                env={**self.base_env(), **self.env},
+                # A web server of its own on a free port: tests run beside a developer's operator.
+                env={**self.base_env(), "TILT_OPERATOR_SERVE": "127.0.0.1:0", **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -330,3 +330,95 @@ def test_the_operator_as_its_service_account_reconciles_a_repo_an_extension_and_
     finally:
         pod.stop()
         operator.start()
+
+
+def test_a_person_bound_to_the_logs_role_may_port_forward_to_the_operator_and_nothing_else(
+    cluster: DevCluster, installed: list[dict[str, Any]], name: str
+):
+    cluster.kubectl("create", "rolebinding", name, "-n", NAMESPACE, "--role=tilt-operator-logs", f"--user={name}")
+    try:
+
+        def may(*query: str) -> bool:
+            result = cluster.kubectl("auth", "can-i", *query, f"--as={name}", check=False)
+            return result.stdout.strip() == "yes"
+
+        assert may("create", "pods", "--subresource=portforward", "-n", NAMESPACE)
+        assert may("get", "deployments.apps/tilt-operator", "-n", NAMESPACE)
+        assert may("list", "pods", "-n", NAMESPACE)
+        assert not may("create", "pods", "--subresource=portforward", "-n", "default")
+        assert not may("create", "pods", "--subresource=exec", "-n", NAMESPACE)
+        assert not may("get", "secrets", "-n", NAMESPACE)
+        assert not may("list", "cmds.tilt.dev")
+    finally:
+        cluster.kubectl("delete", "rolebinding", name, "-n", NAMESPACE, "--ignore-not-found")
+
+
+def test_kubectl_tilt_logs_reaches_the_operators_pod_through_a_port_forward(
+    cluster: DevCluster,
+    installed: list[dict[str, Any]],
+    image_venv: Path,
+    operator: Operator,
+    api: Api,
+    tmp_path: Path,
+    name: str,
+):
+    """The in-cluster path: no operator on this machine, so the CLI asks kubectl for a port-forward.
+
+    This cluster has no kubelet to forward to, so `kubectl port-forward` is played by a script that
+    records what it was asked and says where the pod's server is; everything else is real: the
+    operator runs as its ServiceAccount with the Deployment's environment, its server listens on
+    loopback only, and the CLI reads the Tiltfile's log through the forward.
+    """
+    tiltfile = tmp_path / "Tiltfile"
+    tiltfile.write_text("print('hello from the pod')\n")
+    pod = PodOperator(
+        cluster,
+        tmp_path / "pod",
+        env={"KUBECONFIG": str(token_kubeconfig(cluster, tmp_path / "token.kubeconfig"))},
+        venv=image_venv,
+        deployment=deployment_of(installed),
+    )
+    pod.workdir.mkdir()
+    operator.stop()
+    try:
+        pod.start()
+        api.create("tiltfiles", {**extension(name, "r", "p"), "kind": "Tiltfile", "spec": {"path": str(tiltfile)}})
+        eventually(lambda: api.status("tiltfiles", name).get("terminated"), what="the Tiltfile's run")
+        serving = eventually(lambda: re.search(r"serving logs at http://127\.0\.0\.1:(\d+)", pod.log_text()))
+        asked = tmp_path / "asked"
+        kubectl = tmp_path / "kubectl"
+        kubectl.write_text(
+            "#!/bin/sh\n"
+            f'if [ "$1" = port-forward ]; then echo "$@" > {asked}; '
+            f'echo "Forwarding from 127.0.0.1:{serving.group(1)} -> 10350"; exec sleep 600; fi\n'
+            f'exec {cluster.binaries.kubectl} "$@"\n'
+        )
+        kubectl.chmod(0o755)
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path / "user"),  # no operator of this machine to find
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "TILT_OPERATOR_KUBECTL": str(kubectl),
+        }
+        shown = subprocess.run(
+            [str(Path(sys.executable).parent / "kubectl-tilt"), "logs", name],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert f"{name} │ hello from the pod" in shown.stdout.splitlines()
+        assert asked.read_text().split() == [
+            "port-forward",
+            "--namespace",
+            NAMESPACE,
+            "deployment/tilt-operator",
+            ":10350",
+        ]
+        listening = {line for line in pod.log_text().splitlines() if "serving logs at" in line}
+        assert all("http://127.0.0.1:" in line for line in listening), listening
+    finally:
+        pod.stop()
+        api.delete("tiltfiles", name)
+        operator.start()

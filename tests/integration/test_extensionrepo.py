@@ -30,7 +30,11 @@ def wait_settled(api: Api, name: str, timeout: float = 60) -> dict:
 
 
 def files_under(directory: Path) -> set[Path]:
-    return {p for p in directory.rglob("*")} if directory.exists() else set()
+    """Every path below ``directory``; other repos' fetches create and remove temp dirs meanwhile."""
+    found: set[Path] = set()
+    for root, dirs, files in os.walk(directory):
+        found |= {Path(root) / name for name in (*dirs, *files)}
+    return found
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_status_is_written_for_every_kind_but_the_button_a_person_clicks():
 
 
 def test_events_may_be_created_only_in_the_namespace_kopf_posts_them_to():
-    role = _one("Role")
+    role = _one("Role", "tilt-operator-events")
     assert role["metadata"]["namespace"] == "default"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
     assert not [rule for rule in CLUSTER_RULES if "events" in rule["resources"]]
@@ -137,3 +137,17 @@ def test_the_build_context_holds_what_the_package_build_reads():
     assert {"pyproject.toml", readme.group(1), "operator"} <= copied
     allowed = {line.removeprefix("!").rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()}
     assert copied <= allowed, ".dockerignore must let in every file the Dockerfile copies"
+
+
+def test_reading_logs_takes_a_port_forward_to_the_operators_pods_and_nothing_more():
+    role = _one("Role", "tilt-operator-logs")
+    assert role["metadata"]["namespace"] == DEPLOYMENT["metadata"]["namespace"]
+    assert role["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
+    ]
+    bindings = [doc for doc in DOCS if doc["kind"] == "RoleBinding"]
+    assert not [binding for binding in bindings if binding["roleRef"]["name"] == "tilt-operator-logs"], (
+        "the operator itself needs no port-forward: people are bound to it"
+    )

@@ -18,14 +18,17 @@ import yaml
 from tests.conftest import process_alive as alive
 from tests.unit.fakes import FakeCluster
 from tilt_operator import reasons, timestamps
-from tilt_operator.api import ANNOTATION_REQUESTED_AT
+from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import Checkout
+from tilt_operator.logstore import LogStore
+from tilt_operator.reconcilers import relations as relation
 from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
 from tilt_operator.reconcilers.status import StatusWriter
 from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
@@ -240,6 +243,8 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             watcher=watcher,
             requeue=requeued,
             pool=pool,
+            logs=LogStore(tmp_path / "logs"),
+            relations=Relations(),
         )
         try:
             await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
@@ -270,7 +275,11 @@ def test_a_cmd_runs_its_process_reports_its_exit_and_settles(tmp_path: Path):
 
     async def scenario() -> None:
         reconcile = CmdReconciler(
-            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=True, requeue=requeued
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            logs=LogStore(tmp_path),
+            exec_enabled=True,
+            requeue=requeued,
         )
         await reconcile("c")
         assert cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -290,7 +299,11 @@ def test_a_deleted_cmd_stops_its_process(tmp_path: Path):
 
     async def scenario() -> None:
         reconcile = CmdReconciler(
-            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=True, requeue=Requeued()
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            logs=LogStore(tmp_path),
+            exec_enabled=True,
+            requeue=Requeued(),
         )
         await reconcile("c")
         pid = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -309,7 +322,11 @@ def test_with_execution_off_a_cmd_waits_and_settles(tmp_path: Path):
 
     async def scenario() -> None:
         reconcile = CmdReconciler(
-            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=False, requeue=Requeued()
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            logs=LogStore(tmp_path),
+            exec_enabled=False,
+            requeue=Requeued(),
         )
         await reconcile("c")
         status = cluster.get_object("Cmd", "c")["status"]
@@ -329,7 +346,11 @@ def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
 
     async def scenario() -> None:
         reconcile = CmdReconciler(
-            cache=cluster.cache(), writer=StatusWriter(cluster), exec_enabled=True, requeue=Requeued()
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            logs=LogStore(tmp_path),
+            exec_enabled=True,
+            requeue=Requeued(),
         )
         await reconcile("c")
         first = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -343,3 +364,24 @@ def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
         assert cluster.get_object("Cmd", "c")["status"]["terminated"]["reason"] == "stopped with the operator"
 
     run(scenario())
+
+
+# Relations.
+
+
+def test_relations_follow_changes_and_deletes():
+    relations = Relations()
+    spec = {"args": ["x"], "startOn": {"uiButtons": ["go"]}, "restartOn": {"uiButtons": ["again"]}}
+    labels = {"tilt.dev/tiltfile": "tf"}
+    owner = [{"kind": "Tiltfile", "name": "tf", "uid": "u-tf", "controller": True}]
+    cmd_obj = {"metadata": {"name": "c", "labels": labels, "ownerReferences": owner}, "spec": spec}
+    relations.update(CMD, cmd_obj)
+    relations.update(EXTENSION, {"metadata": {"name": "e"}, "spec": {"repoName": "r", "repoPath": "p"}})
+    assert relations.names(relation.BUTTON, "go", CMD) == ["c"]
+    assert relations.names(relation.BUTTON, "again", CMD) == ["c"]
+    assert relations.names(relation.REPO, "r", EXTENSION) == ["e"]
+    assert relations.registered_by("tf") == [("Cmd", "c", "u-tf")]
+    relations.update(CMD, {**cmd_obj, "spec": {"args": ["x"]}})
+    assert relations.names(relation.BUTTON, "go", CMD) == []
+    relations.remove(CMD, "c")
+    assert relations.registered_by("tf") == []

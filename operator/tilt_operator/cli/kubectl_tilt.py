@@ -29,7 +29,7 @@ from kubernetes.config import ConfigException
 
 from tilt_operator import kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
-from tilt_operator.cli import table
+from tilt_operator.cli import logs, table
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
@@ -327,6 +327,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_create(commands)
     _add_others(commands)
+    logs.add_parser(commands)
     return top
 
 
@@ -369,8 +370,8 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = parse(sys.argv[1:] if argv is None else argv)
-        options.run(options)
-    except (CLIError, InvalidName) as error:
+        code: int | None = options.run(options)
+    except (CLIError, InvalidName, logs.LogsError) as error:
         return _fail(str(error))
     except ApiException as error:
         return _fail(_api_error(error))
@@ -378,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_unreachable(error))
     except ConfigException as error:
         return _fail(f"no kubeconfig: {error} (set KUBECONFIG or create ~/.kube/config)")
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

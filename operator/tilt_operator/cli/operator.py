@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
             help="kopf's liveness endpoint (default %(default)s; 'none' to turn it off)",
         )
         command.add_argument(
+            "--serve",
+            metavar="HOST:PORT",
+            help="where the web server (logs, the dashboard) listens, on loopback only "
+            "(TILT_OPERATOR_SERVE; default 127.0.0.1:10350; 'none' for no server)",
+        )
+        command.add_argument(
             "--exec",
             action=argparse.BooleanOptionalAction,
             default=None,
@@ -50,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         exec_enabled = True
     if exec_enabled is not None:
         settings = dataclasses.replace(settings, exec_enabled=exec_enabled)
+    if getattr(options, "serve", None):
+        settings = dataclasses.replace(settings, serve=None if options.serve == "none" else options.serve)
     liveness = getattr(options, "liveness", DEFAULT_LIVENESS)
     liveness = None if liveness == "none" else liveness
 
@@ -71,6 +79,7 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
             "KUBECONFIG": str(cluster.kubeconfig),
             "TILT_OPERATOR_DATA_DIR": str(settings.data_dir),
             "TILT_OPERATOR_EXEC": "1" if settings.exec_enabled else "0",
+            "TILT_OPERATOR_SERVE": settings.serve or "none",
         }
         child = subprocess.Popen(
             [sys.executable, "-m", "tilt_operator", "run", f"--liveness={liveness or 'none'}"], env=env

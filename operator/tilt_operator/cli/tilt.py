@@ -27,7 +27,7 @@ from tilt_operator import names
 KUBECTL_VERBS = frozenset(
     {"get", "describe", "delete", "apply", "wait", "api-resources", "explain", "patch", "annotate", "label", "edit"}
 )
-KUBECTL_TILT_VERBS = frozenset({"create", "click", "render"})
+KUBECTL_TILT_VERBS = frozenset({"create", "click", "render", "logs"})
 # kubectl flags whose value is the next argument (so it is not a name to map).
 _VALUE_FLAGS = frozenset(
     {

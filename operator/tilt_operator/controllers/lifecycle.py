@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import aiohttp
 import kopf
 
-from tilt_operator import kube
+from tilt_operator import kube, localserver
 from tilt_operator.api import KOPF_PREFIX
 from tilt_operator.config import Settings
 from tilt_operator.controllers.indexes import NAMES
 from tilt_operator.reconcilers.controller import Controller
+from tilt_operator.web.server import WebServer
 
 # kopf's own HTTP session has no connection limit: a burst of a thousand new objects opened
 # ~260 TLS connections at once, each with a 256 KiB read buffer (docs/benchmarks-profiling.md).
@@ -50,12 +52,36 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
     for handler in logging.getLogger().handlers:
         handler.addFilter(_KopfRetries(memo.controller))
     memo.controller.start()
+    memo.web = await _serve(config, memo.controller)
     logger.info("data dir %s, process execution %s", config.data_dir, "on" if config.exec_enabled else "off")
+
+
+async def _serve(settings: Settings, controller: Controller) -> WebServer | None:
+    """Start the web server and say where it is, for the command line on this machine."""
+    if settings.serve is None:
+        return None
+    host, _, port = settings.serve.rpartition(":")
+    server = WebServer(
+        host=host.strip("[]") or "127.0.0.1", port=int(port), cache=controller.cache, logs=controller.logs
+    )
+    try:
+        await server.start()
+    except OSError as error:
+        logging.getLogger(__name__).error("cannot serve at %s (%s): no logs or dashboard", settings.serve, error)
+        return None
+    if "KUBERNETES_SERVICE_HOST" not in os.environ:  # in a pod, kubectl port-forward finds it instead
+        server.advertised = localserver.advertise(kube.api_client().configuration.host, server.url)
+    logging.getLogger(__name__).info("serving logs at %s", server.url)
+    return server
 
 
 @kopf.on.cleanup()
 async def stop(*, memo: Any, **_: Any) -> None:
     """Stop reconciling, then the processes and runs this operator started (their status says so)."""
+    web: WebServer | None = memo.web
+    if web is not None:
+        localserver.withdraw(web.advertised)
+        await web.stop()
     controller: Controller = memo.controller
     await controller.stop()
     client: kube.Client = memo.client

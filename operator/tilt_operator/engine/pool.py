@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from tilt_operator.engine.protocol import (
+    EVENT_PRINT,
     EVENT_READY,
+    EVENT_WARNING,
     EXIT_MEMORY,
     ExtensionRoots,
     RunRequest,
@@ -44,6 +46,8 @@ _LINE_LIMIT = 256 << 20
 _STDERR_KEPT = 16 << 10
 _START_TIMEOUT = 60.0
 _RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# What a run prints and warns, as it happens: (EVENT_PRINT or EVENT_WARNING, the text).
+Output = Callable[[str, str], None]
 
 
 class Worker:
@@ -111,8 +115,11 @@ class Worker:
     def stderr_tail(self) -> str:
         return b"".join(self._stderr).decode(errors="replace")[-4000:]
 
-    async def run(self, request: RunRequest, timeout: float) -> RunResult:
-        """The run's result; never raises for anything the Tiltfile does. Cancelling it kills the worker."""
+    async def run(self, request: RunRequest, timeout: float, output: Output | None = None) -> RunResult:
+        """The run's result; never raises for anything the Tiltfile does. Cancelling it kills the worker.
+
+        ``output`` hears what the Tiltfile prints and warns as it happens.
+        """
         assert self.reusable
         assert self.process.stdin is not None
         assert self.process.stdout is not None
@@ -123,7 +130,9 @@ class Worker:
             async with asyncio.timeout(timeout):
                 await self.process.stdin.drain()
                 while transcript.done is None and (line := await self.process.stdout.readline()):
-                    transcript.record(line)
+                    event = transcript.record(line)
+                    if output is not None and event is not None and event[0] in (EVENT_PRINT, EVENT_WARNING):
+                        output(*event)
         except TimeoutError:
             timed_out = True
         except (BrokenPipeError, ConnectionResetError, ValueError):
@@ -265,12 +274,14 @@ class WorkerPool:
         root: Path | None = None,
         ext_roots: ExtensionRoots | None = None,
         started: Callable[[], None] | None = None,
+        output: Output | None = None,
     ) -> RunResult:
-        """Run the Tiltfile in the next free worker; ``started`` is called once it has one."""
+        """Run the Tiltfile in the next free worker; ``started`` is called once it has one, ``output``
+        with each ``print`` and ``warn`` (``EVENT_PRINT``, ``EVENT_WARNING``) as it happens."""
         async with self._borrow() as worker:
             if started is not None:
                 started()
-            return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout)
+            return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout, output)
 
     def pids(self) -> list[int]:
         """The pids of the workers alive now (idle or busy)."""

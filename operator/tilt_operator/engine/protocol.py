@@ -160,12 +160,13 @@ class Transcript:
         """The ``done`` event, once it has come: the worker has finished the run."""
         return self._done
 
-    def record(self, line: bytes) -> None:
-        """One line of worker output; a line cut short (the worker was killed writing it) is ignored."""
+    def record(self, line: bytes) -> tuple[str, Any] | None:
+        """One line of worker output, and the event it was; a line cut short (the worker was killed
+        writing it) is ignored."""
         try:
             ((key, value),) = json.loads(line).items()
         except (ValueError, AttributeError):
-            return
+            return None
         if key == EVENT_PRINT:
             self._output.append(value)
         elif key == EVENT_WARNING:
@@ -175,6 +176,7 @@ class Transcript:
             self._files_read[path] = signature
         elif key == EVENT_DONE:
             self._done = value
+        return key, value
 
     def result(self, error: str | None) -> RunResult:
         """The run's result; ``error`` (the worker's fate, if it did not finish) wins over its own."""

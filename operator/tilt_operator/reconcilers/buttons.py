@@ -17,6 +17,11 @@ from tilt_operator.reconcilers.cache import Cache
 
 Clicks = Mapping[str, str | None]
 
+# Where a Cmd and a Tiltfile name the buttons whose clicks concern them.
+START_ON, RESTART_ON, STOP_ON = "startOn", "restartOn", "stopOn"
+CMD_BUTTONS = (START_ON, RESTART_ON)
+TILTFILE_BUTTONS = (RESTART_ON, STOP_ON)
+
 
 def named(spec: Mapping[str, Any], *fields: str) -> list[str]:
     """The buttons ``spec`` names under ``<field>.uiButtons`` for each field, in order, once each."""

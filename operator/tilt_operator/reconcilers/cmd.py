@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
 from tilt_operator.api import CMD
+from tilt_operator.logstore import SYSTEM, Key, LogStore
 from tilt_operator.messages import quoted
 from tilt_operator.reconcilers import buttons
+from tilt_operator.reconcilers.buttons import CMD_BUTTONS, RESTART_ON, START_ON
 from tilt_operator.reconcilers.cache import Cache
-from tilt_operator.reconcilers.objectlog import ObjectLog, for_object
+from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
 
 logger = logging.getLogger(__name__)
 
-START_ON, RESTART_ON = "startOn", "restartOn"
-# Where a Cmd names the buttons whose clicks concern it.
-CMD_BUTTONS = (START_ON, RESTART_ON)
 STOP_GRACE_SECONDS = 5.0
 # The terminated reason of a process stopped because the operator stopped, not because the Cmd ended:
 # the next operator starts it again, as Tilt starts every Cmd again when it starts.
@@ -123,6 +123,38 @@ def cmd_status(obj: Mapping[str, Any], current: Mapping[str, Any], state: Mappin
     )
 
 
+class Journal:
+    """Where a Cmd's story is told: its own log (every line), and the operator's (its events, and
+    its output only at a trickle, so a process that prints fast cannot flood the operator's log)."""
+
+    ECHO_PER_SECOND, ECHO_BURST = 20.0, 100.0
+
+    def __init__(self, logs: LogStore, obj: Mapping[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        self._logs, self.key = logs, Key(CMD.plural, name, obj["metadata"]["uid"])
+        self._log = for_object(logger, name)
+        self._allowance, self._at, self._held_back = self.ECHO_BURST, time.monotonic(), 0
+
+    def system(self, text: str, *, warning: bool = False) -> None:
+        self._logs.append(self.key, SYSTEM, text)
+        (self._log.warning if warning else self._log.info)("%s", text)
+
+    def output(self, stream: str, lines: list[bytes]) -> None:
+        texts = [line.decode(errors="replace") for line in lines]
+        self._logs.append_many(self.key, stream, texts)
+        now = time.monotonic()
+        self._allowance = min(self.ECHO_BURST, self._allowance + (now - self._at) * self.ECHO_PER_SECOND)
+        self._at = now
+        shown = min(int(self._allowance), len(texts))
+        self._allowance -= shown
+        if shown and self._held_back:
+            self._log.info("(%d lines of output not shown here: kubectl tilt logs has them)", self._held_back)
+            self._held_back = 0
+        for text in texts[:shown]:
+            self._log.info("%s", text)
+        self._held_back += len(texts) - shown
+
+
 @dataclass
 class Proc:
     """A process this operator started for a Cmd."""
@@ -131,7 +163,7 @@ class Proc:
     generation: int
     started_at: str
     child: processes.Child
-    log: ObjectLog
+    journal: Journal
     # Queues the Cmd when the process exits.
     waiter: asyncio.Task[None] | None = None
     # When the process was seen to exit.
@@ -160,9 +192,15 @@ class Proc:
 
 class CmdReconciler:
     def __init__(
-        self, *, cache: Cache, writer: StatusWriter, exec_enabled: bool, requeue: Callable[[str], None]
+        self,
+        *,
+        cache: Cache,
+        writer: StatusWriter,
+        logs: LogStore,
+        exec_enabled: bool,
+        requeue: Callable[[str], None],
     ) -> None:
-        self._cache, self._writer, self._exec, self._requeue = cache, writer, exec_enabled, requeue
+        self._cache, self._writer, self._logs, self._exec, self._requeue = cache, writer, logs, exec_enabled, requeue
         self._procs: dict[str, Proc] = {}
 
     async def __call__(self, name: str) -> Result:
@@ -183,7 +221,7 @@ class CmdReconciler:
             ended = proc.terminated()
             await self._write(obj, ended)
             del self._procs[name]
-            proc.log.info("process %d %s", proc.process.pid, ended["terminated"]["reason"])
+            proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']}")
             current, proc = self._writer.current(obj), None
         spec, generation = obj["spec"], obj["metadata"].get("generation") or 0
         reason = start_reason(
@@ -209,21 +247,23 @@ class CmdReconciler:
         if name in self._procs:
             proc = self._procs[name]
             await self._stop(name)
-            await self._write(obj, proc.terminated())
+            ended = proc.terminated()
+            await self._write(obj, ended)
+            proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']}")
         spec = obj["spec"]
-        log = for_object(logger, name)
+        journal = Journal(self._logs, obj)
         started_at = timestamps.now()
-        log.info("starting (%s): %s", reason, " ".join(spec["args"]))
+        journal.system(f"starting ({reason}): {' '.join(spec['args'])}")
         try:
             child = await processes.start(
                 spec["args"],
                 cwd=spec.get("dir"),
                 env=processes.child_environment(spec.get("env") or []),
-                output=lambda _stream, line: log.info("%s", line.decode(errors="replace")),
+                output=journal.output,
             )
         except OSError as error:
             message = f"cannot start {quoted(spec['args'][0])}: {error.strerror or error}"
-            log.warning("%s", message)
+            journal.system(message, warning=True)
             await self._write(
                 obj,
                 terminated_status(
@@ -231,7 +271,7 @@ class CmdReconciler:
                 ),
             )
             return
-        proc = Proc(obj["metadata"]["uid"], obj["metadata"].get("generation") or 0, started_at, child, log)
+        proc = Proc(obj["metadata"]["uid"], obj["metadata"].get("generation") or 0, started_at, child, journal)
         proc.waiter = asyncio.create_task(self._exited(name, proc), name=f"cmd {name} wait")
         self._procs[name] = proc
         await self._write(obj, running_status(child.process.pid, started_at))
@@ -253,12 +293,14 @@ class CmdReconciler:
             obj = self._cache.get(CMD, name)
             if obj is not None and obj["metadata"]["uid"] == proc.uid:
                 await self._write(obj, proc.terminated(STOPPED_WITH_OPERATOR))
+                proc.journal.system(f"process {proc.process.pid} {STOPPED_WITH_OPERATOR}")
 
         procs, self._procs = self._procs, {}
         await asyncio.gather(*(stop_one(name, proc) for name, proc in procs.items()), return_exceptions=True)
 
     def deleted(self, obj: Mapping[str, Any]) -> None:
         self._writer.forget(obj["metadata"]["uid"])
+        self._logs.delete(Key(CMD.plural, obj["metadata"]["name"], obj["metadata"]["uid"]))
 
 
 def _deleting(obj: Mapping[str, Any]) -> bool:

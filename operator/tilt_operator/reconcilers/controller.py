@@ -27,19 +27,21 @@ from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
-from tilt_operator.reconcilers import buttons
+from tilt_operator.logstore import LogStore
+from tilt_operator.reconcilers import relations
 from tilt_operator.reconcilers.cache import Cache, Index
 from tilt_operator.reconcilers.client import Client
-from tilt_operator.reconcilers.cmd import CMD_BUTTONS, CmdReconciler
+from tilt_operator.reconcilers.cmd import CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.outage import Outage
 from tilt_operator.reconcilers.queue import Reconcile, Result, WorkQueue
+from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
 from tilt_operator.reconcilers.status import StatusWriter
-from tilt_operator.reconcilers.tiltfile import TILTFILE_BUTTONS, TiltfileReconciler
+from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +81,12 @@ class Controller:
         self.writer = StatusWriter(client)
         checkouts = settings.data_dir / "repos"
         self.watcher = FileWatcher(lambda name: self.queues[TILTFILE].add(name), ignore_under=[checkouts])
+        self.logs = LogStore(settings.data_dir / "logs")
+        self.relations = Relations()
         self.cmds = CmdReconciler(
             cache=self.cache,
             writer=self.writer,
+            logs=self.logs,
             exec_enabled=settings.exec_enabled,
             requeue=lambda name: self.queues[CMD].add(name),
         )
@@ -95,6 +100,8 @@ class Controller:
             watcher=self.watcher,
             requeue=lambda name, delay: self.queues[TILTFILE].add_after(name, delay),
             pool=self.pool,
+            logs=self.logs,
+            relations=self.relations,
         )
         reconcilers: dict[Kind, Reconcile] = {
             EXTENSION_REPO: ExtensionRepoReconciler(
@@ -110,6 +117,7 @@ class Controller:
             for kind, reconcile in reconcilers.items()
         }
         self._essence: dict[tuple[str, str], str] = {}
+        self._swept = False
         self._listed: set[tuple[str, str]] = set()
         self._tasks: asyncio.Future[Any] | None = None
 
@@ -127,14 +135,18 @@ class Controller:
 
     def observe(self, kind: Kind, event_type: str | None, obj: Mapping[str, Any]) -> None:
         """One watch event (``event_type`` None for the listing at start-up), after the cache has it."""
+        if not self._swept:
+            self._sweep()
         name = obj["metadata"]["name"]
         key = (kind.kind, name)
         if event_type == "DELETED":
+            self.relations.remove(kind, name)
             self._essence.pop(key, None)
             self._listed.discard(key)
             self._deleted(kind, obj)
             changed = True
         else:
+            self.relations.update(kind, obj)
             now = essence(obj)
             changed = self._essence.get(key) != now
             self._essence[key] = now
@@ -143,6 +155,14 @@ class Controller:
         if changed and kind in self.queues:
             self.queues[kind].add(name)
         self._notify_dependents(kind, name, obj)
+
+    def _sweep(self) -> None:
+        """Remove what belonged to objects deleted while the operator was down: kopf calls the first
+        handler only once every index has its full listing, so the cache has every object now."""
+        self._swept = True
+        self.relations.rebuild(self.cache)
+        self.tiltfiles.sweep({obj["metadata"]["uid"] for obj in self.cache.objects(TILTFILE)})
+        self.logs.remove_all_but(CMD.plural, {obj["metadata"]["uid"] for obj in self.cache.objects(CMD)})
 
     def _deleted(self, kind: Kind, obj: Mapping[str, Any]) -> None:
         if kind == TILTFILE:
@@ -156,7 +176,7 @@ class Controller:
 
     def _notify_dependents(self, kind: Kind, name: str, obj: Mapping[str, Any]) -> None:
         if kind == EXTENSION_REPO:
-            for extension in self.cache.names(EXTENSION, lambda ext: ext["spec"].get("repoName") == name):
+            for extension in self.relations.names(relations.REPO, name, EXTENSION):
                 self.queues[EXTENSION].add(extension)
                 self.queues[TILTFILE].add(extension)
             checkout = (obj.get("status") or {}).get("path")
@@ -167,9 +187,9 @@ class Controller:
             if owner:
                 self.queues[EXTENSION].add(owner)
         elif kind == UI_BUTTON:
-            for cmd in self.cache.names(CMD, lambda cmd: name in buttons.named(cmd["spec"], *CMD_BUTTONS)):
+            for cmd in self.relations.names(relations.BUTTON, name, CMD):
                 self.queues[CMD].add(cmd)
-            for tiltfile in self.cache.names(TILTFILE, lambda tf: name in buttons.named(tf["spec"], *TILTFILE_BUTTONS)):
+            for tiltfile in self.relations.names(relations.BUTTON, name, TILTFILE):
                 self.queues[TILTFILE].add(tiltfile)
 
     def idle(self) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,6 @@ from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import StatusWriter, desired_status
 
 logger = logging.getLogger(__name__)
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class Store(Protocol):
@@ -60,10 +56,8 @@ class RepoOutcome:
 
 
 def parse_interval(text: str | None, default: float) -> float:
-    """Seconds in a Go-style duration (``5m``, ``1h30m``, ``250ms``); the CRD has validated the form."""
-    if not text:
-        return default
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text))
+    """Seconds in the repo's ``interval`` (a Go duration, validated by the CRD), or ``default``."""
+    return timestamps.parse_duration(text) if text else default
 
 
 def _invalid(reason: str, message: str) -> RepoOutcome:

@@ -5,7 +5,7 @@ ownerReference to its Tiltfile, the Tiltfile's ``spec.labels`` and the ``tilt.de
 label, and is written with server-side apply under a field manager of its own Tiltfile. An object
 controlled by anything else is never taken over: the run fails naming the owner. What the cache
 already shows as desired is not written again, and pruning finds this Tiltfile's objects in the
-cache rather than listing every kind.
+Controller's relations rather than listing every kind.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tilt_operator.kube import ApiError
 from tilt_operator.owners import controller_of, controller_reference
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
+from tilt_operator.reconcilers.relations import Relations
 
 
 class ApplyError(Exception):
@@ -68,8 +69,8 @@ def already_applied(existing: Mapping[str, Any] | None, desired: Mapping[str, An
 class Owned:
     """Applies and prunes one Tiltfile's registrations, reading what exists from the cache."""
 
-    def __init__(self, cache: Cache, client: Client) -> None:
-        self._cache, self._client = cache, client
+    def __init__(self, cache: Cache, client: Client, relations: Relations) -> None:
+        self._cache, self._client, self._relations = cache, client, relations
 
     async def _existing(self, kind: Kind, name: str) -> Mapping[str, Any] | None:
         if self._cache.covers(kind):
@@ -112,7 +113,8 @@ class Owned:
 
     async def _owned(self, tiltfile: str, uid: str, kinds: Mapping[str, Kind]) -> list[tuple[str, str]]:
         """(kind, name) of every object this Tiltfile controls, from the cache where a watch covers the kind."""
-        found = [(kind, name) for kind, name, owner in self._cache.owned_by(tiltfile) if owner == uid and kind in kinds]
+        registered = self._relations.registered_by(tiltfile)
+        found = [(kind, name) for kind, name, owner in registered if owner == uid and kind in kinds]
         for kind in kinds.values():
             if not self._cache.covers(kind):
                 for obj in await self._client.list(kind, f"{LABEL_TILTFILE}={tiltfile}"):

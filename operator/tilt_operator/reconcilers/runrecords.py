@@ -51,6 +51,12 @@ class RunRecords:
     def delete(self, uid: str) -> None:
         self._path(uid).unlink(missing_ok=True)
 
+    def remove_all_but(self, uids: set[str]) -> None:
+        """Delete the records of Tiltfiles that no longer exist (deleted while the operator was down)."""
+        for path in self.directory.glob("*.json") if self.directory.exists() else ():
+            if path.stem not in uids:
+                path.unlink(missing_ok=True)
+
 
 def signatures(paths: Iterable[str]) -> dict[str, str]:
     """What each file is now, as a run would see it."""

@@ -28,7 +28,10 @@ from tilt_operator.api import EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFI
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots, RunResult
 from tilt_operator.engine.pool import WorkerPool
+from tilt_operator.engine.protocol import EVENT_WARNING
+from tilt_operator.logstore import STDERR, STDOUT, SYSTEM, Key, LogStore
 from tilt_operator.reconcilers import buttons
+from tilt_operator.reconcilers.buttons import RESTART_ON, STOP_ON
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.extension import RepoView
@@ -36,6 +39,7 @@ from tilt_operator.reconcilers.filewatch import FileWatcher
 from tilt_operator.reconcilers.objectlog import ObjectLog, for_object
 from tilt_operator.reconcilers.owned import ApplyError, Owned
 from tilt_operator.reconcilers.queue import Result
+from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords, changed_files, signatures
 from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
 
@@ -49,9 +53,6 @@ WAITING_FOR_WORKER = "waiting for a free Tiltfile worker"
 # sooner, and a status write that would be overwritten a few milliseconds later only slows them.
 RUNNING_SHOWN_AFTER = 0.1
 _MAX_FILE_REASONS = 5
-RESTART_ON, STOP_ON = "restartOn", "stopOn"
-# Where a Tiltfile names the buttons whose clicks concern it.
-TILTFILE_BUTTONS = (RESTART_ON, STOP_ON)
 
 
 def due_reasons(
@@ -169,11 +170,14 @@ class TiltfileReconciler:
         watcher: FileWatcher,
         requeue: Callable[[str, float], None],
         pool: WorkerPool,
+        logs: LogStore,
+        relations: Relations,
     ) -> None:
         self._cache, self._writer, self._client, self._settings = cache, writer, client, settings
+        self._logs = logs
         self._records, self._watcher, self._requeue = records, watcher, requeue
         self._posting: set[asyncio.Task[None]] = set()
-        self._owned = Owned(cache, client)
+        self._owned = Owned(cache, client, relations)
         self._pool = pool
         self._runs: dict[str, Run] = {}
 
@@ -196,10 +200,16 @@ class TiltfileReconciler:
         await self._start_if_due(name, obj)
         return Result()
 
+    def sweep(self, uids: set[str]) -> None:
+        """Forget the Tiltfiles deleted while the operator was down: every uid alive is in ``uids``."""
+        self._records.remove_all_but(uids)
+        self._logs.remove_all_but(TILTFILE.plural, uids)
+
     def deleted(self, obj: Mapping[str, Any]) -> None:
-        """The Tiltfile is gone: its run record goes with it (the reconcile cancels any run)."""
+        """The Tiltfile is gone: its run record and its log go with it (the reconcile cancels any run)."""
         self._records.delete(obj["metadata"]["uid"])
         self._writer.forget(obj["metadata"]["uid"])
+        self._logs.delete(Key(TILTFILE.plural, obj["metadata"]["name"], obj["metadata"]["uid"]))
 
     async def stop(self) -> None:
         """The operator stops: cancel every run (its status stays running, so the next operator re-runs it)."""
@@ -234,6 +244,11 @@ class TiltfileReconciler:
         """
         del self._runs[name]
         await self._writer.write(TILTFILE, obj, terminated_of(run, self._writer.current(obj), obj))
+        key = Key(TILTFILE.plural, name, run.uid)
+        if run.error:
+            self._logs.append(key, STDERR, f"ERROR: {run.error}")
+        else:
+            self._logs.append(key, SYSTEM, f"done: registered {run.registered} objects")
         if run.result is not None:
             self._report(name, obj, run.result)
         if run.failure is not None:
@@ -291,9 +306,19 @@ class TiltfileReconciler:
     async def _run_engine(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
         spec = obj["spec"]
 
+        key = Key(TILTFILE.plural, name, run.uid)
+
         def started() -> None:
             run.started_at = timestamps.now()
             self._requeue(name, RUNNING_SHOWN_AFTER)
+            self._logs.append(key, SYSTEM, f"running {spec['path']} ({'; '.join(run.reasons)})")
+
+        def output(event: str, text: str) -> None:
+            if event == EVENT_WARNING:
+                self._logs.append(key, STDERR, f"WARNING: {text}")
+            else:
+                for line in text.splitlines() or [""]:
+                    self._logs.append(key, STDOUT, line)
 
         crds = self._cache.crds()
         result = await self._pool.run(
@@ -304,6 +329,7 @@ class TiltfileReconciler:
             root=Path(repo.path) if repo and repo.path else None,
             ext_roots=self._ext_roots(),
             started=started,
+            output=output,
         )
         error = result.error
         if result.ok:

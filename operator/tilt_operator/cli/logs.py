@@ -1,0 +1,137 @@
+"""``kubectl tilt logs``: what Cmds and Tiltfiles printed, as ``tilt logs`` shows it.
+
+The operator keeps the logs and serves them (``tilt_operator.web``); this finds it and prints
+them. An operator running on this machine says where it listens (``tilt_operator.localserver``);
+otherwise the operator runs in the cluster, and ``kubectl port-forward`` reaches its pod through
+the API server, so Kubernetes RBAC decides who may read (``pods/portforward`` in its namespace).
+``TILT_OPERATOR_SERVER`` names the server outright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+from tilt_operator import kube, localserver, timestamps
+
+NAMESPACE = "tilt-operator"
+DEPLOYMENT = "deployment/tilt-operator"
+PORT = 10350
+# How `kubectl port-forward` says where it listens.
+_FORWARDING = re.compile(r"Forwarding from (127\.0\.0\.1|\[::1\]):(\d+)")
+_SEPARATOR = " │ "
+
+
+class LogsError(Exception):
+    """One line to print as the error."""
+
+
+def add_parser(commands: Any) -> None:
+    logs = commands.add_parser(
+        "logs",
+        help="print what Cmds and Tiltfiles printed, as `tilt logs` does",
+        description="Print the logs of resources: a Tiltfile or Extension, the Cmds of a local_resource "
+        "(their tilt.dev/resource), cmd/NAME or tf/NAME for one object. No NAME prints every log, by time.",
+        epilog="examples:\n  kubectl tilt logs\n  kubectl tilt logs sleeper -f\n  kubectl tilt logs cancel --since 10m",
+    )
+    logs.add_argument("names", nargs="*", metavar="NAME", help="resources to show (default: all)")
+    logs.add_argument("-f", "--follow", action="store_true", help="go on printing new lines until Ctrl-C")
+    logs.add_argument("--tail", type=int, default=-1, metavar="N", help="only the last N lines so far")
+    logs.add_argument("--since", metavar="DURATION", help="only lines newer than this, as in 30s, 5m or 1h")
+    logs.add_argument("--timestamps", action="store_true", help="start each line with its time")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    logs.set_defaults(run=run)
+
+
+def run(options: argparse.Namespace) -> int:
+    query: list[tuple[str, str]] = [("name", name) for name in options.names]
+    if options.since:
+        try:
+            seconds = timestamps.parse_duration(options.since)
+        except ValueError as error:
+            raise LogsError(f"invalid --since: {error}") from None
+        since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
+        query.append(("since", since.strftime(timestamps.FORMAT)))
+    if options.tail >= 0:
+        query.append(("tail", str(options.tail)))
+    if options.follow:
+        query.append(("follow", "1"))
+    width = 0
+    try:
+        with _server() as url:
+            for entry in _stream(f"{url}/api/logs?{urllib.parse.urlencode(query)}"):
+                if options.json:
+                    print(json.dumps(entry, ensure_ascii=False), flush=True)
+                    continue
+                width = max(width, len(entry["resource"]))
+                when = f"{entry['time']} " if options.timestamps else ""
+                print(f"{when}{entry['resource'].ljust(width)}{_SEPARATOR}{entry['text']}", flush=True)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _stream(url: str) -> Iterator[dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            for line in response:
+                yield json.loads(line)
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read())["error"]
+        except (ValueError, KeyError):
+            message = f"{error.code} {error.reason}"
+        raise LogsError(message) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise LogsError(f"cannot reach the operator's server at {url.split('/api/')[0]}: {reason}") from None
+
+
+@contextlib.contextmanager
+def _server() -> Iterator[str]:
+    """The operator's server: named, on this machine, or through a port-forward to its pod."""
+    explicit = os.environ.get("TILT_OPERATOR_SERVER")
+    if explicit:
+        yield explicit.rstrip("/")
+        return
+    local = localserver.find(kube.api_client().configuration.host)
+    if local:
+        yield local
+        return
+    with _port_forward() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _port_forward() -> Iterator[str]:
+    """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
+    from tilt_operator.cli.tilt import kubectl  # the same kubectl the `tilt` command uses
+
+    namespace = os.environ.get("TILT_OPERATOR_NAMESPACE", NAMESPACE)
+    command = [kubectl(), "port-forward", "--namespace", namespace, DEPLOYMENT, f":{PORT}"]
+    forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()
+        found = _FORWARDING.search(line)
+        if not found:
+            error = (forward.stderr.read() if forward.stderr else "").strip() if forward.poll() is not None else ""
+            raise LogsError(
+                "no operator on this machine, and none reachable in the cluster "
+                f"({' '.join(command[1:])}: {error or line.strip() or 'no answer'})"
+            )
+        yield f"http://{found.group(1)}:{found.group(2)}"
+    finally:
+        forward.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            forward.wait(5)

@@ -1,0 +1,80 @@
+"""Which objects name which: a repo's Extensions, a button's Cmds and Tiltfiles, a Tiltfile's registrations.
+
+The cache has every object by name; these are the lookups the other way round, kept up to date
+from the watch events the Controller sees (a dict update each) and built whole from the cache
+once, when the first event shows the cache complete. Each object's own entries are remembered,
+so a change or a delete takes back exactly what it put in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from tilt_operator.api import CMD, EXTENSION, KINDS, LABEL_TILTFILE, TILTFILE, Kind
+from tilt_operator.owners import controller_of
+from tilt_operator.reconcilers import buttons
+from tilt_operator.reconcilers.buttons import CMD_BUTTONS, TILTFILE_BUTTONS
+from tilt_operator.reconcilers.cache import Cache
+
+# Relation names: what an entry is looked up by.
+REPO = "repo"
+BUTTON = "button"
+TILTFILE_OWNS = "registered by"
+
+Entry = tuple[str, str, str]  # (relation, key, what: "Kind/name" or "Kind/name/controller uid")
+
+
+def entries(kind: Kind, obj: Mapping[str, Any]) -> set[Entry]:
+    """Every lookup ``obj`` should be found by."""
+    name, spec = obj["metadata"]["name"], obj.get("spec") or {}
+    found: set[Entry] = set()
+    if kind == EXTENSION:
+        found.add((REPO, str(spec.get("repoName", "")), f"{kind.kind}/{name}"))
+    elif kind in (CMD, TILTFILE):
+        fields = CMD_BUTTONS if kind == CMD else TILTFILE_BUTTONS
+        found |= {(BUTTON, button, f"{kind.kind}/{name}") for button in buttons.named(spec, *fields)}
+    tiltfile = (obj["metadata"].get("labels") or {}).get(LABEL_TILTFILE)
+    controller = controller_of(obj)
+    if tiltfile and controller is not None:
+        found.add((TILTFILE_OWNS, tiltfile, f"{kind.kind}/{name}/{controller.get('uid', '')}"))
+    return found
+
+
+class Relations:
+    def __init__(self) -> None:
+        self._index: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._of: dict[tuple[str, str], set[Entry]] = {}
+
+    def rebuild(self, cache: Cache) -> None:
+        self._index.clear()
+        self._of.clear()
+        for kind in KINDS:
+            for obj in cache.objects(kind):
+                self.update(kind, obj)
+
+    def update(self, kind: Kind, obj: Mapping[str, Any]) -> None:
+        self.remove(kind, obj["metadata"]["name"])
+        now = entries(kind, obj)
+        self._of[(kind.kind, obj["metadata"]["name"])] = now
+        for relation, key, what in now:
+            self._index[(relation, key)].add(what)
+
+    def remove(self, kind: Kind, name: str) -> None:
+        for relation, key, what in self._of.pop((kind.kind, name), set()):
+            values = self._index.get((relation, key))
+            if values is not None:
+                values.discard(what)
+                if not values:
+                    del self._index[(relation, key)]
+
+    def names(self, relation: str, key: str, kind: Kind) -> list[str]:
+        """The names of the objects of ``kind`` found by ``relation`` under ``key``."""
+        prefix = f"{kind.kind}/"
+        return sorted(what[len(prefix) :] for what in self._index.get((relation, key), ()) if what.startswith(prefix))
+
+    def registered_by(self, tiltfile: str) -> list[tuple[str, str, str]]:
+        """(kind, name, controller uid) of every object labelled as registered by ``tiltfile``."""
+        found = [tuple(what.split("/", 2)) for what in self._index.get((TILTFILE_OWNS, tiltfile), ())]
+        return sorted((kind, name, uid) for kind, name, uid in found)
