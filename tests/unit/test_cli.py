@@ -253,8 +253,26 @@ def test_click_writes_last_clicked_at_of_the_mapped_name(capsys, fake):
     fake.objects[("UIButton", "sleeper.cancel")] = {"kind": "UIButton", "metadata": {"name": "sleeper.cancel"}}
     assert run(capsys, "click", "sleeper:cancel") == (0, "uibutton.tilt.dev/sleeper.cancel clicked\n", "")
     ((kind, name, status),) = fake.statuses
-    assert (kind, name, list(status)) == (UI_BUTTON.kind, "sleeper.cancel", ["lastClickedAt"])
+    assert (kind, name, sorted(status)) == (UI_BUTTON.kind, "sleeper.cancel", ["inputs", "lastClickedAt"])
+    assert status["inputs"] is None  # a merge patch's null: no inputs left from an earlier click
     assert run(capsys, "click", "gone")[2] == 'error: uibuttons.tilt.dev "gone" not found\n'
+
+
+def test_click_takes_the_buttons_inputs(capsys, fake):
+    inputs = [{"name": "env", "choice": {"choices": ["dev", "prod"]}}, {"name": "why", "text": {}}]
+    fake.objects[("UIButton", "deploy")] = {
+        "kind": "UIButton",
+        "metadata": {"name": "deploy"},
+        "spec": {"inputs": inputs},
+    }
+    assert run(capsys, "click", "deploy", "--input", "env=prod", "--input", "why=a=b")[0] == 0
+    ((_, _, status),) = fake.statuses
+    assert status["inputs"] == [{"name": "env", "choice": {"value": "prod"}}, {"name": "why", "text": {"value": "a=b"}}]
+    assert run(capsys, "click", "deploy", "--input", "env=qa")[2] == (
+        "error: uibutton.tilt.dev/deploy: input env is one of dev, prod, not 'qa'\n"
+    )
+    assert run(capsys, "click", "deploy", "--input", "env")[2] == "error: --input takes NAME=VALUE, not 'env'\n"
+    assert len(fake.statuses) == 1  # nothing written for the refused clicks
 
 
 def test_delete_checks_every_name_before_deleting_any(capsys, fake):

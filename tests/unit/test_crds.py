@@ -111,7 +111,12 @@ STATUS_FIELDS = {
         ".status.observedGeneration",
         *CONDITIONS,
     ],
-    "uibuttons": [".status.lastClickedAt"],
+    "uibuttons": [
+        ".status.lastClickedAt",
+        ".status.inputs",
+        ".status.inputs[].name",
+        *(f".status.inputs[].{kind}.value" for kind in ("text", "bool", "hidden", "choice")),
+    ],
 }
 
 REQUIRED_SPEC_FIELDS = {

@@ -27,7 +27,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from tilt_operator import kube, timestamps
+from tilt_operator import clicks, kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
 from tilt_operator.cli import logs, table
 from tilt_operator.config import Settings
@@ -165,9 +165,20 @@ def _repo_exists(extension: Mapping[str, Any]) -> None:
 
 def _click(options: argparse.Namespace) -> None:
     name = object_name(options.button)
-    if kube.get(UI_BUTTON, name) is None:
+    button = kube.get(UI_BUTTON, name)
+    if button is None:
         raise CLIError(f'{UI_BUTTON.resource} "{name}" not found')
-    kube.patch_status(UI_BUTTON, name, {"lastClickedAt": timestamps.now()})
+    given: dict[str, str | bool] = {}
+    for pair in options.inputs:
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise CLIError(f"--input takes NAME=VALUE, not {quoted(pair)}")
+        given[key] = value
+    try:
+        status = clicks.status(button, given, timestamps.now())
+    except clicks.InvalidInput as error:
+        raise CLIError(f"{_reference(UI_BUTTON, name)}: {error}") from None
+    kube.patch_status(UI_BUTTON, name, status)
     print(f"{_reference(UI_BUTTON, name)} clicked")
 
 
@@ -285,10 +296,18 @@ def _add_create(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_others(commands: argparse._SubParsersAction[_Parser]) -> None:
     click = commands.add_parser(
         "click",
-        help="click a UIButton (writes its status.lastClickedAt)",
-        epilog=f"example: {PROG} click sleeper:cancel",
+        help="click a UIButton (writes its status.lastClickedAt and status.inputs)",
+        epilog=f"examples:\n  {PROG} click sleeper:cancel\n  {PROG} click deploy --input env=prod --input dry_run=true",
     )
     click.add_argument("button", metavar="BUTTON", help="the button's name (Tilt names like sleeper:cancel work)")
+    click.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the value of one of the button's inputs (repeat for more; the others take their defaults)",
+    )
     click.set_defaults(run=_click)
     get = commands.add_parser(
         "get",
