@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make a fresh machine ready: the system tools the operator and its tests call, and a virtualenv
 # in .venv with the package installed (editable) and its test tools. Safe to run again.
+# `bootstrap.sh tests` also installs the browser the dashboard's tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,9 +9,13 @@ missing=()
 for tool in git jq bash curl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# The dashboard's tests drive Debian's chromium with Playwright; Playwright never downloads one.
+if [[ ${1:-} == tests && ! -x /usr/bin/chromium ]]; then
+  missing+=(chromium)
+fi
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
     echo "please install: ${missing[*]}" >&2
     exit 1

@@ -3,7 +3,7 @@
 # real local API server (built from Go modules on first use). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash hack/bootstrap.sh
+bash hack/bootstrap.sh tests
 .venv/bin/ruff check operator tests bench examples
 .venv/bin/ruff format --check operator tests bench examples
 .venv/bin/mypy

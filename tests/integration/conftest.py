@@ -64,6 +64,13 @@ class Operator:
     args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     liveness_url: str = ""
+    # Its web server's port: a free one, kept across restarts so that an open page finds it again.
+    web_port: int = 0
+
+    @property
+    def web_url(self) -> str:
+        """The dashboard (and the logs), as a browser on this machine reaches it."""
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def data_dir(self) -> Path:
@@ -96,11 +103,12 @@ class Operator:
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.liveness_url = f"http://127.0.0.1:{free_port()}/healthz"
+        self.web_port = self.web_port or free_port()
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [*self.command(), f"--liveness={self.liveness_url}", *self.args],
                 # A web server of its own on a free port: tests run beside a developer's operator.
-                env={**self.base_env(), "TILT_OPERATOR_SERVE": "127.0.0.1:0", **self.env},
+                env={**self.base_env(), "TILT_OPERATOR_SERVE": f"127.0.0.1:{self.web_port}", **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ import yaml
 from tests.conftest import eventually
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, extension, ready, repo
-from tilt_operator.api import KINDS, UI_BUTTON
+from tilt_operator.api import KINDS
 from tilt_operator.devcluster import DevCluster
 
 MANIFESTS = REPO / "manifests"
@@ -119,7 +121,7 @@ TILT = [kind.resource for kind in KINDS]
     "query",
     [
         *[(verb, kind) for kind in TILT for verb in ("get", "list", "watch", "create", "patch", "delete")],
-        *[("patch", kind, "--subresource=status") for kind in TILT if kind != UI_BUTTON.resource],
+        *[("patch", kind, "--subresource=status") for kind in TILT],
         ("update", "tiltfiles.tilt.dev", "--subresource=finalizers"),
         ("list", "customresourcedefinitions.apiextensions.k8s.io"),
         ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
@@ -148,7 +150,7 @@ def test_the_service_account_may_do_what_the_operator_does(cluster: DevCluster, 
         ("get", "customresourcedefinitions.apiextensions.k8s.io"),
         ("update", "extensions.tilt.dev"),
         ("deletecollection", "cmds.tilt.dev"),
-        ("patch", "uibuttons.tilt.dev", "--subresource=status"),
+        ("update", "uibuttons.tilt.dev", "--subresource=status"),
         ("create", "events", "-n", "kube-system"),
         ("create", "events.events.k8s.io", "-n", "default"),
         ("patch", "events", "-n", "default"),
@@ -353,7 +355,7 @@ def test_a_person_bound_to_the_logs_role_may_port_forward_to_the_operator_and_no
         cluster.kubectl("delete", "rolebinding", name, "-n", NAMESPACE, "--ignore-not-found")
 
 
-def test_kubectl_tilt_logs_reaches_the_operators_pod_through_a_port_forward(
+def test_kubectl_tilt_logs_and_ui_reach_the_operators_pod_through_a_port_forward(
     cluster: DevCluster,
     installed: list[dict[str, Any]],
     image_venv: Path,
@@ -367,7 +369,8 @@ def test_kubectl_tilt_logs_reaches_the_operators_pod_through_a_port_forward(
     This cluster has no kubelet to forward to, so `kubectl port-forward` is played by a script that
     records what it was asked and says where the pod's server is; everything else is real: the
     operator runs as its ServiceAccount with the Deployment's environment, its server listens on
-    loopback only, and the CLI reads the Tiltfile's log through the forward.
+    loopback only, the CLI reads the Tiltfile's log through the forward, and `kubectl tilt ui`
+    keeps a forward open to the dashboard until Ctrl-C.
     """
     tiltfile = tmp_path / "Tiltfile"
     tiltfile.write_text("print('hello from the pod')\n")
@@ -384,7 +387,7 @@ def test_kubectl_tilt_logs_reaches_the_operators_pod_through_a_port_forward(
         pod.start()
         api.create("tiltfiles", {**extension(name, "r", "p"), "kind": "Tiltfile", "spec": {"path": str(tiltfile)}})
         eventually(lambda: api.status("tiltfiles", name).get("terminated"), what="the Tiltfile's run")
-        serving = eventually(lambda: re.search(r"serving logs at http://127\.0\.0\.1:(\d+)", pod.log_text()))
+        serving = eventually(lambda: re.search(r"dashboard and logs at http://127\.0\.0\.1:(\d+)/", pod.log_text()))
         asked = tmp_path / "asked"
         kubectl = tmp_path / "kubectl"
         kubectl.write_text(
@@ -416,8 +419,26 @@ def test_kubectl_tilt_logs_reaches_the_operators_pod_through_a_port_forward(
             "deployment/tilt-operator",
             ":10350",
         ]
-        listening = {line for line in pod.log_text().splitlines() if "serving logs at" in line}
+        listening = {line for line in pod.log_text().splitlines() if "dashboard and logs at" in line}
         assert all("http://127.0.0.1:" in line for line in listening), listening
+
+        ui = subprocess.Popen(
+            [str(Path(sys.executable).parent / "kubectl-tilt"), "ui", "--no-browser"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert ui.stdout is not None
+            url = f"http://127.0.0.1:{serving.group(1)}/"
+            assert ui.stdout.readline() == f"dashboard: {url}\n"
+            assert ui.stdout.readline() == "forwarding from the operator's pod; Ctrl-C to stop\n"
+            with urllib.request.urlopen(url, timeout=10) as page:
+                assert b'<script src="/static/app.js"' in page.read()
+            assert ui.poll() is None  # the forward stays open while the page is used
+        finally:
+            ui.send_signal(signal.SIGINT)
+            assert ui.wait(30) == 130
     finally:
         pod.stop()
         api.delete("tiltfiles", name)

@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from tests.conftest import eventually
 from tests.conftest import process_alive as alive
+from tilt_operator.devcluster.cluster import free_port
 
 
 def children(pid: int) -> list[int]:
@@ -46,10 +48,27 @@ def _address(hex_address: str, width: int) -> str:
     return "::" if int(hex_address, 16) == 0 else hex_address
 
 
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
+
+
 def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_path: Path):
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    port = free_port()  # Tilt's 10350 by default; a free one here, beside a developer's own
     dev = subprocess.Popen(
-        [sys.executable, "-m", "tilt_operator", "dev", "--data-dir", str(tmp_path / "data")],
+        [
+            sys.executable,
+            "-m",
+            "tilt_operator",
+            "dev",
+            "--data-dir",
+            str(tmp_path / "data"),
+            f"--serve=127.0.0.1:{port}",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -61,9 +80,10 @@ def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_pa
         assert dev.stdout is not None
         for line in dev.stdout:
             output.append(line)
-            if "kubectl get tilt" in line:
+            if "dashboard:" in line:
                 break
         assert any("export KUBECONFIG=" in line for line in output), "".join(output)
+        assert output[-1].startswith(f"dashboard: http://127.0.0.1:{port}/"), "".join(output)
 
         def operator() -> int | None:
             return next((pid for pid in children(dev.pid) if b"run" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
@@ -72,6 +92,8 @@ def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_pa
         sockets = eventually(lambda: listening(pid), what="the operator's liveness endpoint")
         assert sockets, "the operator listens on nothing"
         assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
+        page = eventually(lambda: _get(f"http://127.0.0.1:{port}/"), what="the dashboard")
+        assert '<script src="/static/app.js"' in page
     finally:
         os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C in the developer's terminal
         dev.wait(60)

@@ -29,7 +29,8 @@ from kubernetes.config import ConfigException
 
 from tilt_operator import clicks, kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
-from tilt_operator.cli import logs, table
+from tilt_operator.cli import logs, table, ui
+from tilt_operator.cli.reach import Unreachable
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
@@ -347,6 +348,7 @@ def parser() -> argparse.ArgumentParser:
     _add_create(commands)
     _add_others(commands)
     logs.add_parser(commands)
+    ui.add_parser(commands)
     return top
 
 
@@ -390,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = parse(sys.argv[1:] if argv is None else argv)
         code: int | None = options.run(options)
-    except (CLIError, InvalidName, logs.LogsError) as error:
+    except (CLIError, InvalidName, Unreachable) as error:
         return _fail(str(error))
     except ApiException as error:
         return _fail(_api_error(error))

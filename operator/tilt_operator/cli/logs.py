@@ -1,39 +1,24 @@
 """``kubectl tilt logs``: what Cmds and Tiltfiles printed, as ``tilt logs`` shows it.
 
-The operator keeps the logs and serves them (``tilt_operator.web``); this finds it and prints
-them. An operator running on this machine says where it listens (``tilt_operator.localserver``);
-otherwise the operator runs in the cluster, and ``kubectl port-forward`` reaches its pod through
-the API server, so Kubernetes RBAC decides who may read (``pods/portforward`` in its namespace).
-``TILT_OPERATOR_SERVER`` names the server outright.
+The operator keeps the logs and serves them (``tilt_operator.web``); this reaches its server
+(:mod:`~tilt_operator.cli.reach`) and prints them.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
-import os
-import re
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-from tilt_operator import kube, localserver, timestamps
+from tilt_operator import timestamps
+from tilt_operator.cli.reach import Unreachable, server
 
-NAMESPACE = "tilt-operator"
-DEPLOYMENT = "deployment/tilt-operator"
-PORT = 10350
-# How `kubectl port-forward` says where it listens.
-_FORWARDING = re.compile(r"Forwarding from (127\.0\.0\.1|\[::1\]):(\d+)")
 _SEPARATOR = " │ "
-
-
-class LogsError(Exception):
-    """One line to print as the error."""
 
 
 def add_parser(commands: Any) -> None:
@@ -59,7 +44,7 @@ def run(options: argparse.Namespace) -> int:
         try:
             seconds = timestamps.parse_duration(options.since)
         except ValueError as error:
-            raise LogsError(f"invalid --since: {error}") from None
+            raise Unreachable(f"invalid --since: {error}") from None
         since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
         query.append(("since", since.strftime(timestamps.FORMAT)))
     if options.tail >= 0:
@@ -68,8 +53,8 @@ def run(options: argparse.Namespace) -> int:
         query.append(("follow", "1"))
     width = 0
     try:
-        with _server() as url:
-            for entry in _stream(f"{url}/api/logs?{urllib.parse.urlencode(query)}"):
+        with server() as reached:
+            for entry in _stream(f"{reached.url}/api/logs?{urllib.parse.urlencode(query)}"):
                 if options.json:
                     print(json.dumps(entry, ensure_ascii=False), flush=True)
                     continue
@@ -91,47 +76,7 @@ def _stream(url: str) -> Iterator[dict[str, Any]]:
             message = json.loads(error.read())["error"]
         except (ValueError, KeyError):
             message = f"{error.code} {error.reason}"
-        raise LogsError(message) from None
+        raise Unreachable(message) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise LogsError(f"cannot reach the operator's server at {url.split('/api/')[0]}: {reason}") from None
-
-
-@contextlib.contextmanager
-def _server() -> Iterator[str]:
-    """The operator's server: named, on this machine, or through a port-forward to its pod."""
-    explicit = os.environ.get("TILT_OPERATOR_SERVER")
-    if explicit:
-        yield explicit.rstrip("/")
-        return
-    local = localserver.find(kube.api_client().configuration.host)
-    if local:
-        yield local
-        return
-    with _port_forward() as url:
-        yield url
-
-
-@contextlib.contextmanager
-def _port_forward() -> Iterator[str]:
-    """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
-    from tilt_operator.cli.tilt import kubectl  # the same kubectl the `tilt` command uses
-
-    namespace = os.environ.get("TILT_OPERATOR_NAMESPACE", NAMESPACE)
-    command = [kubectl(), "port-forward", "--namespace", namespace, DEPLOYMENT, f":{PORT}"]
-    forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert forward.stdout is not None
-        line = forward.stdout.readline()
-        found = _FORWARDING.search(line)
-        if not found:
-            error = (forward.stderr.read() if forward.stderr else "").strip() if forward.poll() is not None else ""
-            raise LogsError(
-                "no operator on this machine, and none reachable in the cluster "
-                f"({' '.join(command[1:])}: {error or line.strip() or 'no answer'})"
-            )
-        yield f"http://{found.group(1)}:{found.group(2)}"
-    finally:
-        forward.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            forward.wait(5)
+        raise Unreachable(f"cannot reach the operator's server at {url.split('/api/')[0]}: {reason}") from None

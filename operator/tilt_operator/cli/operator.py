@@ -71,7 +71,7 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
     """Run the operator as a child process against the dev cluster, exactly as `run` runs against any cluster."""
     from tilt_operator.devcluster.dev import default_state_dir, dev_cluster
 
-    with dev_cluster(state_dir or default_state_dir()) as cluster:
+    with dev_cluster(state_dir or default_state_dir(), dashboard=settings.serve) as cluster:
         env = {
             **os.environ,
             # The cluster's kubectl, for the `tilt` command extension scripts run.

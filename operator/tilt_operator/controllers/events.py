@@ -1,4 +1,5 @@
-"""One kopf event handler per tilt.dev kind: every watch event goes to the reconcilers' Controller."""
+"""One kopf event handler per tilt.dev kind: every watch event goes to the reconcilers' Controller,
+and to the dashboard's open pages."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import kopf
 
 from tilt_operator.api import KINDS
 from tilt_operator.reconcilers.controller import Controller
+from tilt_operator.web.server import WebServer
 
 
 async def _observe(*, type: str | None, body: kopf.Body, memo: Any, param: Any = None, **_: Any) -> None:
     """Async, so kopf calls it in the event loop, where the Controller's queues live."""
     controller: Controller = memo.controller
     controller.observe(param, type, body)
+    web: WebServer | None = memo.web
+    if web is not None:
+        web.live.changed()
 
 
 for _kind in KINDS:

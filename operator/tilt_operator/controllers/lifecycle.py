@@ -52,17 +52,21 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
     for handler in logging.getLogger().handlers:
         handler.addFilter(_KopfRetries(memo.controller))
     memo.controller.start()
-    memo.web = await _serve(config, memo.controller)
+    memo.web = await _serve(config, memo.controller, client)
     logger.info("data dir %s, process execution %s", config.data_dir, "on" if config.exec_enabled else "off")
 
 
-async def _serve(settings: Settings, controller: Controller) -> WebServer | None:
+async def _serve(settings: Settings, controller: Controller, client: kube.Client) -> WebServer | None:
     """Start the web server and say where it is, for the command line on this machine."""
     if settings.serve is None:
         return None
     host, _, port = settings.serve.rpartition(":")
     server = WebServer(
-        host=host.strip("[]") or "127.0.0.1", port=int(port), cache=controller.cache, logs=controller.logs
+        host=host.strip("[]") or "127.0.0.1",
+        port=int(port),
+        cache=controller.cache,
+        logs=controller.logs,
+        client=client,
     )
     try:
         await server.start()
@@ -71,7 +75,7 @@ async def _serve(settings: Settings, controller: Controller) -> WebServer | None
         return None
     if "KUBERNETES_SERVICE_HOST" not in os.environ:  # in a pod, kubectl port-forward finds it instead
         server.advertised = localserver.advertise(kube.api_client().configuration.host, server.url)
-    logging.getLogger(__name__).info("serving logs at %s", server.url)
+    logging.getLogger(__name__).info("dashboard and logs at %s/", server.url)
     return server
 
 

@@ -31,15 +31,20 @@ def link_kubectl(cluster: DevCluster) -> Path:
 
 
 @contextmanager
-def dev_cluster(state_dir: Path) -> Iterator[DevCluster]:
-    """A running local cluster with the CRDs installed; stopped on exit."""
+def dev_cluster(state_dir: Path, dashboard: str | None = None) -> Iterator[DevCluster]:
+    """A running local cluster with the CRDs installed; stopped on exit.
+
+    ``dashboard`` is the address the operator will serve at, to print with the hints.
+    """
     with DevCluster(ensure_binaries(), state_dir) as cluster:
         cluster.install_crds(repo_root() / "crds")
         bin_dir = link_kubectl(cluster)
+        host, _, port = (dashboard or "").rpartition(":")
         print(
             f"\nlocal cluster ready at {cluster.server}; in another shell:\n"
             f"  export KUBECONFIG={cluster.kubeconfig} PATH={bin_dir}:$PATH\n"
-            "  kubectl get tilt\n",
+            "  kubectl get tilt\n"
+            + (f"dashboard: http://{host}:{port}/ (kubectl tilt ui opens it)\n" if dashboard else ""),
             file=sys.stderr,
             flush=True,
         )

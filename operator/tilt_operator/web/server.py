@@ -1,11 +1,16 @@
-"""The operator's HTTP server: aiohttp, on a loopback address only, for this machine's eyes.
+"""The operator's HTTP server: the dashboard and the logs, on a loopback address, for this machine's eyes.
 
-It answers nothing that does not name a loopback host in its Host header, so a web page of
-another site that resolves its own name to 127.0.0.1 (DNS rebinding) is refused. In a cluster it
-listens on the pod's loopback, reached only through ``kubectl port-forward``, so the API server's
-authentication and RBAC (``pods/portforward``) decide who may read.
+In a cluster it listens on the pod's loopback, reached only through ``kubectl port-forward``, so
+the API server's authentication and RBAC (``pods/portforward``) decide who may look. Who it
+answers and which requests may change anything is :mod:`~tilt_operator.web.security`.
 
 Routes:
+- ``GET /``: the dashboard, a page and a small script (``web/static/``).
+- ``GET /api/events``: the dashboard's data as server-sent events: a ``snapshot`` (with the
+  page's session token), then a ``change`` with the resources that changed, as they change.
+- ``POST /api/buttons/NAME/click``: click a UIButton, with ``{"inputs": {"name": value}}``
+  and the session token in the ``X-Tilt-Operator-Token`` header; writes what
+  ``kubectl tilt click`` writes.
 - ``GET /api/logs?name=N&tail=T&since=TIME&follow=1``: the logs of the named resources (all when
   none is named) as one JSON line each, oldest first, then live with ``follow``.
 """
@@ -13,57 +18,31 @@ Routes:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from importlib import resources as package_files
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 
-from tilt_operator import timestamps
-from tilt_operator.api import CMD, TILTFILE, Kind
+from tilt_operator import clicks, timestamps
+from tilt_operator.api import CMD, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.kube import ApiError
 from tilt_operator.logstore import Key, Line, LogStore
 from tilt_operator.reconcilers.cache import Cache
-from tilt_operator.web import resources
+from tilt_operator.reconcilers.client import Client
+from tilt_operator.web import resources, security
+from tilt_operator.web.live import Live
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 _SHORT = {CMD.plural: "cmd", TILTFILE.plural: "tf"}
-
-
-class NotLoopback(ValueError):
-    """The server may only listen on a loopback address."""
-
-
-def check_loopback(host: str) -> None:
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise NotLoopback(
-            f"the web server listens on loopback only (127.0.0.1 or ::1), not {host!r}: "
-            "reach it from elsewhere with kubectl port-forward"
-        )
-
-
-def _host_allowed(header: str | None) -> bool:
-    """Whether the Host header names this machine: 127.0.0.1:10350, localhost, [::1]:8080…"""
-    if not header:
-        return False
-    host = header.rsplit(":", 1)[0] if not header.endswith("]") else header
-    return host.strip("[]").lower() in _LOOPBACK_NAMES
-
-
-@web.middleware
-async def _only_loopback_hosts(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _host_allowed(request.headers.get("Host")):
-        return web.json_response({"error": "this server answers only requests for a loopback host"}, status=403)
-    return await handler(request)
+STATIC = Path(str(package_files.files("tilt_operator.web") / "static"))
+# A comment line on an idle event stream, so a page (and a proxy) sees the connection is alive.
+_KEEPALIVE = 15.0
 
 
 def _record(key: Key, resource: str, line: Line) -> bytes:
@@ -71,11 +50,26 @@ def _record(key: Key, resource: str, line: Line) -> bytes:
     return (json.dumps(entry, ensure_ascii=False) + "\n").encode()
 
 
+def _event(name: str, data: Any) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
 class WebServer:
-    def __init__(self, *, host: str, port: int, cache: Cache, logs: LogStore) -> None:
-        check_loopback(host)
-        self._host, self._port, self._cache, self._logs = host, port, cache, logs
-        self._app = web.Application(middlewares=[_only_loopback_hosts])
+    def __init__(self, *, host: str, port: int, cache: Cache, logs: LogStore, client: Client) -> None:
+        security.check_loopback(host)
+        self._host, self._port, self._cache, self._logs, self._client = host, port, cache, logs, client
+        self.live = Live(cache)
+        self._tokens = security.Tokens()
+        self._app = web.Application(middlewares=[security.guard])
+        self._app.on_response_prepare.append(security.secure_headers)
+        self._app.router.add_get("/", self._serve_page)
+        self._app.router.add_static("/static", STATIC)
+        self._app.router.add_get("/api/events", self._serve_events)
+        self._app.router.add_post("/api/buttons/{name}/click", self._click)
         self._app.router.add_get("/api/logs", self._serve_logs)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -100,6 +94,54 @@ class WebServer:
         self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _serve_page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def _serve_events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        try:
+            with self.live.subscribe() as (snapshot, page):
+                # retry: a page that loses the server tries again every second.
+                await response.write(b"retry: 1000\n" + _event("snapshot", {"token": self._tokens.issue(), **snapshot}))
+                while not self._closing.is_set():
+                    try:
+                        change = await asyncio.wait_for(page.next(), _KEEPALIVE)
+                    except TimeoutError:
+                        await response.write(b": keep-alive\n\n")
+                        continue
+                    await response.write(_event("change", change))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return response
+
+    async def _click(self, request: web.Request) -> web.StreamResponse:
+        if not self._tokens.valid(request.headers.get(security.TOKEN_HEADER)):
+            return _error(403, "refused: the click carries no valid session token (reload the page)")
+        name = request.match_info["name"]
+        try:
+            body = await request.json()
+            given = body.get("inputs") or {}
+            if not isinstance(given, dict) or not all(isinstance(value, str | bool) for value in given.values()):
+                raise ValueError("inputs must map names to strings or booleans")
+        except (ValueError, AttributeError) as error:
+            return _error(400, f"bad request: {error}")
+        button = self._cache.get(UI_BUTTON, name)
+        if button is None:
+            return _error(404, f'{UI_BUTTON.resource} "{name}" not found')
+        if (button.get("spec") or {}).get("disabled"):
+            return _error(409, f'{UI_BUTTON.resource} "{name}" is disabled')
+        try:
+            status = clicks.status(button, given, timestamps.now())
+        except clicks.InvalidInput as error:
+            return _error(400, str(error))
+        try:
+            await self._client.patch_status(UI_BUTTON, name, status)
+        except (ApiError, aiohttp.ClientError, TimeoutError) as error:
+            return _error(502, f"the API server refused the click: {error}")
+        logger.info("button %s clicked in the dashboard", name)
+        return web.json_response({"lastClickedAt": status["lastClickedAt"]})
 
     def _lines(self, kind: Kind, obj: dict, since: str) -> list[tuple[str, bytes]]:  # type: ignore[type-arg]
         key, resource = resources.key_of(kind, obj), resources.resource_of(kind, obj)

@@ -1,0 +1,74 @@
+"""How the command line reaches the operator's web server (the dashboard, the logs).
+
+An operator running on this machine says where it listens (``tilt_operator.localserver``);
+otherwise the operator runs in the cluster, and ``kubectl port-forward`` reaches its pod through
+the API server, so Kubernetes RBAC decides who may look (``pods/portforward`` in its namespace).
+``TILT_OPERATOR_SERVER`` names the server outright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from tilt_operator import kube, localserver
+
+NAMESPACE = "tilt-operator"
+DEPLOYMENT = "deployment/tilt-operator"
+PORT = 10350
+# How `kubectl port-forward` says where it listens.
+_FORWARDING = re.compile(r"Forwarding from (127\.0\.0\.1|\[::1\]):(\d+)")
+
+
+class Unreachable(Exception):
+    """No server to talk to, or it refused: one line to print as the error."""
+
+
+class Server(NamedTuple):
+    url: str
+    # Reached through `kubectl port-forward`, which lasts only as long as the ``with``.
+    forwarded: bool
+
+
+@contextlib.contextmanager
+def server() -> Iterator[Server]:
+    """The operator's server: named, on this machine, or through a port-forward to its pod."""
+    explicit = os.environ.get("TILT_OPERATOR_SERVER")
+    if explicit:
+        yield Server(explicit.rstrip("/"), forwarded=False)
+        return
+    local = localserver.find(kube.api_client().configuration.host)
+    if local:
+        yield Server(local, forwarded=False)
+        return
+    with _port_forward() as url:
+        yield Server(url, forwarded=True)
+
+
+@contextlib.contextmanager
+def _port_forward() -> Iterator[str]:
+    """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
+    from tilt_operator.cli.tilt import kubectl  # the same kubectl the `tilt` command uses
+
+    namespace = os.environ.get("TILT_OPERATOR_NAMESPACE", NAMESPACE)
+    command = [kubectl(), "port-forward", "--namespace", namespace, DEPLOYMENT, f":{PORT}"]
+    forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()
+        found = _FORWARDING.search(line)
+        if not found:
+            error = (forward.stderr.read() if forward.stderr else "").strip() if forward.poll() is not None else ""
+            raise Unreachable(
+                "no operator on this machine, and none reachable in the cluster "
+                f"({' '.join(command[1:])}: {error or line.strip() or 'no answer'})"
+            )
+        yield f"http://{found.group(1)}:{found.group(2)}"
+    finally:
+        forward.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            forward.wait(5)
