@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any, TypeVar, cast
 
 from tilt_operator.messages import quoted
@@ -39,6 +40,17 @@ def object_name(tilt_name: str) -> str:
             " starting and ending with a letter or digit"
         )
     return name
+
+
+def extension_name(repo_path: str) -> str:
+    """The name of the Extension that installs the extension at ``repo_path``, as ``kubectl tilt
+    create ext REPO/PATH`` names it: its last directory (``k8s/cert_manager`` is ``cert-manager``),
+    or that directory's own name when no object name can be made of it."""
+    last = PurePosixPath(repo_path).name
+    try:
+        return object_name(last)
+    except InvalidName:
+        return last
 
 
 def named(metadata: Mapping[str, Any], tilt_name: str) -> dict[str, Any]:

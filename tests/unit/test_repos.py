@@ -99,3 +99,46 @@ def test_a_file_repo_refuses_git_only_fields(tmp_path: Path, key: str):
     assert not outcome.ready
     assert not outcome.retry
     assert outcome.fields["error"] == f"invalid spec: {key} is not supported for file:// repos; remove it"
+
+
+def _extension(root: Path, path: str) -> None:
+    (root / path).mkdir(parents=True)
+    (root / path / "Tiltfile").write_text("")
+    (root / path / "README.md").write_text(f"# {path}\n\nThe {Path(path).name} extension.\n")
+
+
+def test_a_checkout_lists_its_extensions_below_its_git_subpath(tmp_path: Path):
+    _extension(tmp_path, "exts/cancel")
+    _extension(tmp_path, "other/skipped")
+    store = FakeStore(checkout=Checkout(tmp_path, COMMIT, fetched=True))
+    fields = repos.reconcile_repo({"url": "https://example.com/r", "gitSubpath": "exts"}, store).fields
+    assert fields["extensions"] == [{"name": "cancel", "path": "cancel", "description": "The cancel extension."}]
+    assert (fields["extensionCount"], fields["extensionsNote"]) == (1, None)
+
+
+def test_the_catalogue_is_scanned_once_per_commit(tmp_path: Path):
+    _extension(tmp_path, "cancel")
+    store = FakeStore(checkout=Checkout(tmp_path, COMMIT, fetched=True))
+    known = repos.reconcile_repo({"url": "https://example.com/r"}, store).fields
+    _extension(tmp_path, "added")  # a checkout never changes under its commit; this proves the scan is skipped
+    assert repos.reconcile_repo({"url": "https://example.com/r"}, store, known).fields["extensionCount"] == 1
+    store.checkout = Checkout(tmp_path, "b" * 40, fetched=True)
+    assert repos.reconcile_repo({"url": "https://example.com/r"}, store, known).fields["extensionCount"] == 2
+
+
+def test_a_file_repo_is_scanned_every_time(tmp_path: Path):
+    _extension(tmp_path, "cancel")
+    spec = {"url": f"file://{tmp_path}"}
+    known = repos.reconcile_repo(spec, FakeStore()).fields
+    _extension(tmp_path, "added")
+    assert [e["path"] for e in repos.reconcile_repo(spec, FakeStore(), known).fields["extensions"]] == [
+        "added",
+        "cancel",
+    ]
+
+
+def test_every_catalogue_field_is_cleared_when_nothing_is_served():
+    status = repos.repo_status(
+        repos.RepoOutcome({"error": "x"}), {"metadata": {"generation": 1}}, {"extensionCount": 3}, None
+    )
+    assert (status["extensions"], status["extensionCount"], status["extensionsNote"]) == (None, None, None)

@@ -1,6 +1,8 @@
-"""The ExtensionRepo reconciler: validate the spec, sync the checkout, say whether it is Ready.
+"""The ExtensionRepo reconciler: validate the spec, sync the checkout, list what it offers, say whether it is Ready.
 
-The fetching itself lives in :mod:`tilt_operator.gitstore`. Three kinds of failure, as Flux's
+The fetching itself lives in :mod:`tilt_operator.gitstore`, and so does the scan for the
+extensions a checkout offers (``status.extensions``, :mod:`~tilt_operator.gitstore.catalogue`),
+made once per commit. Three kinds of failure, as Flux's
 source-controller has them: a spec that cannot work (no retry until it is edited), a fetch that
 failed with an older checkout to serve (stale, still Ready), and a fetch that failed with nothing
 to serve (retried with backoff by the queue).
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 from tilt_operator import reasons, timestamps
 from tilt_operator.api import ANNOTATION_REQUESTED_AT, EXTENSION_REPO
 from tilt_operator.config import Settings
+from tilt_operator.gitstore import catalogue
 from tilt_operator.gitstore.store import Checkout, GitError
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
 from tilt_operator.reconcilers.cache import Cache
@@ -64,16 +67,27 @@ def _invalid(reason: str, message: str) -> RepoOutcome:
     return RepoOutcome({"error": message}, ready=False, reason=reason, message=message)
 
 
-def _served(checkout: Checkout) -> dict[str, Any]:
+def _served(checkout: Checkout, spec: Mapping[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
+    listed = (
+        {key: known.get(key) for key in ("extensions", "extensionCount", "extensionsNote")}
+        if known.get("checkoutRef") == checkout.commit and known.get("extensionCount") is not None
+        else catalogue.scan(checkout.path, spec.get("gitSubpath") or "").status()
+    )
     return {
         "path": str(checkout.path),
         "checkoutRef": checkout.commit,
         "lastFetchedAt": timestamps.from_epoch(checkout.path.stat().st_mtime),
+        **listed,
     }
 
 
-def reconcile_repo(spec: Mapping[str, Any], store: Store) -> RepoOutcome:
-    """Bring the checkout of ``spec`` up to date and describe the result."""
+def reconcile_repo(spec: Mapping[str, Any], store: Store, known: Mapping[str, Any] | None = None) -> RepoOutcome:
+    """Bring the checkout of ``spec`` up to date and describe the result.
+
+    ``known`` is the status of the same spec so far: its catalogue is kept while the commit is
+    the same, rather than scanned again.
+    """
+    known = known or {}
     url, ref = spec.get("url", ""), spec.get("ref") or ""
     try:
         parsed = parse_repo_url(url)
@@ -88,9 +102,9 @@ def reconcile_repo(spec: Mapping[str, Any], store: Store) -> RepoOutcome:
     try:
         checkout = store.sync(url, ref)
     except GitError as error:
-        return _fetch_failed(store, url, ref, f"fetch: {error}")
+        return _fetch_failed(store, spec, known, f"fetch: {error}")
     message = f"checked out {checkout.commit[:12]}" + (f" of {ref}" if ref else "")
-    return RepoOutcome(_served(checkout), ready=True, reason=reasons.CHECKOUT_READY, message=message)
+    return RepoOutcome(_served(checkout, spec, known), ready=True, reason=reasons.CHECKOUT_READY, message=message)
 
 
 def _directory(spec: Mapping[str, Any], path: Path | None) -> RepoOutcome:
@@ -99,16 +113,21 @@ def _directory(spec: Mapping[str, Any], path: Path | None) -> RepoOutcome:
     for key in ("ref", "gitSubpath"):
         if spec.get(key):
             return _invalid(reasons.SPEC_INVALID, f"invalid spec: {key} is not supported for file:// repos; remove it")
-    fields = {"path": str(path), "lastFetchedAt": timestamps.from_epoch(path.stat().st_mtime)}
+    # A directory in place can change at any time: its catalogue is scanned on every reconcile.
+    fields = {
+        "path": str(path),
+        "lastFetchedAt": timestamps.from_epoch(path.stat().st_mtime),
+        **catalogue.scan(path).status(),
+    }
     return RepoOutcome(fields, ready=True, reason=reasons.DIRECTORY_READY, message=f"using {path} in place")
 
 
-def _fetch_failed(store: Store, url: str, ref: str, message: str) -> RepoOutcome:
+def _fetch_failed(store: Store, spec: Mapping[str, Any], known: Mapping[str, Any], message: str) -> RepoOutcome:
     """Keep serving an older checkout if there is one (stale); otherwise an error to retry."""
-    older = store.current(url, ref)
+    older = store.current(spec.get("url", ""), spec.get("ref") or "")
     if older is None:
         return RepoOutcome({"error": message}, ready=False, reason=reasons.FETCH_FAILED, message=message, retry=True)
-    fields = {**_served(older), "staleReason": message}
+    fields = {**_served(older, spec, known), "staleReason": message}
     return RepoOutcome(
         fields, ready=True, reason=reasons.CHECKOUT_STALE, message=f"serving {older.commit[:12]}: {message}"
     )
@@ -125,6 +144,9 @@ def repo_status(
         "error": None,
         "staleReason": None,
         "lastHandledRequest": requested_at,
+        "extensions": None,
+        "extensionCount": None,
+        "extensionsNote": None,
         **outcome.fields,
     }
     return desired_status(
@@ -164,7 +186,8 @@ class ExtensionRepoReconciler:
             wait = seconds_until_fetch(obj, current, since_check=since, interval=interval)
             if wait > 0:
                 return Result(requeue_after=wait)
-        outcome = await asyncio.to_thread(reconcile_repo, spec, self._store)
+        same_spec = current.get("observedGeneration") == obj["metadata"].get("generation")
+        outcome = await asyncio.to_thread(reconcile_repo, spec, self._store, current if same_spec else None)
         requested = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REQUESTED_AT)
         changed = await self._writer.write(EXTENSION_REPO, obj, repo_status(outcome, obj, current, requested))
         if changed and not outcome.ready:
