@@ -29,8 +29,8 @@ from kubernetes.config import ConfigException
 
 from tilt_operator import clicks, kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
-from tilt_operator.cli import logs, table, ui
-from tilt_operator.cli.reach import Unreachable
+from tilt_operator.cli import catalogue, logs, table, ui
+from tilt_operator.cli.errors import CLIError
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
@@ -54,10 +54,6 @@ _SPELLINGS = {
 }
 LISTED = {spelling: kind for kind, spellings in _SPELLINGS.items() for spelling in spellings}
 DELETABLE = {spelling: kind for spelling, kind in LISTED.items() if kind in (EXTENSION_REPO, EXTENSION)}
-
-
-class CLIError(Exception):
-    """A failure the user can fix; its message is the whole error line."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -348,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
     _add_create(commands)
     _add_others(commands)
     logs.add_parser(commands)
+    catalogue.add_parsers(commands)
     ui.add_parser(commands)
     return top
 
@@ -392,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = parse(sys.argv[1:] if argv is None else argv)
         code: int | None = options.run(options)
-    except (CLIError, InvalidName, Unreachable) as error:
+    except (CLIError, InvalidName) as error:
         return _fail(str(error))
     except ApiException as error:
         return _fail(_api_error(error))

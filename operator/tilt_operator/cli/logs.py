@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from tilt_operator import timestamps
-from tilt_operator.cli.reach import Unreachable, server
+from tilt_operator.cli.errors import CLIError
+from tilt_operator.cli.reach import request, server
 
 _SEPARATOR = " │ "
 
@@ -44,7 +43,7 @@ def run(options: argparse.Namespace) -> int:
         try:
             seconds = timestamps.parse_duration(options.since)
         except ValueError as error:
-            raise Unreachable(f"invalid --since: {error}") from None
+            raise CLIError(f"invalid --since: {error}") from None
         since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)
         query.append(("since", since.strftime(timestamps.FORMAT)))
     if options.tail >= 0:
@@ -67,16 +66,6 @@ def run(options: argparse.Namespace) -> int:
 
 
 def _stream(url: str) -> Iterator[dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            for line in response:
-                yield json.loads(line)
-    except urllib.error.HTTPError as error:
-        try:
-            message = json.loads(error.read())["error"]
-        except (ValueError, KeyError):
-            message = f"{error.code} {error.reason}"
-        raise Unreachable(message) from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise Unreachable(f"cannot reach the operator's server at {url.split('/api/')[0]}: {reason}") from None
+    with request(url) as response:
+        for line in response:
+            yield json.loads(line)

@@ -9,23 +9,24 @@ the API server, so Kubernetes RBAC decides who may look (``pods/portforward`` in
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import re
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import NamedTuple
 
 from tilt_operator import kube, localserver
+from tilt_operator.cli.errors import Unreachable
 
 NAMESPACE = "tilt-operator"
 DEPLOYMENT = "deployment/tilt-operator"
 PORT = 10350
 # How `kubectl port-forward` says where it listens.
 _FORWARDING = re.compile(r"Forwarding from (127\.0\.0\.1|\[::1\]):(\d+)")
-
-
-class Unreachable(Exception):
-    """No server to talk to, or it refused: one line to print as the error."""
 
 
 class Server(NamedTuple):
@@ -47,6 +48,24 @@ def server() -> Iterator[Server]:
         return
     with _port_forward() as url:
         yield Server(url, forwarded=True)
+
+
+@contextlib.contextmanager
+def request(url: str) -> Iterator[http.client.HTTPResponse]:
+    """GET ``url`` of the operator's server: a refusal is :class:`Unreachable` with the server's own
+    message, and so is a server that does not answer (or stops answering while it is read)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            yield response
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read())["error"]
+        except (ValueError, KeyError):
+            message = f"{error.code} {error.reason}"
+        raise Unreachable(message) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise Unreachable(f"cannot reach the operator's server at {url.split('/api/')[0]}: {reason}") from None
 
 
 @contextlib.contextmanager

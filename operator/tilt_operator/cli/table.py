@@ -59,10 +59,10 @@ def row(obj: Mapping[str, Any]) -> tuple[str, ...]:
     return (obj["kind"], obj["metadata"]["name"], ready(obj), detail(obj), " ".join(error(obj).split()))
 
 
-def format_table(rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns under ``HEADER``, as kubectl prints them; the last column is never padded."""
-    lines = [HEADER, *rows]
-    widths = [max(len(line[column]) for line in lines) for column in range(len(HEADER) - 1)]
+def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> str:
+    """Left-aligned columns under ``header``, as kubectl prints them; the last column is never padded."""
+    lines = [header, *rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header) - 1)]
     formatted = [
         _GAP.join([*(cell.ljust(w) for cell, w in zip(line, widths, strict=False)), line[-1]]) for line in lines
     ]
