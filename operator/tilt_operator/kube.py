@@ -266,6 +266,9 @@ class Client:
     async def apply(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
         return cast(Object, await self.send(apply_call(kind, obj, field_manager, force=True)))
 
+    async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
+        return cast(Object, await self.send(create_call(kind, obj, field_manager)))
+
     async def delete(self, kind: Kind, name: str) -> None:
         await self.send(delete_call(kind, name))
 

@@ -308,3 +308,29 @@ def test_kubectl_tilt_ui_finds_the_operators_dashboard(fresh: tuple[Operator, Ap
         timeout=60,
     )
     assert (shown.returncode, shown.stdout, shown.stderr) == (0, f"dashboard: {operator.web_url}/\n", "")
+
+
+def test_the_catalogue_installs_and_uninstalls_an_extension(fresh: tuple[Operator, Api], page: Page) -> None:
+    operator, api = fresh
+    api.create("extensionrepos", repo("shelf", f"file://{REPO}/examples/extensions"))
+    page.goto(f"{operator.web_url}/#/catalogue")
+    expect(page.locator("#banner")).to_be_hidden()
+    offer = page.locator("#offers tr[data-offer='shelf/cancel-sh']")
+    expect(offer).to_be_visible(timeout=WAIT)
+    expect(page.locator("#log")).to_be_hidden()  # the catalogue takes the logs' place
+    page.locator("#catalogue-filter").fill("shelf/cancel-s")
+    expect(page.locator("#offers tr[data-offer]")).to_have_count(1)
+
+    offer.locator("button.install").click()
+    expect(offer.locator(".installed")).to_have_text("cancel-sh")
+    installed = api.get("extensions", "cancel-sh")
+    assert installed is not None
+    assert installed["spec"] == {"repoName": "shelf", "repoPath": "cancel-sh"}
+
+    uninstall = offer.locator("button.uninstall")
+    uninstall.click()
+    expect(uninstall).to_have_text("deleteConfirm uninstall cancel-sh")  # the first click arms
+    assert api.get("extensions", "cancel-sh") is not None
+    uninstall.click()
+    expect(offer.locator("button.install")).to_be_visible()
+    eventually(lambda: api.get("extensions", "cancel-sh") is None, what="the Extension to be deleted")

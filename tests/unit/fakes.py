@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tilt_operator.api import API_VERSION, KINDS, Kind
+from tilt_operator.kube import ApiError
 from tilt_operator.reconcilers.cache import Cache
 
 BY_KIND = {kind.kind: kind for kind in KINDS}
@@ -88,6 +89,12 @@ class FakeCluster:
         merged["spec"] = copy.deepcopy(obj.get("spec"))
         return copy.deepcopy(self.put(merged))
 
+    async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> dict[str, Any]:
+        self.calls[f"create {kind.kind}"] += 1
+        if (kind.kind, obj["metadata"]["name"]) in self.objects:
+            raise ApiError(409, f'{kind.plural}.tilt.dev "{obj["metadata"]["name"]}" already exists')
+        return copy.deepcopy(self.put({**obj, "kind": kind.kind}))
+
     async def delete(self, kind: Kind, name: str) -> None:
         self.calls[f"delete {kind.kind}"] += 1
         self.objects.pop((kind.kind, name), None)
@@ -108,7 +115,9 @@ class FakeCluster:
     @property
     def writes(self) -> int:
         """Every call that changes something on the server (events excluded)."""
-        return sum(count for call, count in self.calls.items() if call.split()[0] in {"apply", "delete", "patch"})
+        return sum(
+            count for call, count in self.calls.items() if call.split()[0] in {"apply", "create", "delete", "patch"}
+        )
 
     # The cache, as kopf's indexes would hold it.
 

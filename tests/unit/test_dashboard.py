@@ -262,6 +262,10 @@ class Served:
                     return str(json.loads(line[6:])["token"])
         raise AssertionError("no snapshot")
 
+    async def request(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        async with self.session.request(method, f"{self.server.url}{path}", json=body, headers=headers) as response:
+            return response.status, await response.json()
+
     async def click(self, name: str, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         url = f"{self.server.url}/api/buttons/{name}/click"
         async with self.session.post(url, json=body, headers=headers) as response:
@@ -344,5 +348,95 @@ def test_pages_are_served_from_the_cache_without_a_request_to_the_api_server(tmp
             async with web.session.get(f"{web.server.url}/") as response:
                 assert response.status == 200
             assert web.cluster.calls == {}
+
+    asyncio.run(scenario())
+
+
+# The catalogue.
+
+
+def offering(tmp_path: Any, *paths: str) -> dict[str, Any]:
+    """A repo whose checkout at tmp_path/checkout offers ``paths``, each with a README."""
+    root = tmp_path / "checkout"
+    for path in paths:
+        (root / path).mkdir(parents=True)
+        (root / path / "Tiltfile").write_text("")
+        (root / path / "README.md").write_text(f"# {path}\n\nAbout {path}.\n")
+    entries = [{"name": path.rsplit("/", 1)[-1].replace("_", "-"), "path": path, "description": ""} for path in paths]
+    return with_status(repo("shelf", "https://git.example/shelf.git"), {"path": str(root), "extensions": entries})
+
+
+def test_the_catalogue_says_what_is_installed(tmp_path: Any) -> None:
+    cluster = FakeCluster(offering(tmp_path, "cancel", "k8s/cert_manager"), extension("mine", "shelf", "./cancel/"))
+    shown = view.build(cluster.cache())["catalogue"]
+    assert shown["repos"] == [
+        {"name": "shelf", "url": "https://git.example/shelf.git", "commit": None, "error": None, "note": None}
+    ]
+    assert [(e["repo"], e["path"], e["name"], e["installed"]) for e in shown["extensions"]] == [
+        ("shelf", "cancel", "cancel", ["mine"]),
+        ("shelf", "k8s/cert_manager", "cert-manager", []),
+    ]
+
+
+def test_install_and_uninstall_from_the_page(tmp_path: Any) -> None:
+    async def scenario() -> None:
+        async for web in served(tmp_path, offering(tmp_path, "cancel", "k8s/cert_manager")):
+            own = {security.TOKEN_HEADER: await web.token()}
+
+            async def call(method: str, path: str, body: Any = None, headers: Any = own) -> tuple[int, Any]:
+                return await web.request(method, path, body, headers)  # noqa: B023 (awaited in this iteration)
+
+            assert (await call("POST", "/api/extensions", {"repo": "shelf", "path": "cancel"}, {}))[0] == 403
+            assert await call("POST", "/api/extensions", {"repo": "shelf", "path": "k8s/cert_manager"}) == (
+                201,
+                {"name": "cert-manager"},
+            )
+            created = web.cluster.objects[("Extension", "cert-manager")]
+            assert created["spec"] == {"repoName": "shelf", "repoPath": "k8s/cert_manager"}
+            status, answer = await call("POST", "/api/extensions", {"repo": "shelf", "path": "nope"})
+            assert (status, answer["error"]) == (
+                404,
+                "repo shelf offers no extension at 'nope': `kubectl tilt search` lists them",
+            )
+            assert (await call("POST", "/api/extensions", {"repo": "gone", "path": "cancel"}))[0] == 404
+            assert (await call("DELETE", "/api/extensions/cert-manager", headers={}))[0] == 403
+            assert await call("DELETE", "/api/extensions/cert-manager") == (200, {"name": "cert-manager"})
+            assert ("Extension", "cert-manager") not in web.cluster.objects
+            assert (await call("DELETE", "/api/extensions/cert-manager"))[0] == 404
+
+    asyncio.run(scenario())
+
+
+def test_an_installed_name_is_not_taken_twice(tmp_path: Any) -> None:
+    async def scenario() -> None:
+        async for web in served(tmp_path, offering(tmp_path, "cancel"), extension("cancel", "other", "cancel")):
+            url = f"{web.server.url}/api/extensions"
+            headers = {security.TOKEN_HEADER: await web.token()}
+            async with web.session.post(url, json={"repo": "shelf", "path": "cancel"}, headers=headers) as response:
+                assert response.status == 409
+                assert (await response.json())["error"] == (
+                    'an Extension "cancel" exists already (from other/cancel): uninstall it first'
+                )
+            assert web.cluster.calls["create Extension"] == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_readme_is_read_from_the_checkout_and_never_from_outside(tmp_path: Any) -> None:
+    async def scenario() -> None:
+        shelf = offering(tmp_path, "cancel", "linked")
+        outside = tmp_path / "secret.md"
+        outside.write_text("secret")
+        readme = tmp_path / "checkout" / "linked" / "README.md"
+        readme.unlink()
+        readme.symlink_to(outside)
+        async for web in served(tmp_path, shelf):
+            async with web.session.get(f"{web.server.url}/api/catalogue/readme?repo=shelf&path=cancel") as response:
+                assert await response.json() == {
+                    "directory": str(tmp_path / "checkout" / "cancel"),
+                    "readme": "# cancel\n\nAbout cancel.\n",
+                }
+            async with web.session.get(f"{web.server.url}/api/catalogue/readme?repo=shelf&path=linked") as response:
+                assert (await response.json())["readme"] is None
 
     asyncio.run(scenario())

@@ -24,6 +24,10 @@ class Client(Protocol):
         """Server-side apply, forcing conflicts: the field manager owns what it sends."""
         ...
 
+    async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
+        """Create; an object of that name already there is an :class:`~tilt_operator.kube.ApiError` (409)."""
+        ...
+
     async def delete(self, kind: Kind, name: str) -> None:
         """Delete; an object already gone is not an error."""
         ...

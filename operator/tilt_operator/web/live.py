@@ -24,6 +24,8 @@ from tilt_operator.web import view
 # How long events gather before the view is rebuilt: well inside the 200 ms a change may take to
 # show, and long enough that a burst of a thousand events costs a handful of rebuilds.
 COALESCE = 0.02
+# Parts of the view sent whole when they change (resources are sent one by one).
+_WHOLE = ("globals", "catalogue")
 
 
 class Page:
@@ -36,8 +38,9 @@ class Page:
     def push(self, change: dict[str, Any]) -> None:
         if "resources" in change:
             self._pending.setdefault("resources", {}).update(change["resources"])
-        if "globals" in change:
-            self._pending["globals"] = change["globals"]
+        for key in _WHOLE:
+            if key in change:
+                self._pending[key] = change[key]
         self._ready.set()
 
     async def next(self) -> dict[str, Any]:
@@ -81,8 +84,7 @@ class Live:
         resources.update({name: None for name in last["resources"].keys() - fresh["resources"].keys()})
         if resources:
             change["resources"] = resources
-        if fresh["globals"] != last["globals"]:
-            change["globals"] = fresh["globals"]
+        change.update({key: fresh[key] for key in _WHOLE if fresh[key] != last.get(key)})
         self._view = fresh
         if change:
             for page in self._pages:

@@ -11,6 +11,11 @@ Routes:
 - ``POST /api/buttons/NAME/click``: click a UIButton, with ``{"inputs": {"name": value}}``
   and the session token in the ``X-Tilt-Operator-Token`` header; writes what
   ``kubectl tilt click`` writes.
+- ``POST /api/extensions`` with ``{"repo": R, "path": P}``: install an extension of the catalogue,
+  named as ``kubectl tilt create ext R/P`` names it; ``DELETE /api/extensions/NAME``: uninstall
+  one. Both with the session token, as clicks.
+- ``GET /api/catalogue/readme?repo=R&path=P``: an extension's README and its directory on disk,
+  for ``kubectl tilt show``.
 - ``GET /api/logs?name=N&tail=T&since=TIME&follow=1``: the logs of the named resources (all when
   none is named) as one JSON line each, oldest first, then live with ``follow``.
 """
@@ -29,9 +34,11 @@ import aiohttp
 from aiohttp import web
 
 from tilt_operator import clicks, timestamps
-from tilt_operator.api import CMD, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.api import API_VERSION, CMD, EXTENSION, EXTENSION_REPO, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.gitstore import catalogue
 from tilt_operator.kube import ApiError
 from tilt_operator.logstore import Key, Line, LogStore
+from tilt_operator.paths import OutsideRoot, confine
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.web import resources, security
@@ -43,6 +50,8 @@ _SHORT = {CMD.plural: "cmd", TILTFILE.plural: "tf"}
 STATIC = Path(str(package_files.files("tilt_operator.web") / "static"))
 # A comment line on an idle event stream, so a page (and a proxy) sees the connection is alive.
 _KEEPALIVE = 15.0
+# Who created an Extension installed from the dashboard, in its managedFields.
+FIELD_MANAGER = "tilt-operator-dashboard"
 
 
 def _record(key: Key, resource: str, line: Line) -> bytes:
@@ -58,6 +67,15 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _readme(directory: Path, root: Path) -> str | None:
+    """The README of an extension's directory, read under the catalogue's rules: nothing outside its repo."""
+    try:
+        found = catalogue.find_readme(confine(directory, root), root)
+    except (OutsideRoot, OSError):
+        return None
+    return catalogue.read_readme(found) if found else None
+
+
 class WebServer:
     def __init__(self, *, host: str, port: int, cache: Cache, logs: LogStore, client: Client) -> None:
         security.check_loopback(host)
@@ -70,6 +88,9 @@ class WebServer:
         self._app.router.add_static("/static", STATIC)
         self._app.router.add_get("/api/events", self._serve_events)
         self._app.router.add_post("/api/buttons/{name}/click", self._click)
+        self._app.router.add_post("/api/extensions", self._install)
+        self._app.router.add_delete("/api/extensions/{name}", self._uninstall)
+        self._app.router.add_get("/api/catalogue/readme", self._serve_readme)
         self._app.router.add_get("/api/logs", self._serve_logs)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -116,9 +137,14 @@ class WebServer:
             pass
         return response
 
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
+        if self._tokens.valid(request.headers.get(security.TOKEN_HEADER)):
+            return None
+        return _error(403, "refused: the request carries no valid session token (reload the page)")
+
     async def _click(self, request: web.Request) -> web.StreamResponse:
-        if not self._tokens.valid(request.headers.get(security.TOKEN_HEADER)):
-            return _error(403, "refused: the click carries no valid session token (reload the page)")
+        if refused := self._unauthorized(request):
+            return refused
         name = request.match_info["name"]
         try:
             body = await request.json()
@@ -142,6 +168,70 @@ class WebServer:
             return _error(502, f"the API server refused the click: {error}")
         logger.info("button %s clicked in the dashboard", name)
         return web.json_response({"lastClickedAt": status["lastClickedAt"]})
+
+    def _offered(self, repo_name: str, path: str) -> tuple[dict[str, Any], Path, Path] | web.Response:
+        """The catalogue entry of ``path`` in ``repo_name``, its directory and the repo's, or the error to answer."""
+        repo = self._cache.get(EXTENSION_REPO, repo_name)
+        if repo is None:
+            return _error(404, f'{EXTENSION_REPO.resource} "{repo_name}" not found')
+        status = repo.get("status") or {}
+        entry = next((e for e in status.get("extensions") or [] if e.get("path") == path), None)
+        if entry is None or not status.get("path"):
+            return _error(404, f"repo {repo_name} offers no extension at {path!r}: `kubectl tilt search` lists them")
+        subpath = (repo.get("spec") or {}).get("gitSubpath") or ""
+        root = Path(status["path"])
+        return dict(entry), root / subpath / path, root
+
+    async def _install(self, request: web.Request) -> web.StreamResponse:
+        if refused := self._unauthorized(request):
+            return refused
+        try:
+            body = await request.json()
+            repo_name, path = str(body["repo"]), str(body["path"])
+        except (ValueError, KeyError, TypeError) as error:
+            return _error(400, f"bad request: give repo and path ({error})")
+        offered = self._offered(repo_name, path)
+        if isinstance(offered, web.Response):
+            return offered
+        name = offered[0]["name"]
+        existing = self._cache.get(EXTENSION, name)
+        if existing is not None:
+            spec = existing.get("spec") or {}
+            where = f"{spec.get('repoName')}/{spec.get('repoPath')}"
+            return _error(409, f'an Extension "{name}" exists already (from {where}): uninstall it first')
+        extension = {
+            "apiVersion": API_VERSION,
+            "kind": EXTENSION.kind,
+            "metadata": {"name": name},
+            "spec": {"repoName": repo_name, "repoPath": path},
+        }
+        try:
+            await self._client.create(EXTENSION, extension, FIELD_MANAGER)
+        except (ApiError, aiohttp.ClientError, TimeoutError) as error:
+            return _error(502, f"the API server refused the Extension: {error}")
+        logger.info("extension %s/%s installed from the dashboard as %s", repo_name, path, name)
+        return web.json_response({"name": name}, status=201)
+
+    async def _uninstall(self, request: web.Request) -> web.StreamResponse:
+        if refused := self._unauthorized(request):
+            return refused
+        name = request.match_info["name"]
+        if self._cache.get(EXTENSION, name) is None:
+            return _error(404, f'{EXTENSION.resource} "{name}" not found')
+        try:
+            await self._client.delete(EXTENSION, name)
+        except (ApiError, aiohttp.ClientError, TimeoutError) as error:
+            return _error(502, f"the API server refused the deletion: {error}")
+        logger.info("extension %s uninstalled from the dashboard", name)
+        return web.json_response({"name": name})
+
+    async def _serve_readme(self, request: web.Request) -> web.StreamResponse:
+        offered = self._offered(request.query.get("repo", ""), request.query.get("path", ""))
+        if isinstance(offered, web.Response):
+            return offered
+        _, directory, root = offered
+        readme = await asyncio.to_thread(_readme, directory, root)
+        return web.json_response({"directory": str(directory), "readme": readme})
 
     def _lines(self, kind: Kind, obj: dict, since: str) -> list[tuple[str, bytes]]:  # type: ignore[type-arg]
         key, resource = resources.key_of(kind, obj), resources.resource_of(kind, obj)

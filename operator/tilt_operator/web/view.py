@@ -6,7 +6,7 @@ none yet. Each entry says at a glance how the resource is (:data:`STATUSES`, wor
 the last error split into file, line and message, the reasons for the last run, and the
 Extension, repo and commit it came from. UIButtons sit where Tilt puts them: ``Resource``
 buttons on the resource their ``componentID`` names (Tilt's name or the object's), ``Global``
-ones in the top bar.
+ones in the top bar. The catalogue lists what every repo offers and what of it is installed.
 
 Everything here is plain data for the page, which shows every string as text.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE, UI_BUTTON, Kind
 from tilt_operator.clicks import INPUT_KINDS
+from tilt_operator.gitstore import catalogue
 from tilt_operator.names import ANNOTATION_TILT_NAME, InvalidName, object_name
 from tilt_operator.reconcilers.cache import Cache, Object
 from tilt_operator.web import resources
@@ -212,7 +213,7 @@ def _group_summary(states: list[dict[str, Any]]) -> str:
 
 
 def build(cache: Cache) -> View:
-    """The whole dashboard: ``resources`` by name, and the ``globals`` buttons of the top bar."""
+    """The whole dashboard: ``resources`` by name, the ``globals`` buttons of the top bar, and the ``catalogue``."""
     grouped = resources.resources(cache)
     extensions = {obj["metadata"]["name"]: obj for obj in cache.objects(EXTENSION)}
     views = {
@@ -229,4 +230,22 @@ def build(cache: Cache) -> View:
             globals_.append(button_view(button))
         elif (owner := by_key.get(_key(str(location.get("componentID", ""))))) is not None:
             views[owner]["buttons"].append(button_view(button))
-    return {"resources": views, "globals": globals_}
+    return {"resources": views, "globals": globals_, "catalogue": _catalogue(cache)}
+
+
+def _catalogue(cache: Cache) -> dict[str, Any]:
+    """Every repo, and every extension the repos offer with the Extensions installing it."""
+    repos = sorted(cache.objects(EXTENSION_REPO), key=lambda obj: obj["metadata"]["name"])
+    return {
+        "repos": [
+            {
+                "name": repo["metadata"]["name"],
+                "url": (repo.get("spec") or {}).get("url"),
+                "commit": _status(repo).get("checkoutRef"),
+                "error": _status(repo).get("error"),
+                "note": _status(repo).get("extensionsNote"),
+            }
+            for repo in repos
+        ],
+        "extensions": catalogue.listing(repos, cache.objects(EXTENSION)),
+    }

@@ -11,6 +11,7 @@ const page = {
   selected: null, // a resource name, or null for all logs
   connected: false,
   order: [], // resource names as the sidebar lists them
+  catalogue: { repos: [], extensions: [] },
 };
 const rows = new Map(); // name -> {element, text}: the sidebar row and the JSON it was drawn from
 const controls = new Map(); // button name -> {armed, open, values}: what the user did to a button
@@ -56,9 +57,10 @@ function connect() {
     page.token = data.token;
     page.resources = new Map(Object.entries(data.resources));
     page.globals = data.globals;
+    page.catalogue = data.catalogue;
     setConnected(true);
     renderAll();
-    if (!logs || logs.ended) openLogs();
+    if (!inCatalogue() && (!logs || logs.ended)) openLogs();
   });
   events.addEventListener("change", (event) => apply(JSON.parse(event.data)));
   events.addEventListener("error", () => {
@@ -88,6 +90,10 @@ function apply(change) {
     page.globals = change.globals;
     syncButtons($("#globals"), page.globals);
   }
+  if (change.catalogue) {
+    page.catalogue = change.catalogue;
+    if (inCatalogue()) renderCatalogue();
+  }
   renderCounts();
   if (page.selected !== null && change.resources && page.selected in change.resources) {
     renderOverview();
@@ -102,6 +108,7 @@ function renderAll() {
   syncButtons($("#globals"), page.globals);
   renderSidebar();
   renderOverview();
+  if (inCatalogue()) renderCatalogue();
 }
 
 function renderCounts() {
@@ -134,7 +141,7 @@ function renderSidebar() {
     list.append(rows.get(name).element); // moves an existing row into its place
   }
   $("#empty").hidden = page.resources.size > 0;
-  $("#all-logs").classList.toggle("selected", page.selected === null);
+  $("#all-logs").classList.toggle("selected", page.selected === null && !inCatalogue());
   applyFilter();
 }
 
@@ -333,19 +340,25 @@ async function click(button, redraw) {
   state.armed = false;
   state.open = false;
   redraw();
+  const url = `/api/buttons/${encodeURIComponent(button.name)}/click`;
+  await send("POST", url, { inputs: Object.fromEntries(state.values) }, button.text);
+}
+
+// A request that changes something: with this page's session token; a refusal is shown as a toast.
+async function send(method, url, body, what) {
   try {
-    const response = await fetch(`/api/buttons/${encodeURIComponent(button.name)}/click`, {
-      method: "POST",
+    const response = await fetch(url, {
+      method,
       headers: { "Content-Type": "application/json", "X-Tilt-Operator-Token": page.token || "" },
-      body: JSON.stringify({ inputs: Object.fromEntries(state.values) }),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      toast(`${button.text}: ${body.error || `HTTP ${response.status}`}`);
-    }
+    if (response.ok) return true;
+    const answer = await response.json().catch(() => ({}));
+    toast(`${what}: ${answer.error || `HTTP ${response.status}`}`);
   } catch (error) {
-    toast(`${button.text}: the operator cannot be reached`);
+    toast(`${what}: the operator cannot be reached`);
   }
+  return false;
 }
 
 let toastTimer = null;
@@ -355,6 +368,61 @@ function toast(message) {
   box.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => (box.hidden = true), 6000);
+}
+
+// ---- the catalogue ----------------------------------------------------------------------------
+
+const inCatalogue = () => location.hash === "#/catalogue";
+
+function renderCatalogue() {
+  const notes = [];
+  for (const repo of page.catalogue.repos) {
+    if (repo.error) notes.push(el("div", { class: "repo-error", text: `${repo.name}: ${repo.error}` }));
+    if (repo.note) notes.push(el("div", { class: "repo-note", text: `${repo.name}: ${repo.note}` }));
+  }
+  $("#repos").replaceChildren(...notes);
+  const filter = $("#catalogue-filter").value.trim().toLowerCase();
+  const offers = page.catalogue.extensions.filter((offer) =>
+    `${offer.repo}/${offer.path} ${offer.name} ${offer.description}`.toLowerCase().includes(filter),
+  );
+  const header = el("tr", {}, ...["Extension", "Description", "Installed as", ""].map((h) => el("th", { text: h })));
+  const rows = offers.map((offer) =>
+    el(
+      "tr",
+      { "data-offer": `${offer.repo}/${offer.path}` },
+      el("td", { text: `${offer.repo}/${offer.path}` }),
+      el("td", { class: "description", text: offer.description }),
+      el("td", { class: "installed", text: offer.installed.join(", ") }),
+      el("td", { class: "actions" }, ...offerActions(offer)),
+    ),
+  );
+  $("#offers").replaceChildren(header, ...rows);
+  $("#no-offers").hidden = page.catalogue.extensions.length > 0;
+}
+
+function offerActions(offer) {
+  if (!offer.installed.length) {
+    const install = el("button", { type: "button", class: "ui-button install" }, icon("download"), "Install");
+    install.addEventListener("click", async () => {
+      install.disabled = true; // until the catalogue says it is installed
+      if (!(await send("POST", "/api/extensions", { repo: offer.repo, path: offer.path }, `Install ${offer.name}`))) {
+        install.disabled = false;
+      }
+    });
+    return [install];
+  }
+  return offer.installed.map((name) => {
+    const state = control(`uninstall:${name}`);
+    const label = state.armed ? `Confirm uninstall ${name}` : `Uninstall ${name}`;
+    const uninstall = el("button", { type: "button", class: `ui-button uninstall${state.armed ? " armed" : ""}` }, icon("delete"), label);
+    uninstall.addEventListener("click", async () => {
+      state.armed = !state.armed; // the first click arms, the second confirms
+      if (state.armed) return renderCatalogue();
+      uninstall.disabled = true;
+      await send("DELETE", `/api/extensions/${encodeURIComponent(name)}`, undefined, `Uninstall ${name}`);
+    });
+    return uninstall;
+  });
 }
 
 // ---- logs -------------------------------------------------------------------------------------
@@ -423,7 +491,23 @@ function selectedInHash() {
   return match ? decodeURIComponent(match[1]) : null;
 }
 
+// The catalogue takes the place of the overview and the logs.
+function showCatalogue() {
+  const catalogue = inCatalogue();
+  document.body.classList.toggle("in-catalogue", catalogue);
+  $("#catalogue").hidden = !catalogue;
+  $("#catalogue-link").classList.toggle("selected", catalogue);
+  if (catalogue) $("#all-logs").classList.remove("selected");
+  return catalogue;
+}
+
 function route() {
+  if (showCatalogue()) {
+    renderCatalogue();
+    if (logs) logs.controller.abort();
+    logs = null;
+    return;
+  }
   const selected = selectedInHash();
   if (selected === page.selected && logs) return;
   const previous = page.selected;
@@ -437,7 +521,9 @@ function route() {
 window.addEventListener("hashchange", route);
 document.addEventListener("DOMContentLoaded", () => {
   $("#filter").addEventListener("input", applyFilter);
+  $("#catalogue-filter").addEventListener("input", renderCatalogue);
   page.selected = selectedInHash();
+  showCatalogue();
   setConnected(false, "Connecting to the operator…");
   connect();
 });
