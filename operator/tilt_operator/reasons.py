@@ -15,6 +15,12 @@ CHECKOUT_READY = "CheckoutReady"
 # The last fetch failed and an older checkout is served.
 CHECKOUT_STALE = "CheckoutStale"
 DIRECTORY_READY = "DirectoryReady"
+# spec.secretRef: the Secret is missing, holds no usable keys, or its credentials were refused;
+# or an ssh server's host key is not in its known_hosts.
+SECRET_NOT_FOUND = "SecretNotFound"
+SECRET_INVALID = "SecretInvalid"
+AUTHENTICATION_FAILED = "AuthenticationFailed"
+HOST_KEY_MISMATCH = "HostKeyMismatch"
 
 # Extension.
 REPO_NOT_FOUND = "RepoNotFound"

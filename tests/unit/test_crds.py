@@ -224,7 +224,7 @@ def test_printer_columns_point_at_declared_fields(plural: str) -> None:
 
 def _url_regex() -> str:
     (rule,) = _schema("extensionrepos")["properties"]["spec"]["properties"]["url"]["x-kubernetes-validations"]
-    assert rule["message"] == "url must start with https:// or file:///"
+    assert rule["message"] == "url must start with https://, ssh:// or file:///"
     match = re.fullmatch(r"self\.matches\('(.+)'\)", rule["rule"])
     assert match, rule["rule"]
     return match.group(1)
@@ -236,14 +236,14 @@ def _url_regex() -> str:
         ("https://github.com/tilt-dev/tilt-extensions", True),
         ("file:///home/me/extensions", True),
         ("http://github.com/tilt-dev/tilt-extensions", False),
-        ("ssh://git@github.com/tilt-dev/tilt-extensions", False),
+        ("ssh://git@github.com/tilt-dev/tilt-extensions", True),
         ("git@github.com:x/y", False),
         ("file://relative/dir", False),
         ("HTTPS://github.com/x/y", False),
         ("", False),
     ],
 )
-def test_repo_url_rule_allows_only_https_and_absolute_file_urls(url: str, accepted: bool) -> None:
+def test_repo_url_rule_allows_only_https_ssh_and_absolute_file_urls(url: str, accepted: bool) -> None:
     assert bool(re.search(_url_regex(), url)) is accepted
 
 

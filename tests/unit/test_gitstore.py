@@ -8,10 +8,12 @@ is the integration tests' job.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
 import os
 import ssl
+import stat
 import subprocess
 import sys
 import threading
@@ -28,7 +30,9 @@ from cryptography.x509.oid import NameOID
 
 from tests.conftest import process_alive
 from tilt_operator.config import Settings
+from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.store import (
+    Call,
     Checkout,
     EmptyRepository,
     GitError,
@@ -37,6 +41,7 @@ from tilt_operator.gitstore.store import (
     RefNotFound,
     RemoteUnreachable,
     _last_error_line,
+    _scrubbed,
 )
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL
 
@@ -51,9 +56,23 @@ class LocalStore(GitStore):
     def _remote(self, url: str) -> str:
         return url
 
-    def _run(self, args: list[str], cwd: Path, what: str) -> str:
+    def _run(self, call: Call, args: list[str], cwd: Path, what: str) -> str:
         self.commands.append(args[0])
-        return super()._run(args, cwd, what)
+        return super()._run(call, args, cwd, what)
+
+
+class ArgvStore(LocalStore):
+    """Records every git command line whole, as ps would show it."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.argv: list[list[str]] = []
+        self.envs: list[dict[str, str]] = []
+
+    def _run(self, call: Call, args: list[str], cwd: Path, what: str) -> str:
+        self.argv.append(args)
+        self.envs.append(call.env)
+        return super()._run(call, args, cwd, what)
 
 
 class ProtocolV0Store(LocalStore):
@@ -301,7 +320,7 @@ def test_a_process_killed_mid_fetch_leaves_the_old_checkout_and_a_leftover_the_n
         "from tilt_operator.gitstore.store import GitStore\n"
         "class Store(GitStore):\n"
         "    def _remote(self, url): return url\n"
-        "    def _fetch(self, url, ref, what, dest):\n"
+        "    def _fetch(self, call, url, ref, what, dest):\n"
         "        (dest / 'Tiltfile').write_text('half')\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         f"Store(Settings(data_dir=Path({str(settings.data_dir)!r}))).sync({remote.url!r}, '')\n"
@@ -316,7 +335,7 @@ def test_a_process_killed_mid_fetch_leaves_the_old_checkout_and_a_leftover_the_n
     assert temp_dirs(first.path) == []
 
 
-def half_written_then_failing(url: str, ref: str, what: str, dest: Path) -> str:
+def half_written_then_failing(call: Call, url: str, ref: str, what: str, dest: Path) -> str:
     """A fetch that dies after writing part of the tree, as a crash or dropped connection would."""
     (dest / "Tiltfile").write_text("half")
     raise RemoteUnreachable(f"cannot reach {url}: connection reset")
@@ -414,7 +433,7 @@ def test_nothing_is_written_outside_the_data_dir_and_the_callers_git_env_is_igno
 
 
 def test_git_reads_only_the_hardened_config(store: LocalStore, settings: Settings) -> None:
-    config = store._run(["config", "--list", "--show-origin"], settings.data_dir, "config")
+    config = store._run(Call(store._env), ["config", "--list", "--show-origin"], settings.data_dir, "config")
     origins = {line.split("\t")[0] for line in config.splitlines()}
     assert origins == {"command line:"}
     for setting in ("protocol.allow=never", "core.hookspath=/dev/null", "submodule.recurse=false"):
@@ -428,7 +447,9 @@ def test_an_extra_ca_bundle_is_trusted_alongside_the_system_ones(tmp_path: Path)
     settings = Settings(data_dir=tmp_path / "data", git_ca_bundle=extra)
     store = LocalStore(settings)
 
-    configured = store._run(["config", "--get", "http.sslCAInfo"], settings.data_dir, "config").strip()
+    configured = store._run(
+        Call(store._env), ["config", "--get", "http.sslCAInfo"], settings.data_dir, "config"
+    ).strip()
     bundle = Path(configured)
     assert bundle.resolve().is_relative_to(settings.data_dir.resolve())
     combined = bundle.read_text()
@@ -567,12 +588,49 @@ def test_a_first_fetch_makes_no_ls_remote_round_trip(store: LocalStore, remote: 
     calls: list[list[str]] = []
     real_run = store._run
 
-    def recording_run(args: list[str], cwd: Path, what: str) -> str:
+    def recording_run(call: Call, args: list[str], cwd: Path, what: str) -> str:
         calls.append(args)
-        return real_run(args, cwd, what)
+        return real_run(call, args, cwd, what)
 
     store._run = recording_run  # type: ignore[method-assign]
     store.sync(remote.url, "")
     assert not [args for args in calls if args[0] == "ls-remote"]
     store.sync(remote.url, "")
     assert [args[0] for args in calls].count("ls-remote") == 1, "a re-check is one ls-remote"
+
+
+def test_credentials_reach_git_through_its_environment_only_and_key_a_checkout_of_their_own(
+    settings: Settings, remote: Remote
+) -> None:
+    remote.commit("private")
+    store = ArgvStore(settings)
+    credentials = Credentials("ns/s", username="alice", password="pa55word")
+    private = store.sync(remote.url, "", credentials)
+    public = store.sync(remote.url, "")
+    assert private.path != public.path, "a repo without the Secret never reads what it fetched"
+    assert store.checkout_dir(remote.url, "", credentials) == private.path
+    assert store.current(remote.url, "", credentials) == Checkout(private.path, private.commit, fetched=False)
+
+    header = "Authorization: Basic " + base64.b64encode(b"alice:pa55word").decode()
+    assert not [args for args in store.argv if any("pa55word" in arg or "Basic" in arg for arg in args)]
+    assert header in store.envs[0].values(), "the header goes in git's environment"
+    assert header not in store.envs[-1].values(), "and only for the repo whose Secret it is"
+    for path in private.path.rglob("*"):
+        if path.is_file():
+            assert b"pa55word" not in path.read_bytes(), path
+    assert list((settings.data_dir / "git" / "tmp").iterdir()) == []
+    for private_dir in (settings.data_dir / "repos", settings.data_dir / "git"):
+        assert stat.S_IMODE(private_dir.stat().st_mode) == 0o700
+
+
+def test_an_ssh_url_is_fetched_only_with_a_key(store: LocalStore) -> None:
+    with pytest.raises(ValueError, match="ssh:// urls need a secretRef"):
+        store.sync("ssh://git@example.com/r", "")
+    with pytest.raises(ValueError, match="ssh:// urls need a secretRef"):
+        store.sync("ssh://git@example.com/r", "", Credentials("ns/s", bearer_token="t"))
+
+
+def test_what_a_server_echoes_back_of_a_credential_is_scrubbed_from_the_error() -> None:
+    credentials = Credentials("ns/s", username="alice", password="pa55word")
+    assert _scrubbed("fatal: bad login alice:pa55word", credentials) == "fatal: bad login alice:***"
+    assert _scrubbed("fatal: pa55word", None) == "fatal: pa55word"

@@ -36,11 +36,17 @@ from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, RepoURL, par
         ("file://localhost/tmp", "use file:///abs/path"),
         ("file:///does/not/exist", "/does/not/exist is not an existing directory"),
         ("http://host/r", "plain http is not allowed: use https://host/r"),
-        ("ssh://host/r", "unsupported url scheme 'ssh'"),
+        ("ssh://host/r", "ssh url needs a user"),
+        ("ssh://:pw@host/r", "ssh url needs a user and no password"),
+        ("ssh://git:pw@host/r", "ssh url needs a user and no password"),
+        ("ssh://-oProxyCommand=x@host/r", "ssh url needs a user"),
+        ("ssh://git@-oProxyCommand=x/r", "must not start with '-'"),
+        ("ssh://git@host", "needs a repository path"),
+        ("ssh://git@host:notaport/r", "invalid port"),
         ("git://host/r", "unsupported url scheme 'git'"),
         ("HTTPS://host/r", "unsupported url scheme 'HTTPS'"),
-        ("git@github.com:a/b", "use the https url, as in https://github.com/a/b"),
-        ("github.com/a/b", "must start with https:// or file:///"),
+        ("git@github.com:a/b", "write it as ssh://git@github.com/a/b (with spec.secretRef)"),
+        ("github.com/a/b", "must start with https://, ssh:// or file:///"),
         ("", "url is empty"),
     ],
 )
@@ -67,6 +73,14 @@ def test_credentials_are_not_echoed_back() -> None:
 )
 def test_public_https_urls_are_accepted(url: str) -> None:
     assert parse_repo_url(url) == RepoURL("https", url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ssh://git@github.com/tilt-dev/tilt-extensions.git", "ssh://deploy@git.internal.example:2222/srv/git/extensions"],
+)
+def test_ssh_urls_with_a_user_are_accepted(url: str) -> None:
+    assert parse_repo_url(url) == RepoURL("ssh", url)
 
 
 def test_an_existing_absolute_directory_is_accepted(tmp_path: Path) -> None:

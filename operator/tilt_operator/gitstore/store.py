@@ -22,16 +22,24 @@ by id, which servers speaking protocol v2 allow for any reachable commit; over p
 the store falls back to fetching every branch and tag and looking for the commit. Dumb http
 servers (static files) cannot send a shallow history, so from them the history comes whole.
 
+Credentials. A repo with ``spec.secretRef`` syncs with the Secret's credentials
+(:mod:`~tilt_operator.gitstore.credentials`: an http header or ssh key files, through git's
+environment, never argv), into a checkout keyed by the Secret as well as (url, ref), so a repo
+without them never reads what they fetched. A refused login is :class:`AuthenticationFailed`, an
+unknown ssh host key :class:`HostKeyMismatch`. The data dir's git and checkout directories are
+0700: only the operator's user may read a private repo's files.
+
 Hardening. git commands run as plain subprocesses with an environment built from nothing (PATH
 and proxy variables only): GitPython's command runner always starts from ``os.environ`` and can
 add but not remove variables, so an inherited ``GIT_SSL_NO_VERIFY``, ``GIT_DIR`` or
 ``GIT_CONFIG_PARAMETERS`` would silently undo the settings below. No system or global config,
 HOME, XDG and TMPDIR inside the data dir, no prompts, no hooks, no submodules, https and file
-transports only, objects checked on fetch, TLS always verified, and every call killed (with
-its helpers) after ``settings.git_timeout`` seconds. With ``settings.git_ca_bundle`` set, git
-trusts the system bundle plus that one, combined into a file under the data dir; variables
-such as ``GIT_SSL_CAINFO`` are ignored like every other inherited one. GitPython reads what is
-on disk (the commit a checkout holds) without running git at all.
+transports only (and ssh for a repo whose Secret holds an ssh key), objects checked on fetch, TLS
+always verified, and every call killed (with its helpers) after ``settings.git_timeout`` seconds.
+With ``settings.git_ca_bundle`` set, git trusts the system bundle plus that one, combined into a
+file under the data dir; variables such as ``GIT_SSL_CAINFO`` are ignored like every other
+inherited one. GitPython reads what is on disk (the commit a checkout holds) without running git
+at all.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from urllib.parse import urlsplit
 import git
 
 from tilt_operator.config import Settings
+from tilt_operator.gitstore.credentials import Credentials, git_settings
 from tilt_operator.gitstore.urls import parse_repo_url, validate_ref
 from tilt_operator.messages import clip, quoted
 
@@ -78,6 +87,14 @@ class EmptyRepository(GitError):
 
 class RemoteUnreachable(GitError):
     """The remote could not be reached, or refused us (not found, not public, TLS)."""
+
+
+class AuthenticationFailed(GitError):
+    """The server refused the credentials of the repo's Secret."""
+
+
+class HostKeyMismatch(GitError):
+    """The ssh server's host key is not one the Secret's known_hosts lists."""
 
 
 class GitTimeout(GitError):
@@ -111,7 +128,15 @@ _GIT_PREFIX = re.compile(r"^(fatal|error|remote|warning): *")
 _UNADVERTISED = ("not our ref", "does not allow request for unadvertised object")
 _NOT_FOUND = ("couldn't find remote ref", "Unable to find")
 _DUMB_HTTP = "dumb http transport does not support shallow"
-_NEEDS_AUTH = ("terminal prompts disabled", "Authentication failed", "could not read Username")
+_NEEDS_AUTH = (
+    "terminal prompts disabled",
+    "Authentication failed",
+    "could not read Username",
+    "returned error: 401",
+    "returned error: 403",
+    "Permission denied (",
+)
+_HOST_KEY = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED", "host key is known")
 _PASSED_THROUGH = ("PATH", "http_proxy", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy")
 _SYSTEM_CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
 
@@ -145,16 +170,30 @@ class GitStore:
         if executable is None:
             raise GitError("git is not installed: put git on the operator's PATH")
         self._git = executable
-        self._env = self._hardened_env(settings.git_ca_bundle)
+        git_dir = self._data_dir / "git"
+        for directory in (self._root, git_dir, git_dir / "home", git_dir / "tmp"):
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o700)
+        # The CAs git trusts: the system's, plus the operator's extra bundle when set. A Secret's
+        # ca.crt is added to these for that repo's fetches.
+        self._system_ca = _system_ca_file()
+        if settings.git_ca_bundle is not None:
+            self._system_ca = _combined_ca_bundle(settings.git_ca_bundle, self._data_dir / "git")
+        self._env = self._hardened_env(self._system_ca if settings.git_ca_bundle else None)
 
-    def checkout_dir(self, url: str, ref: str) -> Path:
-        """Where the checkout of (url, ref) lives: readable, unique per (url, ref), inside the data dir."""
+    def checkout_dir(self, url: str, ref: str, credentials: Credentials | None = None) -> Path:
+        """Where the checkout of (url, ref) lives: readable, unique per (url, ref, Secret), inside the data dir.
+
+        A checkout fetched with a Secret's credentials is keyed by that Secret too, so a repo with
+        the same url and no (or other) credentials never shares it: it must prove access itself.
+        """
         try:
             netloc, path = urlsplit(url)[1:3]
         except ValueError:
             netloc, path = "", url
         commit_pin = _FULL_COMMIT.fullmatch(ref)
-        digest = hashlib.sha256(f"{url}\n{ref.lower() if commit_pin else ref}".encode()).hexdigest()[:16]
+        key = f"{url}\n{ref.lower() if commit_pin else ref}" + (f"\nsecret {credentials.source}" if credentials else "")
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         host = _slug(netloc.rpartition("@")[2].lower(), 100) or "no-host"
         slug = _slug(path, 80)
         checkout = self._root / host / (f"{slug}-{digest}" if slug else digest)
@@ -166,29 +205,45 @@ class GitStore:
         """The commit the remote has for ref (its default branch if ref is empty)."""
         remote = self._remote(url)
         validate_ref(ref)
-        return self._resolve(remote, ref)[1]
+        return self._resolve(Call(self._env), remote, ref)[1]
 
-    def sync(self, url: str, ref: str) -> Checkout:
+    def sync(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout:
         """Make the checkout of (url, ref) hold the remote's commit; fetch only if it moved."""
         remote = self._remote(url)
         validate_ref(ref)
-        path = self.checkout_dir(url, ref)
-        with self._locked(path):
+        if url.startswith("ssh://") and not (credentials and credentials.identity):
+            raise ValueError("ssh:// urls need a secretRef to a Secret with identity and known_hosts")
+        path = self.checkout_dir(url, ref, credentials)
+        with self._locked(path), self._call(credentials) as call:
             _remove_leftovers(path)
             current = self._current_commit(path)
             if current is None and not _FULL_COMMIT.fullmatch(ref):
-                checkout = Checkout(path, self._first_fetch(remote, ref, path), fetched=True)
+                checkout = Checkout(path, self._first_fetch(call, remote, ref, path), fetched=True)
             else:
-                what, commit = self._resolve(remote, ref)
+                what, commit = self._resolve(call, remote, ref)
                 if current == commit:
                     checkout = Checkout(path, commit, fetched=False)
                 else:
                     logger.info("fetching %s of %s into %s", clip(ref) or "the default branch", clip(remote), path)
-                    checkout = Checkout(path, self._replace(remote, ref, what, path), fetched=True)
+                    checkout = Checkout(path, self._replace(call, remote, ref, what, path), fetched=True)
             _check_stamp(path).touch()
             return checkout
 
-    def _first_fetch(self, url: str, ref: str, path: Path) -> str:
+    @contextmanager
+    def _call(self, credentials: Credentials | None) -> Iterator[Call]:
+        """The environment of this sync's git commands: the hardened one, plus the credentials if any."""
+        with git_settings(credentials, self._scratch, self._system_ca) as extra:
+            env = dict(self._env)
+            if extra.config:
+                count = int(env["GIT_CONFIG_COUNT"])
+                for index, (key, value) in enumerate(extra.config, start=count):
+                    env[f"GIT_CONFIG_KEY_{index}"] = key
+                    env[f"GIT_CONFIG_VALUE_{index}"] = value
+                env["GIT_CONFIG_COUNT"] = str(count + len(extra.config))
+            env.update(extra.env)
+            yield Call(env, credentials)
+
+    def _first_fetch(self, call: Call, url: str, ref: str, path: Path) -> str:
         """With nothing on disk the fetch itself resolves the ref: no ls-remote round trip first.
 
         Only when the fetch finds no such ref does ls-remote run, to say exactly why (no such
@@ -196,42 +251,44 @@ class GitStore:
         """
         logger.info("fetching %s of %s into %s", clip(ref) or "the default branch", clip(url), path)
         try:
-            return self._replace(url, ref, ref or "HEAD", path)
+            return self._replace(call, url, ref, ref or "HEAD", path)
         except RefNotFound:
-            self._resolve(url, ref)
+            self._resolve(call, url, ref)
             raise
 
-    def seconds_since_check(self, url: str, ref: str) -> float | None:
+    def seconds_since_check(self, url: str, ref: str, credentials: Credentials | None = None) -> float | None:
         """How long ago a sync last confirmed the checkout against the remote (None: never).
 
         Kept on disk beside the checkout, so re-check schedules survive an operator restart.
         """
         try:
-            return time.time() - _check_stamp(self.checkout_dir(url, ref)).stat().st_mtime
+            return time.time() - _check_stamp(self.checkout_dir(url, ref, credentials)).stat().st_mtime
         except FileNotFoundError:
             return None
 
-    def current(self, url: str, ref: str) -> Checkout | None:
+    def current(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout | None:
         """The checkout already on disk, to keep serving when a fetch fails.
 
         Not locked, so that it never waits for another process's fetch; during that process's
         swap it may see no checkout for an instant.
         """
-        path = self.checkout_dir(url, ref)
+        path = self.checkout_dir(url, ref, credentials)
         commit = self._current_commit(path)
         return None if commit is None else Checkout(path, commit, fetched=False)
 
     def _remote(self, url: str) -> str:
-        """The URL git may fetch: https only, as file:// repos are used in place (tests override this)."""
-        if parse_repo_url(url).scheme != "https":
-            raise ValueError(f"the git store fetches only https urls, file:// repos are used in place: {clip(url)}")
+        """The URL git may fetch: https or ssh, as file:// repos are used in place (tests override this)."""
+        if parse_repo_url(url).scheme == "file":
+            raise ValueError(
+                f"the git store fetches only https and ssh urls, file:// repos are used in place: {clip(url)}"
+            )
         return url
 
-    def _resolve(self, url: str, ref: str) -> tuple[str, str]:
+    def _resolve(self, call: Call, url: str, ref: str) -> tuple[str, str]:
         """What to fetch for ref, and the commit the remote has for it now."""
         if _FULL_COMMIT.fullmatch(ref):
             return ref.lower(), ref.lower()
-        refs = self._ls_remote(url)
+        refs = self._ls_remote(call, url)
         if not refs:
             raise EmptyRepository(f"repository {clip(url)} is empty: push a commit to it")
         for name in _ref_candidates(ref):
@@ -239,64 +296,65 @@ class GitStore:
                 return name, refs.get(f"{name}^{{}}", refs[name])
         raise _ref_not_found(url, ref)
 
-    def _ls_remote(self, url: str) -> dict[str, str]:
+    def _ls_remote(self, call: Call, url: str) -> dict[str, str]:
         try:
-            out = self._run(["ls-remote", "--", url], self._root, f"listing the refs of {clip(url)}")
+            out = self._run(call, ["ls-remote", "--", url], self._root, f"listing the refs of {clip(url)}")
         except _CommandFailed as failure:
-            raise _unreachable(url, failure) from None
+            raise _unreachable(call, url, failure) from None
         lines = (line.partition("\t") for line in out.splitlines())
         return {name: commit for commit, _, name in lines if name}
 
-    def _replace(self, url: str, ref: str, what: str, path: Path) -> str:
+    def _replace(self, call: Call, url: str, ref: str, what: str, path: Path) -> str:
         """Build the new tree next to path, then swap it in; return its commit."""
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
         try:
-            commit = self._build_tree(url, ref, what, tmp)
+            commit = self._build_tree(call, url, ref, what, tmp)
             _move_into_place(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return commit
 
-    def _build_tree(self, url: str, ref: str, what: str, dest: Path) -> str:
+    def _build_tree(self, call: Call, url: str, ref: str, what: str, dest: Path) -> str:
         """init + fetch rather than clone, which cannot fetch a commit by id: one path for every kind of ref."""
-        self._run(["init", "--quiet", "--template=", "."], dest, "git init")
-        self._run(["remote", "add", "origin", "--", url], dest, "git remote add")
-        target = self._fetch(url, ref, what, dest)
-        self._run(["checkout", "--quiet", "--detach", target, "--"], dest, f"checking out {clip(what)} of {clip(url)}")
-        return self._run(["rev-parse", "--verify", "HEAD^{commit}"], dest, "reading the new commit").strip()
+        self._run(call, ["init", "--quiet", "--template=", "."], dest, "git init")
+        self._run(call, ["remote", "add", "origin", "--", url], dest, "git remote add")
+        target = self._fetch(call, url, ref, what, dest)
+        step = f"checking out {clip(what)} of {clip(url)}"
+        self._run(call, ["checkout", "--quiet", "--detach", target, "--"], dest, step)
+        return self._run(call, ["rev-parse", "--verify", "HEAD^{commit}"], dest, "reading the new commit").strip()
 
-    def _fetch(self, url: str, ref: str, what: str, dest: Path) -> str:
+    def _fetch(self, call: Call, url: str, ref: str, what: str, dest: Path) -> str:
         """Fetch what; return what to check out, or raise the failure in the user's terms."""
         try:
-            self._fetch_one(url, what, dest)
+            self._fetch_one(call, url, what, dest)
         except _CommandFailed as failure:
             if _FULL_COMMIT.fullmatch(what) and any(text in failure.stderr for text in _UNADVERTISED):
-                return self._fetch_everything(url, what, dest)
+                return self._fetch_everything(call, url, what, dest)
             if any(text in failure.stderr for text in _NOT_FOUND):
                 raise _ref_not_found(url, ref) from None
-            raise _unreachable(url, failure) from None
+            raise _unreachable(call, url, failure) from None
         return "FETCH_HEAD"
 
-    def _fetch_one(self, url: str, what: str, dest: Path) -> None:
+    def _fetch_one(self, call: Call, url: str, what: str, dest: Path) -> None:
         """Fetch only the commit what names, or its whole history from dumb http servers, which cannot send less."""
         fetch, step = ["fetch", "--quiet", "--no-tags"], f"fetching {clip(what)} from {clip(url)}"
         try:
-            self._run([*fetch, "--depth", "1", "origin", "--", what], dest, step)
+            self._run(call, [*fetch, "--depth", "1", "origin", "--", what], dest, step)
         except _CommandFailed as failure:
             if _DUMB_HTTP not in failure.stderr:
                 raise
-            self._run([*fetch, "origin", "--", what], dest, step)
+            self._run(call, [*fetch, "origin", "--", what], dest, step)
 
-    def _fetch_everything(self, url: str, commit: str, dest: Path) -> str:
+    def _fetch_everything(self, call: Call, url: str, commit: str, dest: Path) -> str:
         """For servers that refuse a commit by id: fetch all branches and tags, then look for it."""
         refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
         try:
-            self._run(["fetch", "--quiet", "origin", "--", *refspecs], dest, f"fetching {clip(url)}")
+            self._run(call, ["fetch", "--quiet", "origin", "--", *refspecs], dest, f"fetching {clip(url)}")
         except _CommandFailed as failure:
-            raise _unreachable(url, failure) from None
+            raise _unreachable(call, url, failure) from None
         try:
-            self._run(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], dest, "looking up")
+            self._run(call, ["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], dest, "looking up")
         except _CommandFailed:
             raise _ref_not_found(url, commit) from None
         return commit
@@ -324,12 +382,12 @@ class GitStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _run(self, args: list[str], cwd: Path, what: str) -> str:
+    def _run(self, call: Call, args: list[str], cwd: Path, what: str) -> str:
         """Run one git command; on timeout kill its process group, helpers such as git-remote-https included."""
         with subprocess.Popen(
             [self._git, *args],
             cwd=cwd,
-            env=self._env,
+            env=call.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -344,20 +402,22 @@ class GitStore:
                 proc.communicate()
                 raise GitTimeout(f"{what} timed out after {self._timeout:g} s") from None
         if proc.returncode != 0:
-            raise _CommandFailed(what, err)
+            raise _CommandFailed(what, _scrubbed(err, call.credentials))
         return out
+
+    @property
+    def _scratch(self) -> Path:
+        """Where credential files live while git runs: inside the data dir, never in a checkout."""
+        return self._data_dir / "git" / "tmp"
 
     def _hardened_env(self, ca_bundle: Path | None) -> dict[str, str]:
         """The whole environment of every git call; see the module docstring for why."""
-        git_dir = self._data_dir / "git"
-        home, tmp = git_dir / "home", git_dir / "tmp"
-        for directory in (self._root, home, tmp):
-            directory.mkdir(parents=True, exist_ok=True)
+        home = self._data_dir / "git" / "home"
         env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
         env |= {
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / ".config"),
-            "TMPDIR": str(tmp),
+            "TMPDIR": str(self._scratch),
             "LC_ALL": "C",
             "LANGUAGE": "C",
             # git never looks for a repository at or above the data dir.
@@ -374,7 +434,7 @@ class GitStore:
         }
         config = list(self.git_config)
         if ca_bundle is not None:
-            config.append(("http.sslCAInfo", str(_combined_ca_bundle(ca_bundle, git_dir))))
+            config.append(("http.sslCAInfo", str(ca_bundle)))
         env["GIT_CONFIG_COUNT"] = str(len(config))
         for index, (key, value) in enumerate(config):
             env[f"GIT_CONFIG_KEY_{index}"] = key
@@ -398,13 +458,39 @@ def _ref_not_found(url: str, ref: str) -> RefNotFound:
     return RefNotFound(f"ref {quoted(ref)} not found in {clip(url)}{hint}")
 
 
-def _unreachable(url: str, failure: _CommandFailed) -> RemoteUnreachable:
+@dataclass(frozen=True)
+class Call:
+    """How one sync runs git: the whole environment, credentials included, and whose they are."""
+
+    env: dict[str, str]
+    credentials: Credentials | None = None
+
+
+def _unreachable(call: Call, url: str, failure: _CommandFailed) -> GitError:
+    credentials = call.credentials
+    if credentials is not None and any(text in failure.stderr for text in _HOST_KEY):
+        host = urlsplit(url).hostname or url
+        return HostKeyMismatch(
+            f"the host key of {clip(host)} is not in the known_hosts of Secret {credentials.source}: "
+            "add the server's key (ssh-keyscan) to known_hosts, after checking it"
+        )
     if any(text in failure.stderr for text in _NEEDS_AUTH):
-        detail = "the repository does not exist or is not public (credentials are not supported)"
+        if credentials is not None:
+            return AuthenticationFailed(
+                f"{clip(url)} refused the credentials in Secret {credentials.source}: check the Secret"
+            )
+        detail = "the repository does not exist or is not public: for a private one, set spec.secretRef"
     else:
         # git's own message may quote the URL whole: quote it as every message does.
         detail = _last_error_line(failure.stderr.replace(url, clip(url)))
     return RemoteUnreachable(f"cannot reach {clip(url)}: {detail}")
+
+
+def _scrubbed(stderr: str, credentials: Credentials | None) -> str:
+    """git prints no credentials; should a server echo one back, it goes no further than here."""
+    for secret in credentials.secrets() if credentials else ():
+        stderr = stderr.replace(secret.decode(errors="replace"), "***")
+    return stderr
 
 
 def _last_error_line(stderr: str) -> str:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from tilt_operator.messages import clip, quoted
 
@@ -31,7 +31,7 @@ class InvalidRef(ValueError):
 class RepoURL:
     """A URL that passed validation; for ``file`` the directory it names."""
 
-    scheme: Literal["https", "file"]
+    scheme: Literal["https", "ssh", "file"]
     url: str
     path: Path | None = None
 
@@ -40,15 +40,23 @@ class RepoURL:
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 # The shape git itself accepts for scp-like ssh addresses: user@host:path.
-_SCP_LIKE = re.compile(r"[\w.-]+@([\w.-]+):(.+)")
+_SCP_LIKE = re.compile(r"([\w.-]+)@([\w.-]+):(.+)")
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
+# The user part of ssh://user@host: a login name, nothing an ssh client could read as an option.
+_SSH_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def parse_repo_url(url: str) -> RepoURL:
-    """Accept only public https URLs and existing absolute file:// directories."""
+    """Accept only https URLs, ``ssh://user@host[:port]/path`` and existing absolute file:// directories.
+
+    Credentials never go in the URL: a private repo names a Secret in ``spec.secretRef``
+    (which an ssh:// URL requires).
+    """
     _check_url_characters(url)
     if url.startswith("https://"):
         return _parse_https(url)
+    if url.startswith("ssh://"):
+        return _parse_ssh(url)
     if url.startswith("file://"):
         return _parse_file(url)
     raise InvalidRepoURL(_scheme_hint(url))
@@ -86,7 +94,7 @@ def _check_ref_components(ref: str) -> None:
 def _check_url_characters(url: str) -> None:
     """The checks that hold whatever the scheme: they block option and transport injection."""
     if not url:
-        raise InvalidRepoURL("url is empty: set it to an https:// or file:/// URL")
+        raise InvalidRepoURL("url is empty: set it to an https://, ssh:// or file:/// URL")
     if url.startswith("-"):
         raise InvalidRepoURL("url must not start with '-' (git would read it as an option)")
     if "::" in url:
@@ -106,12 +114,27 @@ def _parse_https(url: str) -> RepoURL:
     parts = urlsplit(url)
     if "@" in parts.netloc:
         raise InvalidRepoURL(
-            "url must not contain credentials (user@ or user:password@): only public repositories are supported"
+            "url must not contain credentials (user@ or user:password@): a private repo takes them from a Secret"
         )
     if not parts.netloc:
         raise InvalidRepoURL("https url needs a host, as in https://github.com/org/repo")
-    if parts.netloc.startswith("-"):
-        raise InvalidRepoURL(f"host {quoted(parts.netloc)} must not start with '-'")
+    _check_host_and_path(url, parts.netloc, parts)
+    return RepoURL("https", url)
+
+
+def _parse_ssh(url: str) -> RepoURL:
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if not at or not _SSH_USER.fullmatch(user):
+        raise InvalidRepoURL("ssh url needs a user and no password, as in ssh://git@github.com/org/repo")
+    _check_host_and_path(url, host, parts)
+    return RepoURL("ssh", url)
+
+
+def _check_host_and_path(url: str, netloc: str, parts: SplitResult) -> None:
+    """What https and ssh urls share: a valid host name, an optional port, a path, no query."""
+    if netloc.startswith("-"):
+        raise InvalidRepoURL(f"host {quoted(netloc)} must not start with '-'")
     try:
         parts.port  # noqa: B018 - parsing the port is the check
     except ValueError as err:
@@ -122,7 +145,6 @@ def _parse_https(url: str) -> RepoURL:
         raise InvalidRepoURL("url must not contain a query ('?') or fragment ('#')")
     if not parts.path.strip("/"):
         raise InvalidRepoURL("url needs a repository path, as in https://github.com/org/repo")
-    return RepoURL("https", url)
 
 
 def _parse_file(url: str) -> RepoURL:
@@ -145,10 +167,14 @@ def _scheme_hint(url: str) -> str:
     """Say which URL to write instead, since the usual mistakes have an obvious fix."""
     scp = _SCP_LIKE.fullmatch(url)
     if scp:
-        return f"ssh addresses are not supported: use the https url, as in https://{clip(scp[1] + '/' + scp[2])}"
+        user, host, path = scp.groups()
+        return (
+            f"scp-style addresses are not supported: write it as {clip(f'ssh://{user}@{host}/{path}')} "
+            "(with spec.secretRef), or use the repo's https url"
+        )
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return "url must start with https:// or file:///"
+        return "url must start with https://, ssh:// or file:///"
     if scheme == "http":
         return f"plain http is not allowed: use https://{clip(rest)}"
-    return f"unsupported url scheme {quoted(scheme)}: only https:// and file:/// are allowed"
+    return f"unsupported url scheme {quoted(scheme)}: only https://, ssh:// and file:/// are allowed"
