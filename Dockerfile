@@ -6,10 +6,11 @@ FROM registry.k8s.io/kubectl:v1.36.3 AS kubectl
 
 FROM python:3.11.13-slim-bookworm
 
-# git fetches the ExtensionRepos (https and file); ca-certificates lets it verify https servers;
-# bash and jq are what extensions written for Tilt script with (when execution is enabled).
+# git fetches the ExtensionRepos (https, ssh and file); ca-certificates lets it verify https servers,
+# openssh-client reaches ssh:// ones; bash and jq are what extensions written for Tilt script with
+# (when execution is enabled).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git ca-certificates jq \
+    && apt-get install -y --no-install-recommends git ca-certificates openssh-client jq \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
 

@@ -21,6 +21,21 @@ def default_data_dir() -> Path:
     return xdg_dir("XDG_DATA_HOME", ".local/share") / "tilt-dev"
 
 
+# The operator's own namespace (the Deployment's, and where ExtensionRepo Secrets live).
+DEFAULT_NAMESPACE = "tilt-operator"
+_POD_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def own_namespace(env: dict[str, str]) -> str:
+    """``TILT_OPERATOR_NAMESPACE``, else the pod's own namespace in a cluster, else ``tilt-operator``."""
+    if env.get("TILT_OPERATOR_NAMESPACE"):
+        return env["TILT_OPERATOR_NAMESPACE"]
+    try:
+        return _POD_NAMESPACE.read_text().strip() or DEFAULT_NAMESPACE
+    except OSError:
+        return DEFAULT_NAMESPACE
+
+
 def _address(value: str) -> str | None:
     """``host:port``, or None for "none" (or nothing)."""
     return None if value.strip().lower() in {"", "none"} else value.strip()
@@ -52,6 +67,8 @@ class Settings:
     # Where the web server (logs, the dashboard) listens: a loopback host and port (Tilt's 10350),
     # or None for no server.
     serve: str | None = "127.0.0.1:10350"
+    # The namespace whose Secrets ExtensionRepos may name in spec.secretRef (and only that one).
+    namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -67,4 +84,5 @@ class Settings:
             tiltfile_memory_mb=int(env.get("TILT_OPERATOR_TILTFILE_MEMORY_MB", cls.tiltfile_memory_mb)),
             tiltfile_workers=int(env.get("TILT_OPERATOR_TILTFILE_WORKERS", cls.tiltfile_workers)),
             serve=_address(env.get("TILT_OPERATOR_SERVE", cls.serve or "")),
+            namespace=own_namespace(env),
         )

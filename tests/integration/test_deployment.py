@@ -126,6 +126,7 @@ TILT = [kind.resource for kind in KINDS]
         ("list", "customresourcedefinitions.apiextensions.k8s.io"),
         ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
         ("create", "events", "-n", "default"),
+        *[(verb, "secrets", "-n", NAMESPACE) for verb in ("get", "list", "watch")],
     ],
     ids=" ".join,
 )
@@ -137,8 +138,12 @@ def test_the_service_account_may_do_what_the_operator_does(cluster: DevCluster, 
     "query",
     [
         ("get", "secrets", "-A"),
-        ("list", "secrets", "-n", NAMESPACE),
+        ("list", "secrets", "-A"),
         ("get", "secrets", "-n", "default"),
+        ("get", "secrets", "-n", "kube-system"),
+        ("watch", "secrets", "-n", "kube-system"),
+        ("create", "secrets", "-n", NAMESPACE),
+        ("patch", "secrets", "-n", NAMESPACE),
         ("create", "pods", "-A"),
         ("create", "pods", "-n", NAMESPACE),
         ("create", "pods/exec", "-n", NAMESPACE),
@@ -245,7 +250,11 @@ class PodOperator(Operator):
         assert self.deployment is not None
         (container,) = self.deployment["spec"]["template"]["spec"]["containers"]
         volumes = {mount["mountPath"]: self.workdir / mount["name"] for mount in container["volumeMounts"]}
-        env = {item["name"]: item["value"] for item in container["env"]}
+        # The one value from the downward API: the pod's namespace.
+        downward = {"fieldRef": {"fieldPath": "metadata.namespace"}}
+        env = {
+            item["name"]: NAMESPACE if item.get("valueFrom") == downward else item["value"] for item in container["env"]
+        }
         for key, value in env.items():
             if value in volumes:
                 volumes[value].mkdir(parents=True, exist_ok=True)

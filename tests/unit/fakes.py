@@ -41,6 +41,8 @@ class FakeCluster:
         self.calls: Counter[str] = Counter()
         self.events: list[tuple[str, str, str]] = []
         self.crds = crds or []
+        # The data of the Secrets in the operator's namespace, by name (its own index in the operator).
+        self.secrets: dict[str, dict[str, str]] = {}
         self._versions = itertools.count(1)
         self._uids = itertools.count(1)
         for obj in objects:
@@ -134,6 +136,8 @@ class _Indexes(Mapping[str, Any]):
     def _build(self, name: str) -> dict[Any, list[Any]]:
         if name == "crds":
             return {crd["metadata"]["name"]: [crd] for crd in self._cluster.crds}
+        if name == "secrets":
+            return {secret: [dict(data)] for secret, data in self._cluster.secrets.items()}
         index: dict[Any, list[Any]] = {}
         for obj in self._cluster.objects.values():
             if name == BY_KIND.get(obj["kind"], Kind("", "")).plural:
@@ -146,7 +150,7 @@ class _Indexes(Mapping[str, Any]):
         return self._build(name)
 
     def _names(self) -> set[str]:
-        return {kind.plural for kind in KINDS} | {"crds"}
+        return {kind.plural for kind in KINDS} | {"crds", "secrets"}
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._names())

@@ -39,7 +39,7 @@ def _one(kind: str, name: str | None = None) -> dict[str, Any]:
 DEPLOYMENT = _one("Deployment")
 POD = DEPLOYMENT["spec"]["template"]["spec"]
 (CONTAINER,) = POD["containers"]
-ENV = {item["name"]: item["value"] for item in CONTAINER.get("env", [])}
+ENV = {item["name"]: item["value"] for item in CONTAINER.get("env", []) if "value" in item}
 MOUNTS = {mount["mountPath"] for mount in CONTAINER["volumeMounts"]}
 CLUSTER_RULES = _one("ClusterRole")["rules"]
 
@@ -89,9 +89,9 @@ def test_the_pod_runs_as_the_image_s_non_root_user_with_bounded_resources():
     assert (CONTAINER["image"], CONTAINER["imagePullPolicy"]) == ("tilt-operator:dev", "IfNotPresent")
 
 
-def test_the_image_starts_the_operator_and_has_git():
+def test_the_image_starts_the_operator_and_has_git_and_ssh():
     assert _dockerfile("ENTRYPOINT") == ['["tilt-operator", "run"]']
-    assert re.search(r"apt-get install -y --no-install-recommends git\b", DOCKERFILE)
+    assert re.search(r"apt-get install -y --no-install-recommends git\b.* openssh-client\b", DOCKERFILE)
     *stages, final = _dockerfile("FROM")
     assert re.match(r"python:3\.11\.\d+-slim", final), "pin the base image by its full tag"
     assert all(re.match(r"\S+:v?\d+\.\d+\.\d+ ", stage) for stage in stages), "pin every build stage by its full tag"
@@ -100,7 +100,9 @@ def test_the_image_starts_the_operator_and_has_git():
 def test_the_service_account_of_the_pod_is_the_one_bound_to_the_role():
     account = _one("ServiceAccount")["metadata"]
     assert (POD["serviceAccountName"], DEPLOYMENT["metadata"]["namespace"]) == (account["name"], account["namespace"])
-    for binding in (_one("ClusterRoleBinding"), _one("RoleBinding")):
+    bindings = [doc for doc in DOCS if doc["kind"] in {"ClusterRoleBinding", "RoleBinding"}]
+    assert len(bindings) == 3  # the ClusterRole, Events in default, Secrets in its own namespace
+    for binding in bindings:
         assert binding["subjects"] == [{"kind": "ServiceAccount", **account}]
 
 
@@ -137,6 +139,22 @@ def test_the_build_context_holds_what_the_package_build_reads():
     assert {"pyproject.toml", readme.group(1), "operator"} <= copied
     allowed = {line.removeprefix("!").rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()}
     assert copied <= allowed, ".dockerignore must let in every file the Dockerfile copies"
+
+
+def test_secrets_are_read_only_and_only_in_the_operators_namespace():
+    role = _one("Role", "tilt-operator-secrets")
+    assert role["metadata"]["namespace"] == "tilt-operator"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
+    binding = _one("RoleBinding", "tilt-operator-secrets")
+    assert binding["roleRef"]["name"] == "tilt-operator-secrets"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tilt-operator", "namespace": "tilt-operator"}]
+    assert not [rule for rule in CLUSTER_RULES if "secrets" in rule["resources"]]
+
+
+def test_the_operator_reads_its_namespace_from_its_pod():
+    (container,) = _one("Deployment")["spec"]["template"]["spec"]["containers"]
+    (variable,) = [env for env in container["env"] if env["name"] == "TILT_OPERATOR_NAMESPACE"]
+    assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 
 def test_reading_logs_takes_a_port_forward_to_the_operators_pods_and_nothing_more():

@@ -6,6 +6,7 @@ Each kind has a steady-state test: once settled, reconciling again calls nothing
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from tilt_operator import reasons, timestamps
 from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
+from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.store import Checkout
 from tilt_operator.logstore import LogStore
 from tilt_operator.reconcilers import relations as relation
@@ -28,6 +30,7 @@ from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
 from tilt_operator.reconcilers.status import StatusWriter
@@ -66,15 +69,18 @@ class FakeStore:
     syncs: int = 0
     since: float | None = None
 
-    def sync(self, url: str, ref: str) -> Checkout:
+    credentials: list[Credentials | None] = field(default_factory=list)
+
+    def sync(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout:
         self.syncs += 1
         self.since = 0.0
+        self.credentials.append(credentials)
         return Checkout(self.path, COMMIT, fetched=True)
 
-    def current(self, url: str, ref: str) -> Checkout | None:
+    def current(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout | None:
         return Checkout(self.path, COMMIT, fetched=False) if self.syncs else None
 
-    def seconds_since_check(self, url: str, ref: str) -> float | None:
+    def seconds_since_check(self, url: str, ref: str, credentials: Credentials | None = None) -> float | None:
         return self.since
 
 
@@ -114,6 +120,58 @@ def test_an_https_repo_is_fetched_once_then_rechecked_on_its_interval(tmp_path: 
     store.since = 61.0
     run(reconcile("r"))
     assert store.syncs == 2, "after its interval it is"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_a_private_repo_waits_for_its_secret_and_fetches_as_soon_as_it_appears(tmp_path: Path):
+    cluster = FakeCluster(repo("r", "https://example.com/r", secretRef={"name": "creds"}))
+    store = FakeStore(tmp_path)
+    reconcile = repos(cluster, store, tmp_path)
+    assert run(reconcile("r")) == Result(), "no retry: the Secret's watch event brings it back"
+    status = cluster.get_object("ExtensionRepo", "r")["status"]
+    assert ready(cluster.get_object("ExtensionRepo", "r")) == ("False", reasons.SECRET_NOT_FOUND)
+    assert status["error"].startswith("Secret tilt-operator/creds not found")
+    assert store.syncs == 0
+
+    cluster.secrets["creds"] = {"bearerToken": _b64("t0ken")}
+    reconcile.secret_changed("r")
+    run(reconcile("r"))
+    assert ready(cluster.get_object("ExtensionRepo", "r")) == ("True", reasons.CHECKOUT_READY)
+    (credentials,) = store.credentials
+    assert credentials is not None
+    assert (credentials.source, credentials.bearer_token) == ("tilt-operator/creds", "t0ken")
+
+
+def test_a_changed_secret_fetches_at_once_whatever_the_interval(tmp_path: Path):
+    cluster = FakeCluster(repo("r", "https://example.com/r", secretRef={"name": "creds"}))
+    cluster.secrets["creds"] = {"username": _b64("alice"), "password": _b64("one")}
+    store = FakeStore(tmp_path)
+    reconcile = repos(cluster, store, tmp_path)
+    run(reconcile("r"))
+    store.since = 1.0
+    run(reconcile("r"))
+    assert store.syncs == 1, "within its interval"
+    cluster.secrets["creds"]["password"] = _b64("two")
+    reconcile.secret_changed("r")
+    run(reconcile("r"))
+    assert store.syncs == 2
+    assert [c.password for c in store.credentials if c] == ["one", "two"]
+
+
+def test_a_secret_without_usable_keys_says_which_keys_are_expected(tmp_path: Path):
+    cluster = FakeCluster(repo("r", "ssh://git@example.com/r", secretRef={"name": "creds"}))
+    cluster.secrets["creds"] = {"username": _b64("alice"), "password": _b64("pw")}
+    reconcile = repos(cluster, FakeStore(tmp_path), tmp_path)
+    run(reconcile("r"))
+    obj = cluster.get_object("ExtensionRepo", "r")
+    assert ready(obj) == ("False", reasons.SECRET_INVALID)
+    assert obj["status"]["error"] == (
+        "Secret tilt-operator/creds has no usable ssh credentials: expected the keys identity (a private key) "
+        "and known_hosts"
+    )
 
 
 def test_a_new_requested_at_fetches_now_and_is_acknowledged(tmp_path: Path):

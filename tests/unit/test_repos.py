@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tilt_operator import reasons
+from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.store import Checkout, RemoteUnreachable
 from tilt_operator.reconcilers import extensionrepo as repos
 
@@ -19,14 +20,14 @@ class FakeStore:
     on_disk: Checkout | None = None
     syncs: list[tuple[str, str]] = field(default_factory=list)
 
-    def sync(self, url: str, ref: str) -> Checkout:
+    def sync(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout:
         self.syncs.append((url, ref))
         if self.failure:
             raise self.failure
         assert self.checkout
         return self.checkout
 
-    def current(self, url: str, ref: str) -> Checkout | None:
+    def current(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout | None:
         return self.on_disk
 
 

@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 from tilt_operator import kube, localserver
 from tilt_operator.cli.errors import Unreachable
+from tilt_operator.config import DEFAULT_NAMESPACE
 
-NAMESPACE = "tilt-operator"
 DEPLOYMENT = "deployment/tilt-operator"
 PORT = 10350
 # How `kubectl port-forward` says where it listens.
@@ -73,7 +73,7 @@ def _port_forward() -> Iterator[str]:
     """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
     from tilt_operator.cli.tilt import kubectl  # the same kubectl the `tilt` command uses
 
-    namespace = os.environ.get("TILT_OPERATOR_NAMESPACE", NAMESPACE)
+    namespace = os.environ.get("TILT_OPERATOR_NAMESPACE") or DEFAULT_NAMESPACE
     command = [kubectl(), "port-forward", "--namespace", namespace, DEPLOYMENT, f":{PORT}"]
     forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -1,8 +1,10 @@
 """Every kopf index of the operator, in one place: together they are the reconcilers' cache.
 
-One index per tilt.dev kind (its objects by name, under the kind's plural) and one of the tilt.dev
-CRDs, which the Tiltfile builtins are generated from. kopf feeds them from one watch per kind and
-starts no handler before each has its first full listing (see ``reconcilers/cache.py``).
+One index per tilt.dev kind (its objects by name, under the kind's plural), one of the tilt.dev
+CRDs, which the Tiltfile builtins are generated from, and one of the Secrets in the operator's own
+namespace (kopf watches only that namespace: see ``runner.py``), holding only their data. kopf
+feeds them from one watch per kind and starts no handler before each has its first full listing
+(see ``reconcilers/cache.py``).
 
 The functions are async only so that kopf calls them in its event loop: it runs a plain function
 in a thread of its executor, a hop per event that cost more than the indexing itself.
@@ -31,4 +33,9 @@ async def crds(name: str, spec: kopf.Spec, body: kopf.Body, **_: Any) -> dict[st
     return {name: dict(body)} if spec.get("group") == GROUP else None
 
 
-NAMES = (*(kind.plural for kind in KINDS), cache.CRDS)
+@kopf.index("v1", "secrets", id=cache.SECRETS)
+async def secrets(name: str, body: kopf.Body, **_: Any) -> dict[str, dict[str, str]]:
+    return {name: dict(body.get("data") or {})}
+
+
+NAMES = (*(kind.plural for kind in KINDS), cache.CRDS, cache.SECRETS)

@@ -39,8 +39,12 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
     settings.persistence.diffbase_storage = _NoDiffBase()
     settings.persistence.finalizer = f"{KOPF_PREFIX}/finalizer"
     settings.networking.error_backoffs = _Backoff()
+    # Only the operator's own namespace is watched (Secrets): no need to list the cluster's namespaces.
+    settings.scanning.disabled = True
     config: Settings = memo.settings
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    # Private when the operator makes it; an existing directory keeps its mode, and the git store
+    # makes its own part (checkouts, credentials while git runs) private whatever the parent's.
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     memo.client = client = kube.Client()
     memo.controller = Controller(
         settings=config,

@@ -1,4 +1,9 @@
-"""Run the kopf operator in this process: every tilt.dev reconciler, all namespaces, one replica.
+"""Run the kopf operator in this process: every tilt.dev reconciler, one replica.
+
+The tilt.dev kinds are cluster-scoped, so kopf serves them cluster-wide whatever namespaces it is
+given; it is given only the operator's own, so the one namespaced kind it watches, Secrets, is
+watched there alone and a Role (not a ClusterRole) is all it needs. Namespace scanning is off
+(``lifecycle.py``): kopf would otherwise list every namespace of the cluster.
 
 Called by ``tilt-operator run`` (which ``tilt-operator dev`` runs as a child); it is the one place
 kopf is started, so the local and in-cluster operators behave the same.
@@ -43,7 +48,7 @@ def run_operator(
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     kopf.run(
         standalone=True,
-        clusterwide=True,
+        namespaces=[settings.namespace],
         liveness_endpoint=liveness_endpoint,
         memo=kopf.Memo(settings=settings),
         stop_flag=stop_flag,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tilt_operator.config import xdg_dir
+from tilt_operator.config import DEFAULT_NAMESPACE, xdg_dir
 from tilt_operator.devcluster.binaries import ensure_binaries, repo_root
 from tilt_operator.devcluster.cluster import DevCluster
 
@@ -32,12 +32,16 @@ def link_kubectl(cluster: DevCluster) -> Path:
 
 @contextmanager
 def dev_cluster(state_dir: Path, dashboard: str | None = None) -> Iterator[DevCluster]:
-    """A running local cluster with the CRDs installed; stopped on exit.
+    """A running local cluster with the CRDs and the operator's namespace; stopped on exit.
 
     ``dashboard`` is the address the operator will serve at, to print with the hints.
     """
     with DevCluster(ensure_binaries(), state_dir) as cluster:
         cluster.install_crds(repo_root() / "crds")
+        # The operator's namespace, where the Secrets of private repos go, as in a cluster.
+        cluster.kubectl(
+            "apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {DEFAULT_NAMESPACE}}}\n"
+        )
         bin_dir = link_kubectl(cluster)
         host, _, port = (dashboard or "").rpartition(":")
         print(

@@ -24,6 +24,8 @@ Index = Mapping[Any, Collection[Any]]
 
 # The index of the tilt.dev CRDs; each kind's objects are indexed under its plural.
 CRDS = "crds"
+# The index of the Secrets in the operator's namespace (their data only), for spec.secretRef.
+SECRETS = "secrets"
 
 
 class Cache:
@@ -41,6 +43,11 @@ class Cache:
     def covers(self, kind: Kind) -> bool:
         """Whether a watch feeds this kind (a CRD installed after start-up has none)."""
         return kind.plural in self._indexes
+
+    def secret_data(self, name: str) -> Mapping[str, str] | None:
+        """The ``data`` of the Secret ``name`` in the operator's namespace, or None when there is none."""
+        found = next(iter(self._indexes.get(SECRETS, {}).get(name, ())), None)
+        return None if found is None else dict(found)
 
     def crds(self) -> list[Object]:
         """The installed tilt.dev CustomResourceDefinitions, for the Tiltfile builtins."""

@@ -8,7 +8,8 @@ own status writes never queue anything; and it queues what depends on it whateve
 - an ExtensionRepo -> its Extensions (``spec.repoName``), and their Tiltfiles (a new commit
   re-runs them), and the Tiltfiles that loaded files from its checkout;
 - a Tiltfile -> the Extension of the same name (an Extension is Ready when its Tiltfile's run succeeded);
-- a UIButton (a click is a status write) -> the Cmds and Tiltfiles that name it.
+- a UIButton (a click is a status write) -> the Cmds and Tiltfiles that name it;
+- a Secret in the operator's namespace -> the ExtensionRepos whose ``spec.secretRef`` names it.
 
 Process exits, file changes and finished runs queue their object from inside the reconcilers.
 """
@@ -103,10 +104,11 @@ class Controller:
             logs=self.logs,
             relations=self.relations,
         )
+        self.repos = ExtensionRepoReconciler(
+            cache=self.cache, writer=self.writer, store=GitStore(settings), settings=settings
+        )
         reconcilers: dict[Kind, Reconcile] = {
-            EXTENSION_REPO: ExtensionRepoReconciler(
-                cache=self.cache, writer=self.writer, store=GitStore(settings), settings=settings
-            ),
+            EXTENSION_REPO: self.repos,
             EXTENSION: ExtensionReconciler(cache=self.cache, writer=self.writer, client=client),
             TILTFILE: self.tiltfiles,
             CMD: self.cmds,
@@ -155,6 +157,12 @@ class Controller:
         if changed and kind in self.queues:
             self.queues[kind].add(name)
         self._notify_dependents(kind, name, obj)
+
+    def secret_changed(self, name: str) -> None:
+        """A watch event of the Secret ``name`` in the operator's namespace, after the cache has it."""
+        for repo in self.relations.names(relations.SECRET, name, EXTENSION_REPO):
+            self.repos.secret_changed(repo)
+            self.queues[EXTENSION_REPO].add(repo)
 
     def _sweep(self) -> None:
         """Remove what belonged to objects deleted while the operator was down: kopf calls the first

@@ -1,5 +1,9 @@
 """The ExtensionRepo reconciler: validate the spec, sync the checkout, list what it offers, say whether it is Ready.
 
+A private repo's ``spec.secretRef`` names a Secret in the operator's namespace; the watch on
+Secrets there keeps it in the cache, and a Secret that appears or changes makes the repos naming
+it fetch at once (:meth:`ExtensionRepoReconciler.secret_changed`).
+
 The fetching itself lives in :mod:`tilt_operator.gitstore`, and so does the scan for the
 extensions a checkout offers (``status.extensions``, :mod:`~tilt_operator.gitstore.catalogue`),
 made once per commit. Three kinds of failure, as Flux's
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +30,8 @@ from tilt_operator import reasons, timestamps
 from tilt_operator.api import ANNOTATION_REQUESTED_AT, EXTENSION_REPO
 from tilt_operator.config import Settings
 from tilt_operator.gitstore import catalogue
-from tilt_operator.gitstore.store import Checkout, GitError
+from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, from_secret
+from tilt_operator.gitstore.store import AuthenticationFailed, Checkout, GitError, HostKeyMismatch
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.objectlog import for_object
@@ -39,11 +44,11 @@ logger = logging.getLogger(__name__)
 class Store(Protocol):
     """What the reconciler needs of :class:`~tilt_operator.gitstore.store.GitStore`."""
 
-    def sync(self, url: str, ref: str) -> Checkout: ...
+    def sync(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout: ...
 
-    def current(self, url: str, ref: str) -> Checkout | None: ...
+    def current(self, url: str, ref: str, credentials: Credentials | None = None) -> Checkout | None: ...
 
-    def seconds_since_check(self, url: str, ref: str) -> float | None: ...
+    def seconds_since_check(self, url: str, ref: str, credentials: Credentials | None = None) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,44 @@ def _invalid(reason: str, message: str) -> RepoOutcome:
     return RepoOutcome({"error": message}, ready=False, reason=reason, message=message)
 
 
+class CredentialsUnusable(Exception):
+    """The repo's secretRef cannot give credentials: what its status says instead."""
+
+    def __init__(self, outcome: RepoOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def repo_credentials(
+    spec: Mapping[str, Any], secret_data: Callable[[str], Mapping[str, str] | None], namespace: str
+) -> Credentials | None:
+    """The credentials ``spec.secretRef`` names, read from the Secret's data in the cache; None without one."""
+    url = str(spec.get("url", ""))
+    name = (spec.get("secretRef") or {}).get("name") or ""
+    if not name:
+        if url.startswith("ssh://"):
+            raise CredentialsUnusable(
+                _invalid(
+                    reasons.SPEC_INVALID, "invalid spec: ssh:// urls need spec.secretRef (identity and known_hosts)"
+                )
+            )
+        return None
+    if url.startswith("file://"):
+        message = "invalid spec: secretRef is not supported for file:// repos; remove it"
+        raise CredentialsUnusable(_invalid(reasons.SPEC_INVALID, message))
+    data = secret_data(name)
+    if data is None:
+        message = (
+            f"Secret {namespace}/{name} not found: create it in namespace {namespace} "
+            f"(kubectl tilt create secret git {name} ...)"
+        )
+        raise CredentialsUnusable(_invalid(reasons.SECRET_NOT_FOUND, message))
+    try:
+        return from_secret(namespace, name, data, ssh=url.startswith("ssh://"))
+    except SecretInvalid as error:
+        raise CredentialsUnusable(_invalid(reasons.SECRET_INVALID, str(error))) from None
+
+
 def _served(checkout: Checkout, spec: Mapping[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
     listed = (
         {key: known.get(key) for key in ("extensions", "extensionCount", "extensionsNote")}
@@ -81,11 +124,16 @@ def _served(checkout: Checkout, spec: Mapping[str, Any], known: Mapping[str, Any
     }
 
 
-def reconcile_repo(spec: Mapping[str, Any], store: Store, known: Mapping[str, Any] | None = None) -> RepoOutcome:
+def reconcile_repo(
+    spec: Mapping[str, Any],
+    store: Store,
+    known: Mapping[str, Any] | None = None,
+    credentials: Credentials | None = None,
+) -> RepoOutcome:
     """Bring the checkout of ``spec`` up to date and describe the result.
 
     ``known`` is the status of the same spec so far: its catalogue is kept while the commit is
-    the same, rather than scanned again.
+    the same, rather than scanned again. ``credentials`` are those of its ``secretRef``.
     """
     known = known or {}
     url, ref = spec.get("url", ""), spec.get("ref") or ""
@@ -100,9 +148,13 @@ def reconcile_repo(spec: Mapping[str, Any], store: Store, known: Mapping[str, An
     except InvalidRef as error:
         return _invalid(reasons.REF_INVALID, f"invalid ref: {error}")
     try:
-        checkout = store.sync(url, ref)
+        checkout = store.sync(url, ref, credentials)
+    except AuthenticationFailed as error:
+        return _invalid(reasons.AUTHENTICATION_FAILED, f"fetch: {error}")
+    except HostKeyMismatch as error:
+        return _invalid(reasons.HOST_KEY_MISMATCH, f"fetch: {error}")
     except GitError as error:
-        return _fetch_failed(store, spec, known, f"fetch: {error}")
+        return _fetch_failed(store, spec, known, f"fetch: {error}", credentials)
     message = f"checked out {checkout.commit[:12]}" + (f" of {ref}" if ref else "")
     return RepoOutcome(_served(checkout, spec, known), ready=True, reason=reasons.CHECKOUT_READY, message=message)
 
@@ -122,9 +174,11 @@ def _directory(spec: Mapping[str, Any], path: Path | None) -> RepoOutcome:
     return RepoOutcome(fields, ready=True, reason=reasons.DIRECTORY_READY, message=f"using {path} in place")
 
 
-def _fetch_failed(store: Store, spec: Mapping[str, Any], known: Mapping[str, Any], message: str) -> RepoOutcome:
+def _fetch_failed(
+    store: Store, spec: Mapping[str, Any], known: Mapping[str, Any], message: str, credentials: Credentials | None
+) -> RepoOutcome:
     """Keep serving an older checkout if there is one (stale); otherwise an error to retry."""
-    older = store.current(spec.get("url", ""), spec.get("ref") or "")
+    older = store.current(spec.get("url", ""), spec.get("ref") or "", credentials)
     if older is None:
         return RepoOutcome({"error": message}, ready=False, reason=reasons.FETCH_FAILED, message=message, retry=True)
     fields = {**_served(older, spec, known), "staleReason": message}
@@ -169,9 +223,19 @@ def seconds_until_fetch(
     return 0.0 if due_now else max(interval - (since_check or 0.0), 0.0)
 
 
+# Failures that only a new spec or Secret can cure, but that are checked again every interval.
+_RECHECKED = (reasons.AUTHENTICATION_FAILED, reasons.HOST_KEY_MISMATCH)
+
+
 class ExtensionRepoReconciler:
     def __init__(self, *, cache: Cache, writer: StatusWriter, store: Store, settings: Settings) -> None:
         self._cache, self._writer, self._store, self._settings = cache, writer, store, settings
+        # Repos whose Secret appeared or changed since their last fetch: due now, whatever the interval.
+        self._new_secret: set[str] = set()
+
+    def secret_changed(self, repo: str) -> None:
+        """The Secret ``repo`` names appeared, changed or went: its next reconcile fetches."""
+        self._new_secret.add(repo)
 
     async def __call__(self, name: str) -> Result:
         obj = self._cache.get(EXTENSION_REPO, name)
@@ -179,19 +243,33 @@ class ExtensionRepoReconciler:
             return Result()
         spec, current = obj["spec"], self._writer.current(obj)
         url, ref = spec.get("url", ""), spec.get("ref") or ""
-        https = str(url).startswith("https://")
+        remote = not str(url).startswith("file://")
         interval = parse_interval(spec.get("interval"), self._settings.default_interval)
-        if https:
-            since = self._store.seconds_since_check(url, ref) if current.get("checkoutRef") else None
+        new_secret = name in self._new_secret
+        self._new_secret.discard(name)
+        try:
+            credentials = repo_credentials(spec, self._cache.secret_data, self._settings.namespace)
+        except CredentialsUnusable as unusable:
+            return await self._report(obj, current, unusable.outcome, interval, remote=False)
+        if remote and not new_secret:
+            checked = current.get("checkoutRef")
+            since = self._store.seconds_since_check(url, ref, credentials) if checked else None
             wait = seconds_until_fetch(obj, current, since_check=since, interval=interval)
             if wait > 0:
                 return Result(requeue_after=wait)
         same_spec = current.get("observedGeneration") == obj["metadata"].get("generation")
-        outcome = await asyncio.to_thread(reconcile_repo, spec, self._store, current if same_spec else None)
+        known = current if same_spec else None
+        outcome = await asyncio.to_thread(reconcile_repo, spec, self._store, known, credentials)
+        return await self._report(obj, current, outcome, interval, remote=remote)
+
+    async def _report(
+        self, obj: Mapping[str, Any], current: Mapping[str, Any], outcome: RepoOutcome, interval: float, *, remote: bool
+    ) -> Result:
         requested = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REQUESTED_AT)
         changed = await self._writer.write(EXTENSION_REPO, obj, repo_status(outcome, obj, current, requested))
         if changed and not outcome.ready:
-            for_object(logger, name).warning("%s", outcome.message)
+            for_object(logger, obj["metadata"]["name"]).warning("%s", outcome.message)
         if outcome.retry:
             return Result(retry=True)
-        return Result(requeue_after=interval if https and outcome.ready else None)
+        recheck = remote and (outcome.ready or outcome.reason in _RECHECKED)
+        return Result(requeue_after=interval if recheck else None)

@@ -1,4 +1,4 @@
-"""Which objects name which: a repo's Extensions, a button's Cmds and Tiltfiles, a Tiltfile's registrations.
+"""Which objects name which: a repo's Extensions, a Secret's repos, a button's Cmds, a Tiltfile's registrations.
 
 The cache has every object by name; these are the lookups the other way round, kept up to date
 from the watch events the Controller sees (a dict update each) and built whole from the cache
@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from tilt_operator.api import CMD, EXTENSION, KINDS, LABEL_TILTFILE, TILTFILE, Kind
+from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KINDS, LABEL_TILTFILE, TILTFILE, Kind
 from tilt_operator.owners import controller_of
 from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, TILTFILE_BUTTONS
@@ -20,6 +20,7 @@ from tilt_operator.reconcilers.cache import Cache
 
 # Relation names: what an entry is looked up by.
 REPO = "repo"
+SECRET = "secret"
 BUTTON = "button"
 TILTFILE_OWNS = "registered by"
 
@@ -32,6 +33,8 @@ def entries(kind: Kind, obj: Mapping[str, Any]) -> set[Entry]:
     found: set[Entry] = set()
     if kind == EXTENSION:
         found.add((REPO, str(spec.get("repoName", "")), f"{kind.kind}/{name}"))
+    elif kind == EXTENSION_REPO and (spec.get("secretRef") or {}).get("name"):
+        found.add((SECRET, str(spec["secretRef"]["name"]), f"{kind.kind}/{name}"))
     elif kind in (CMD, TILTFILE):
         fields = CMD_BUTTONS if kind == CMD else TILTFILE_BUTTONS
         found |= {(BUTTON, button, f"{kind.kind}/{name}") for button in buttons.named(spec, *fields)}
