@@ -173,6 +173,12 @@ def delete(kind: Kind, name: str) -> None:
     send(delete_call(kind, name))
 
 
+def create_secret(secret: Mapping[str, Any], field_manager: str) -> None:
+    """Create a Secret in its namespace (``kubectl tilt create secret``); what comes back is not kept."""
+    path = f"/api/v1/namespaces/{secret['metadata']['namespace']}/secrets"
+    send(Call("POST", path, {"fieldManager": field_manager}, dict(secret)))
+
+
 def list_crds() -> list[Object]:
     """Every CustomResourceDefinition of the tilt.dev group, as plain dicts."""
     listing = cast(Object, send(Call("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")))

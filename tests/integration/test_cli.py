@@ -151,7 +151,8 @@ def test_bad_input_is_one_error_line_and_exit_code_1(
     )
     assert api.get(EXTS, name) is None
     assert fails(kubeconfig, "create", "repo", name, "git@github.com:org/repo.git") == (
-        "invalid url: ssh addresses are not supported: use the https url, as in https://github.com/org/repo.git"
+        "invalid url: scp-style addresses are not supported: write it as ssh://git@github.com/org/repo.git "
+        "(with spec.secretRef), or use the repo's https url"
     )
     assert fails(kubeconfig, "create", "repo", name, f"file://{tmp_path}/gone") == (
         f"invalid url: {tmp_path}/gone is not an existing directory"

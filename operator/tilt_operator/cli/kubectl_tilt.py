@@ -29,7 +29,7 @@ from kubernetes.config import ConfigException
 
 from tilt_operator import clicks, kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
-from tilt_operator.cli import catalogue, logs, table, ui
+from tilt_operator.cli import catalogue, logs, secrets, table, ui
 from tilt_operator.cli.errors import CLIError
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
@@ -128,7 +128,11 @@ def _check_url(url: str, ref: str | None) -> None:
 
 def _create_repo(options: argparse.Namespace) -> None:
     _check_url(options.url, options.ref)
-    _create(EXTENSION_REPO, {"name": options.name, "url": options.url, "ref": options.ref}, options)
+    if options.url.startswith("ssh://") and not options.secret:
+        raise CLIError(f"ssh:// urls need --secret NAME (create it with: {secrets.PROG} NAME --identity-file ...)")
+    secret_ref = {"name": options.secret} if options.secret else None
+    arguments = {"name": options.name, "url": options.url, "ref": options.ref, "secret_ref": secret_ref}
+    _create(EXTENSION_REPO, arguments, options)
 
 
 def _create_ext(options: argparse.Namespace) -> None:
@@ -260,7 +264,7 @@ def _add_create_options(command: argparse.ArgumentParser) -> None:
 
 def _add_create(commands: argparse._SubParsersAction[_Parser]) -> None:
     create = commands.add_parser("create", help="create an extension repo or an extension, as a Tiltfile would")
-    kinds = create.add_subparsers(dest="kind", required=True, metavar="{repo,ext}")
+    kinds = create.add_subparsers(dest="kind", required=True, metavar="{repo,ext,secret}")
     repo = kinds.add_parser(
         "repo",
         help="create an ExtensionRepo: extension_repo(name=NAME, url=URL, ref=REF)",
@@ -268,8 +272,13 @@ def _add_create(commands: argparse._SubParsersAction[_Parser]) -> None:
         epilog=f"example: {PROG} create repo my-team https://github.com/my-team/tilt-extensions",
     )
     repo.add_argument("name", metavar="NAME", help="the repo's name (Tilt names like my_team are mapped)")
-    repo.add_argument("url", metavar="URL", help="https://… (a public git repo) or file:///absolute/dir")
+    repo.add_argument(
+        "url", metavar="URL", help="https://…, ssh://user@host/path (with --secret) or file:///absolute/dir"
+    )
     repo.add_argument("--ref", help="branch, tag or commit to check out (default: the remote's default branch)")
+    repo.add_argument(
+        "--secret", metavar="NAME", help=f"a Secret with credentials for a private repo (see {secrets.PROG} --help)"
+    )
     _add_create_options(repo)
     repo.set_defaults(run=_create_repo)
     ext = kinds.add_parser(
@@ -288,6 +297,7 @@ def _add_create(commands: argparse._SubParsersAction[_Parser]) -> None:
     ext.add_argument("--path", help="its directory inside the repo (default: NAME)")
     _add_create_options(ext)
     ext.set_defaults(run=_create_ext, takes_args=True)
+    secrets.add_parser(kinds, _add_create_options)
 
 
 def _add_others(commands: argparse._SubParsersAction[_Parser]) -> None:
