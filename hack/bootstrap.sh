@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make a fresh machine ready: the system tools the operator and its tests call, and a virtualenv
 # in .venv with the package installed (editable) and its test tools. Safe to run again.
-# `bootstrap.sh tests` also installs the browser the dashboard's tests drive.
+# `bootstrap.sh tests` also installs the browser the dashboard's tests drive and the OpenSSH
+# server the private-repo tests fetch from over ssh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,10 @@ done
 # The dashboard's tests drive Debian's chromium with Playwright; Playwright never downloads one.
 if [[ ${1:-} == tests && ! -x /usr/bin/chromium ]]; then
   missing+=(chromium)
+fi
+# The ssh tests start their own sshd on loopback (never the system's service).
+if [[ ${1:-} == tests && ! -x /usr/sbin/sshd ]]; then
+  missing+=(openssh-server)
 fi
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then

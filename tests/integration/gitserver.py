@@ -46,6 +46,13 @@ class _Backend(BaseHTTPRequestHandler):
 
     def _cgi(self, body: bytes) -> None:
         self.server.requests.append(f"{self.command} {self.path}")
+        authorized = self.server.authorized
+        if authorized is not None and self.headers.get("Authorization") not in authorized:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         path, _, query = self.path.partition("?")
         env = {
             **self.server.environ,
@@ -88,6 +95,7 @@ class _Server(ThreadingHTTPServer):
     root: Path
     requests: list[str]
     throttle: float = 0.0
+    authorized: set[str] | None = None
     # Fixed when the server starts: tests running meanwhile may change PATH or the environment.
     git: str
     environ: dict[str, str]
@@ -104,6 +112,8 @@ class GitServer:
         self.port = free_port()
         self.requests: list[str] = []
         self.throttle = 0.0
+        # The Authorization headers it accepts (changed in place to rotate), or None for no login.
+        self.authorized: set[str] | None = None
         self.git = shutil.which("git") or "git"
         self.environ = dict(os.environ)
         self._server: _Server | None = None
@@ -118,6 +128,7 @@ class GitServer:
     def start(self) -> None:
         server = _Server(("127.0.0.1", self.port), _Backend)
         server.root, server.requests, server.throttle = self.root, self.requests, self.throttle
+        server.authorized = self.authorized
         server.git, server.environ = self.git, self.environ
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.pki.apiserver.cert, self.pki.apiserver.key)

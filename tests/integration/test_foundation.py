@@ -44,9 +44,9 @@ def repo(name: str, spec: dict) -> dict:
     ("spec", "message"),
     [
         ({}, "spec.url: Required value"),
-        ({"url": "ssh://git.example.com/repo"}, "url must start with https:// or file:///"),
-        ({"url": "git@github.com:tilt-dev/tilt-extensions"}, "url must start with https:// or file:///"),
-        ({"url": "http://example.com/repo"}, "url must start with https:// or file:///"),
+        ({"url": "ssh://git.example.com/repo"}, "ssh:// urls need spec.secretRef"),
+        ({"url": "git@github.com:tilt-dev/tilt-extensions"}, "url must start with https://, ssh:// or file:///"),
+        ({"url": "http://example.com/repo"}, "url must start with https://, ssh:// or file:///"),
     ],
 )
 def test_server_rejects_bad_extension_repo(cluster: DevCluster, name: str, spec: dict, message: str):
