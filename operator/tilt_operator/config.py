@@ -7,7 +7,9 @@ handlers and the tests agree on where data lives and how long things may take.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import socket
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -34,6 +36,15 @@ def own_namespace(env: dict[str, str]) -> str:
         return _POD_NAMESPACE.read_text().strip() or DEFAULT_NAMESPACE
     except OSError:
         return DEFAULT_NAMESPACE
+
+
+def default_identity() -> str:
+    """Who this process is in the leader Lease: ``<pod or host>_<random>``, as client-go names holders.
+
+    In a pod the part before ``_`` is the pod's name (``TILT_OPERATOR_POD_NAME``, from the downward
+    API), which is how ``kubectl tilt`` finds the leader's pod.
+    """
+    return f"{os.environ.get('TILT_OPERATOR_POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
 def _address(value: str) -> str | None:
@@ -67,8 +78,17 @@ class Settings:
     # Where the web server (logs, the dashboard) listens: a loopback host and port (Tilt's 10350),
     # or None for no server.
     serve: str | None = "127.0.0.1:10350"
-    # The namespace whose Secrets ExtensionRepos may name in spec.secretRef (and only that one).
+    # The namespace whose Secrets ExtensionRepos may name in spec.secretRef (and only that one),
+    # and where the leader Lease is.
     namespace: str = DEFAULT_NAMESPACE
+    # Leader election on a Lease, for several replicas (off: one process, kopf's standalone mode).
+    # The timings are controller-runtime's defaults: a lease lasts 15 s, a leader that has not
+    # renewed for 10 s stops all work, and every 2 s the leader renews and a standby tries.
+    leader_elect: bool = False
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str = field(default_factory=default_identity)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,4 +105,8 @@ class Settings:
             tiltfile_workers=int(env.get("TILT_OPERATOR_TILTFILE_WORKERS", cls.tiltfile_workers)),
             serve=_address(env.get("TILT_OPERATOR_SERVE", cls.serve or "")),
             namespace=own_namespace(env),
+            leader_elect=_flag(env.get("TILT_OPERATOR_LEADER_ELECT")),
+            lease_duration=float(env.get("TILT_OPERATOR_LEASE_DURATION", cls.lease_duration)),
+            renew_deadline=float(env.get("TILT_OPERATOR_RENEW_DEADLINE", cls.renew_deadline)),
+            retry_period=float(env.get("TILT_OPERATOR_RETRY_PERIOD", cls.retry_period)),
         )

@@ -14,7 +14,7 @@ import functools
 import json
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -61,6 +61,8 @@ class Call:
     body: Any = None
     content_type: str = "application/json"
     missing_ok: bool = False
+    # A write the fence may refuse (see Client.fence); the leader Lease's own calls are not fenced.
+    fenced: bool = True
 
 
 def _path(kind: Kind, name: str = "", subresource: str = "") -> str:
@@ -115,6 +117,24 @@ def event_call(obj: Mapping[str, Any], *, reason: str, message: str, warning: bo
         "count": 1,
     }
     return Call("POST", f"/api/v1/namespaces/{EVENTS_NAMESPACE}/events", body=event)
+
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
+def lease_get_call(namespace: str, name: str) -> Call:
+    return Call("GET", f"{LEASES.format(namespace=namespace)}/{name}", missing_ok=True, fenced=False)
+
+
+def lease_create_call(lease: Mapping[str, Any]) -> Call:
+    return Call("POST", LEASES.format(namespace=lease["metadata"]["namespace"]), body=dict(lease), fenced=False)
+
+
+def lease_replace_call(lease: Mapping[str, Any]) -> Call:
+    """A PUT carrying the resourceVersion read: it fails with 409 if anyone wrote the Lease since."""
+    metadata = lease["metadata"]
+    path = f"{LEASES.format(namespace=metadata['namespace'])}/{metadata['name']}"
+    return Call("PUT", path, body=dict(lease), fenced=False)
 
 
 # The command line's calls: blocking, through the official client.
@@ -208,6 +228,10 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
+class Fenced(Exception):
+    """A write refused before it was sent: this process is not (or no longer) the leader."""
+
+
 def is_unreachable(error: BaseException) -> bool:
     """Whether ``error`` means the API server could not be reached or is not serving (not a refusal)."""
     if isinstance(error, ApiError):
@@ -224,6 +248,9 @@ class Client:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        # With leader election: whether this process may write now. A leader that could not renew
+        # its Lease in time writes nothing more, whatever is still in flight inside it.
+        self.fence: Callable[[], bool] | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -241,6 +268,8 @@ class Client:
         return self._session
 
     async def send(self, call: Call) -> Object | None:
+        if call.method != "GET" and call.fenced and self.fence is not None and not self.fence():
+            raise Fenced(f"not the leader: {call.method} {call.path} was not sent")
         session = self._open()
         headers = {"Accept": "application/json", "Content-Type": call.content_type, "User-Agent": USER_AGENT}
         # Read for every request: an in-cluster token is refreshed by the configuration's hook.

@@ -23,6 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the operator against the current kubeconfig (the default)")
     dev = commands.add_parser("dev", help="start a local control plane, install the CRDs and run the operator on it")
     dev.add_argument("--state-dir", type=Path, help="where the local cluster keeps its data and kubeconfig")
+    run.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="for several replicas: only the holder of the Lease tilt-operator in the operator's namespace works "
+        "(TILT_OPERATOR_LEADER_ELECT; off by default)",
+    )
     for command in (run, dev):
         command.add_argument("--data-dir", type=Path, help="where repos are checked out (TILT_OPERATOR_DATA_DIR)")
         command.add_argument(
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = dataclasses.replace(settings, exec_enabled=exec_enabled)
     if getattr(options, "serve", None):
         settings = dataclasses.replace(settings, serve=None if options.serve == "none" else options.serve)
+    if getattr(options, "leader_elect", None) is not None:
+        settings = dataclasses.replace(settings, leader_elect=options.leader_elect)
     liveness = getattr(options, "liveness", DEFAULT_LIVENESS)
     liveness = None if liveness == "none" else liveness
 
@@ -79,6 +88,8 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
             "KUBECONFIG": str(cluster.kubeconfig),
             "TILT_OPERATOR_DATA_DIR": str(settings.data_dir),
             "TILT_OPERATOR_EXEC": "1" if settings.exec_enabled else "0",
+            # One process on a developer's machine: nothing to elect.
+            "TILT_OPERATOR_LEADER_ELECT": "0",
             "TILT_OPERATOR_SERVE": settings.serve or "none",
         }
         child = subprocess.Popen(

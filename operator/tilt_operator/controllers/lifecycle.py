@@ -3,9 +3,11 @@ creates and stops the reconcilers' Controller."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,6 +19,7 @@ from tilt_operator.api import KOPF_PREFIX
 from tilt_operator.config import Settings
 from tilt_operator.controllers.indexes import NAMES
 from tilt_operator.reconcilers.controller import Controller
+from tilt_operator.reconcilers.leadership import Elector, LeaseSettings
 from tilt_operator.web.server import WebServer
 
 # kopf's own HTTP session has no connection limit: a burst of a thousand new objects opened
@@ -55,9 +58,56 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_KopfRetries(memo.controller))
-    memo.controller.start()
-    memo.web = await _serve(config, memo.controller, client)
     logger.info("data dir %s, process execution %s", config.data_dir, "on" if config.exec_enabled else "off")
+    memo.web = memo.elector = memo.leading = None
+    if not config.leader_elect:
+        await _work(memo, config)
+        return
+    lease = LeaseSettings(
+        namespace=config.namespace,
+        identity=config.identity,
+        duration=config.lease_duration,
+        renew_deadline=config.renew_deadline,
+        retry_period=config.retry_period,
+    )
+    memo.elector = Elector(client, lease)
+    client.fence = memo.elector.is_leader  # no write leaves this process unless it leads
+    memo.leading = asyncio.create_task(_lead(memo, config))
+
+
+async def _work(memo: Any, settings: Settings) -> None:
+    """Reconcile, run Tiltfiles and Cmds, and serve the logs and the dashboard."""
+    memo.controller.start()
+    memo.web = await _serve(settings, memo.controller, memo.client)
+
+
+async def _lead(memo: Any, settings: Settings) -> None:
+    """Wait for the Lease, work while it is held, and stop everything when it is lost.
+
+    A standby keeps kopf's caches warm and writes nothing. A leader that could not renew in time
+    stops its work and ends this process (a pod restarts as a standby; see ``leadership.py``).
+    """
+    log = logging.getLogger(__name__)
+    elector: Elector = memo.elector
+    where = f"{elector.settings.namespace}/{elector.settings.name}"
+    try:
+        log.info("standby as %s: waiting for the lease %s", settings.identity, where)
+        await elector.acquire()
+        previous = elector.previous_holder
+        log.info(
+            "leading as %s: holding the lease %s%s", settings.identity, where, f", from {previous}" if previous else ""
+        )
+        if previous:
+            memo.controller.took_over(previous)
+        await _work(memo, settings)
+        await elector.keep()
+        log.error("lost the lease %s (not renewed for %g s): stopping all work", where, settings.renew_deadline)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("leader election failed: stopping")
+    await memo.controller.stop()
+    os.kill(os.getpid(), signal.SIGTERM)  # kopf shuts down in order; a pod starts again as a standby
 
 
 async def _serve(settings: Settings, controller: Controller, client: kube.Client) -> WebServer | None:
@@ -85,13 +135,20 @@ async def _serve(settings: Settings, controller: Controller, client: kube.Client
 
 @kopf.on.cleanup()
 async def stop(*, memo: Any, **_: Any) -> None:
-    """Stop reconciling, then the processes and runs this operator started (their status says so)."""
+    """Stop reconciling, then the processes and runs this operator started (their status says so);
+    a leader then hands its Lease over at once."""
+    leading: asyncio.Task[None] | None = memo.leading
+    if leading is not None and leading is not asyncio.current_task():
+        leading.cancel()
     web: WebServer | None = memo.web
     if web is not None:
         localserver.withdraw(web.advertised)
         await web.stop()
     controller: Controller = memo.controller
     await controller.stop()
+    elector: Elector | None = memo.elector
+    if elector is not None:
+        await elector.release()
     client: kube.Client = memo.client
     await client.close()
 

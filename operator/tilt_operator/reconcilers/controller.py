@@ -28,7 +28,7 @@ from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
-from tilt_operator.logstore import LogStore
+from tilt_operator.logstore import SYSTEM, Key, LogStore
 from tilt_operator.reconcilers import relations
 from tilt_operator.reconcilers.cache import Cache, Index
 from tilt_operator.reconcilers.client import Client
@@ -199,6 +199,16 @@ class Controller:
                 self.queues[CMD].add(cmd)
             for tiltfile in self.relations.names(relations.BUTTON, name, TILTFILE):
                 self.queues[TILTFILE].add(tiltfile)
+
+    def took_over(self, previous: str) -> None:
+        """Mark every Cmd's and Tiltfile's log: this operator took over from ``previous`` (a failover)."""
+        for kind in (CMD, TILTFILE):
+            for obj in self.cache.objects(kind):
+                metadata = obj["metadata"]
+                key = Key(kind.plural, metadata["name"], metadata["uid"])
+                self.logs.append(
+                    key, SYSTEM, f"failover: this operator took over from {previous}; earlier lines stay in its log"
+                )
 
     def idle(self) -> bool:
         """No reconcile queued or in progress anywhere."""

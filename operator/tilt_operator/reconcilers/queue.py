@@ -19,6 +19,7 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from tilt_operator.kube import Fenced
 from tilt_operator.reconcilers.outage import Outage
 
 BASE_DELAY = 0.5
@@ -109,6 +110,8 @@ class WorkQueue:
             result = await self._reconcile(key) or Result()
         except asyncio.CancelledError:
             raise
+        except Fenced:
+            return  # this process lost the Lease and is stopping: the new leader reconciles it
         except Exception as error:
             self._failures.failed(self.name, key, error)
             self.add_after(key, self._backoff(key))
