@@ -32,6 +32,7 @@ from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, extension, ready, repo
 from tilt_operator.api import KINDS
 from tilt_operator.devcluster import DevCluster
+from tilt_operator.devcluster.cluster import free_port
 
 MANIFESTS = REPO / "manifests"
 NAMESPACE = SERVICE_ACCOUNT = "tilt-operator"
@@ -72,6 +73,7 @@ def test_every_manifest_passes_the_kubernetes_schema_in_strict_mode(cluster: Dev
         "Role",
         "RoleBinding",
         "Deployment",
+        "PodDisruptionBudget",
     }
     for doc in documents:
         try:
@@ -127,6 +129,7 @@ TILT = [kind.resource for kind in KINDS]
         ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
         ("create", "events", "-n", "default"),
         *[(verb, "secrets", "-n", NAMESPACE) for verb in ("get", "list", "watch")],
+        *[(verb, "leases.coordination.k8s.io", "-n", NAMESPACE) for verb in ("get", "create", "update")],
     ],
     ids=" ".join,
 )
@@ -143,6 +146,10 @@ def test_the_service_account_may_do_what_the_operator_does(cluster: DevCluster, 
         ("get", "secrets", "-n", "kube-system"),
         ("watch", "secrets", "-n", "kube-system"),
         ("create", "secrets", "-n", NAMESPACE),
+        ("get", "leases.coordination.k8s.io", "-n", "kube-system"),
+        ("update", "leases.coordination.k8s.io", "-n", "kube-system"),
+        ("create", "leases.coordination.k8s.io", "-n", "default"),
+        ("delete", "leases.coordination.k8s.io", "-n", NAMESPACE),
         ("patch", "secrets", "-n", NAMESPACE),
         ("create", "pods", "-A"),
         ("create", "pods", "-n", NAMESPACE),
@@ -244,16 +251,18 @@ class PodOperator(Operator):
 
     venv: Path = Path()
     deployment: dict[str, Any] | None = None
+    pod_name: str = "tilt-operator-0"
 
     def pod_env(self) -> dict[str, str]:
         """The container's env, with each path that is a volume mount mapped to a local directory."""
         assert self.deployment is not None
         (container,) = self.deployment["spec"]["template"]["spec"]["containers"]
         volumes = {mount["mountPath"]: self.workdir / mount["name"] for mount in container["volumeMounts"]}
-        # The one value from the downward API: the pod's namespace.
-        downward = {"fieldRef": {"fieldPath": "metadata.namespace"}}
+        # What the downward API gives: the pod's namespace and name.
+        fields = {"metadata.namespace": NAMESPACE, "metadata.name": self.pod_name}
         env = {
-            item["name"]: NAMESPACE if item.get("valueFrom") == downward else item["value"] for item in container["env"]
+            item["name"]: fields[item["valueFrom"]["fieldRef"]["fieldPath"]] if "valueFrom" in item else item["value"]
+            for item in container["env"]
         }
         for key, value in env.items():
             if value in volumes:
@@ -383,26 +392,37 @@ def test_kubectl_tilt_logs_and_ui_reach_the_operators_pod_through_a_port_forward
     """
     tiltfile = tmp_path / "Tiltfile"
     tiltfile.write_text("print('hello from the pod')\n")
-    pod = PodOperator(
-        cluster,
-        tmp_path / "pod",
-        env={"KUBECONFIG": str(token_kubeconfig(cluster, tmp_path / "token.kubeconfig"))},
-        venv=image_venv,
-        deployment=deployment_of(installed),
+    token = {"KUBECONFIG": str(token_kubeconfig(cluster, tmp_path / "token.kubeconfig"))}
+    pod, standby = (
+        PodOperator(
+            cluster,
+            tmp_path / pod_name,
+            env=token,
+            venv=image_venv,
+            deployment=deployment_of(installed),
+            pod_name=pod_name,
+        )
+        for pod_name in ("tilt-operator-leader", "tilt-operator-standby")
     )
     pod.workdir.mkdir()
+    standby.workdir.mkdir()
     operator.stop()
     try:
         pod.start()
+        eventually(lambda: "leading as tilt-operator-leader_" in pod.log_text(), what="the first pod to lead")
+        standby.start()
+        eventually(lambda: "standby as tilt-operator-standby_" in standby.log_text(), what="the second to stand by")
         api.create("tiltfiles", {**extension(name, "r", "p"), "kind": "Tiltfile", "spec": {"path": str(tiltfile)}})
         eventually(lambda: api.status("tiltfiles", name).get("terminated"), what="the Tiltfile's run")
         serving = eventually(lambda: re.search(r"dashboard and logs at http://127\.0\.0\.1:(\d+)/", pod.log_text()))
         asked = tmp_path / "asked"
         kubectl = tmp_path / "kubectl"
+        # The Deployment's pick would be the standby, which serves nothing: only the leader's pod answers.
         kubectl.write_text(
             "#!/bin/sh\n"
-            f'if [ "$1" = port-forward ]; then echo "$@" > {asked}; '
-            f'echo "Forwarding from 127.0.0.1:{serving.group(1)} -> 10350"; exec sleep 600; fi\n'
+            f'if [ "$1" = port-forward ]; then echo "$@" > {asked}; port={free_port()}; '
+            f'if [ "$4" = pod/tilt-operator-leader ]; then port={serving.group(1)}; fi; '
+            'echo "Forwarding from 127.0.0.1:$port -> 10350"; exec sleep 600; fi\n'
             f'exec {cluster.binaries.kubectl} "$@"\n'
         )
         kubectl.chmod(0o755)
@@ -425,7 +445,7 @@ def test_kubectl_tilt_logs_and_ui_reach_the_operators_pod_through_a_port_forward
             "port-forward",
             "--namespace",
             NAMESPACE,
-            "deployment/tilt-operator",
+            "pod/tilt-operator-leader",
             ":10350",
         ]
         listening = {line for line in pod.log_text().splitlines() if "dashboard and logs at" in line}
@@ -449,6 +469,7 @@ def test_kubectl_tilt_logs_and_ui_reach_the_operators_pod_through_a_port_forward
             ui.send_signal(signal.SIGINT)
             assert ui.wait(30) == 130
     finally:
+        standby.stop()
         pod.stop()
         api.delete("tiltfiles", name)
         operator.start()

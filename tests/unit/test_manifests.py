@@ -65,10 +65,35 @@ def test_the_data_dir_and_home_are_volumes_because_the_root_filesystem_is_read_o
     assert "/tmp" in MOUNTS
 
 
-def test_one_replica_and_the_old_pod_stops_before_the_new_one_starts():
-    """kopf runs standalone: two live operators would both reconcile every object."""
-    assert DEPLOYMENT["spec"]["replicas"] == 1
-    assert DEPLOYMENT["spec"]["strategy"] == {"type": "Recreate"}
+def test_two_replicas_elect_a_leader_and_a_rollout_never_leaves_none_running():
+    assert DEPLOYMENT["spec"]["replicas"] == 2
+    assert Settings.from_env(ENV).leader_elect
+    assert DEPLOYMENT["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (variable,) = [env for env in CONTAINER["env"] if env["name"] == "TILT_OPERATOR_POD_NAME"]
+    assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_a_drain_takes_one_replica_at_a_time_and_replicas_prefer_different_nodes():
+    budget = _one("PodDisruptionBudget")
+    labels = POD.get("labels") or DEPLOYMENT["spec"]["template"]["metadata"]["labels"]
+    assert budget["metadata"]["namespace"] == DEPLOYMENT["metadata"]["namespace"]
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (term,) = POD["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_leases_only_in_the_operators_namespace_and_never_deleted():
+    role = _one("Role", "tilt-operator-leader-election")
+    assert role["metadata"]["namespace"] == "tilt-operator"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
+    assert not [rule for rule in CLUSTER_RULES if "leases" in rule["resources"]]
 
 
 def test_both_probes_ask_kopf_s_liveness_endpoint_where_the_operator_serves_it():
@@ -101,7 +126,7 @@ def test_the_service_account_of_the_pod_is_the_one_bound_to_the_role():
     account = _one("ServiceAccount")["metadata"]
     assert (POD["serviceAccountName"], DEPLOYMENT["metadata"]["namespace"]) == (account["name"], account["namespace"])
     bindings = [doc for doc in DOCS if doc["kind"] in {"ClusterRoleBinding", "RoleBinding"}]
-    assert len(bindings) == 3  # the ClusterRole, Events in default, Secrets in its own namespace
+    assert len(bindings) == 4  # the ClusterRole; Events in default; Secrets and the Lease in its own namespace
     for binding in bindings:
         assert binding["subjects"] == [{"kind": "ServiceAccount", **account}]
 
@@ -157,13 +182,14 @@ def test_the_operator_reads_its_namespace_from_its_pod():
     assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 
-def test_reading_logs_takes_a_port_forward_to_the_operators_pods_and_nothing_more():
+def test_reading_logs_takes_a_port_forward_to_the_leaders_pod_and_nothing_more():
     role = _one("Role", "tilt-operator-logs")
     assert role["metadata"]["namespace"] == DEPLOYMENT["metadata"]["namespace"]
     assert role["rules"] == [
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
         {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get"]},
     ]
     bindings = [doc for doc in DOCS if doc["kind"] == "RoleBinding"]
     assert not [binding for binding in bindings if binding["roleRef"]["name"] == "tilt-operator-logs"], (

@@ -3,6 +3,8 @@
 An operator running on this machine says where it listens (``tilt_operator.localserver``);
 otherwise the operator runs in the cluster, and ``kubectl port-forward`` reaches its pod through
 the API server, so Kubernetes RBAC decides who may look (``pods/portforward`` in its namespace).
+With two replicas the logs live with the leader, so the forward goes to the pod that holds the
+Lease (its holder is ``<pod>_<random>``); without a Lease, to the Deployment.
 ``TILT_OPERATOR_SERVER`` names the server outright.
 """
 
@@ -19,9 +21,12 @@ import urllib.request
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from kubernetes.client.exceptions import ApiException
+
 from tilt_operator import kube, localserver
 from tilt_operator.cli.errors import Unreachable
 from tilt_operator.config import DEFAULT_NAMESPACE
+from tilt_operator.reconcilers.leadership import LEASE_NAME
 
 DEPLOYMENT = "deployment/tilt-operator"
 PORT = 10350
@@ -68,13 +73,24 @@ def request(url: str) -> Iterator[http.client.HTTPResponse]:
         raise Unreachable(f"cannot reach the operator's server at {url.split('/api/')[0]}: {reason}") from None
 
 
+def _leader_pod(namespace: str) -> str:
+    """``pod/<the Lease holder's pod>``, or the Deployment when there is no holder to read."""
+    try:
+        lease = kube.send(kube.lease_get_call(namespace, LEASE_NAME))
+    except ApiException:
+        return DEPLOYMENT  # no right to read it: kubectl picks a pod of the Deployment
+    holder = str(((lease or {}).get("spec") or {}).get("holderIdentity") or "")
+    pod = holder.rpartition("_")[0]
+    return f"pod/{pod}" if pod else DEPLOYMENT
+
+
 @contextlib.contextmanager
 def _port_forward() -> Iterator[str]:
     """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
     from tilt_operator.cli.tilt import kubectl  # the same kubectl the `tilt` command uses
 
     namespace = os.environ.get("TILT_OPERATOR_NAMESPACE") or DEFAULT_NAMESPACE
-    command = [kubectl(), "port-forward", "--namespace", namespace, DEPLOYMENT, f":{PORT}"]
+    command = [kubectl(), "port-forward", "--namespace", namespace, _leader_pod(namespace), f":{PORT}"]
     forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert forward.stdout is not None
