@@ -75,14 +75,19 @@ profile_dir: Path | None = None
 
 @contextmanager
 def running_operator(
-    cluster: DevCluster, workdir: Path, env: dict[str, str] | None = None, *, exec_enabled: bool = False
+    cluster: DevCluster,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    exec_enabled: bool = False,
+    leader_elect: bool = False,
 ) -> Iterator[Operator]:
     """The operator as users start it, with the integration tests' limits; stopped on exit."""
     operator = Operator(
         cluster,
         workdir,
         env={"TILT_OPERATOR_GIT_TIMEOUT": "60", **(env or {})},
-        args=("--exec",) if exec_enabled else (),
+        args=(*(("--exec",) if exec_enabled else ()), *(("--leader-elect",) if leader_elect else ())),
     )
     operator.start()
     profiler = _start_profiler(operator)

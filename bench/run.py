@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from bench import dashboard, engine_overhead, git_cost, harness, idle, latency, reaction, scale
+from bench import dashboard, engine_overhead, failover, git_cost, harness, idle, latency, reaction, scale
 from bench.common import Row, describe_machine, load_average, render_report, render_table
 from tilt_operator.devcluster.binaries import repo_root
 
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "idle": idle,
     "reaction": reaction,
     "dashboard": dashboard,
+    "failover": failover,
 }
 DEFAULT_OUTPUT = Path("docs") / "benchmarks.md"
 _PROFILING = (
