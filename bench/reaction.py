@@ -26,7 +26,9 @@ SIGNALLED = """\
 import pathlib, signal, sys, time
 here = pathlib.Path(sys.argv[1])
 def stop(*_):
-    (here / "signalled").write_text(repr(time.time()))
+    # Written whole, then renamed: the benchmark never reads a half-written file.
+    (here / "signalled.tmp").write_text(repr(time.time()))
+    (here / "signalled.tmp").replace(here / "signalled")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 (here / "ready").write_text("")
