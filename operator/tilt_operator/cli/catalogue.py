@@ -13,11 +13,9 @@ import sys
 import urllib.parse
 from typing import Any
 
-import yaml
-
 from tilt_operator import kube
 from tilt_operator.api import EXTENSION, EXTENSION_REPO
-from tilt_operator.cli import table
+from tilt_operator.cli import output, table
 from tilt_operator.cli.errors import CLIError
 from tilt_operator.cli.reach import request, server
 from tilt_operator.gitstore import catalogue
@@ -50,11 +48,9 @@ def add_parsers(commands: Any) -> None:
 def _search(options: argparse.Namespace) -> None:
     entries = catalogue.listing(kube.list_objects(EXTENSION_REPO), kube.list_objects(EXTENSION))
     found = [entry for entry in entries if catalogue.matches(entry, options.term)]
-    if options.output == "json":
-        print(json.dumps(found, indent=4))
-    elif options.output == "yaml":
-        print(yaml.safe_dump(found, sort_keys=False), end="")
-    elif not found:
+    if output.dump(found, options.output):
+        return
+    if not found:
         print("No extensions found" + (f" matching {options.term!r}" if options.term else ""), file=sys.stderr)
     else:
         rows = [

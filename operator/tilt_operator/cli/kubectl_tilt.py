@@ -15,7 +15,6 @@ one ``error: …`` line on stderr and exit code 1, as kubectl's do; never a trac
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -31,6 +30,7 @@ from tilt_operator import clicks, kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
 from tilt_operator.cli import catalogue, logs, secrets, table, ui
 from tilt_operator.cli.errors import CLIError
+from tilt_operator.cli.output import OUTPUTS, print_object
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
@@ -43,7 +43,6 @@ PROG = "kubectl tilt"
 FIELD_MANAGER = "kubectl-tilt"
 # Tilt's `tilt create ext` default, and the repo `load('ext://NAME')` resolves against.
 DEFAULT_REPO = "default"
-OUTPUTS = ("yaml", "json", "name")
 INSTALL_CRDS = "install the tilt.dev CRDs (kubectl apply -k crds/)"
 
 # What users type for each kind, kubectl's spellings and the short names of the CRDs.
@@ -239,14 +238,7 @@ def _reference(kind: Kind, name: str) -> str:
 
 def _print(kind: Kind, obj: Mapping[str, Any], output: str | None, verb: str) -> None:
     shown = {**obj, "metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}}
-    if output == "yaml":
-        print(yaml.safe_dump(shown), end="")
-    elif output == "json":
-        print(json.dumps(shown, indent=4))
-    elif output == "name":
-        print(_reference(kind, obj["metadata"]["name"]))
-    else:
-        print(f"{_reference(kind, obj['metadata']['name'])} {verb}")
+    print_object(_reference(kind, obj["metadata"]["name"]), shown, output, verb, sort_keys=True)
 
 
 # The command line.

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes.client.exceptions import ApiException
 
 from tilt_operator import kube
+from tilt_operator.cli import output
 from tilt_operator.cli.errors import CLIError
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.gitstore.credentials import SecretInvalid, from_secret
@@ -77,7 +76,7 @@ def _create_git_secret(options: argparse.Namespace) -> None:
         "data": _encoded(data),
     }
     if options.dry_run == "client":
-        _print(secret, options.output, "created (dry run)")
+        output.print_object(f"secret/{name}", secret, options.output, "created (dry run)")
         return
     try:
         kube.create_secret(secret, FIELD_MANAGER)
@@ -88,7 +87,8 @@ def _create_git_secret(options: argparse.Namespace) -> None:
                 "--dry-run=client -o yaml | kubectl apply -f -"
             ) from None
         raise
-    _print({"metadata": secret["metadata"]}, "name" if options.output else None, "created")
+    # The Secret is never printed back: -o yaml|json|name all print its name.
+    output.print_object(f"secret/{name}", {}, "name" if options.output else None, "created")
 
 
 def _data(options: argparse.Namespace) -> dict[str, bytes]:
@@ -138,14 +138,3 @@ def _read(path: Path) -> bytes:
 
 def _encoded(data: dict[str, bytes]) -> dict[str, str]:
     return {key: base64.b64encode(value).decode() for key, value in data.items()}
-
-
-def _print(secret: dict[str, Any], output: str | None, verb: str) -> None:
-    if output == "yaml":
-        print(yaml.safe_dump(secret, sort_keys=False), end="")
-    elif output == "json":
-        print(json.dumps(secret, indent=4))
-    elif output == "name":
-        print(f"secret/{secret['metadata']['name']}")
-    else:
-        print(f"secret/{secret['metadata']['name']} {verb}")
