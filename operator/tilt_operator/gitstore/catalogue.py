@@ -102,7 +102,7 @@ def _plain(line: str) -> str:
     return re.sub(r"\0(\d+)\0", lambda found: spans[int(found.group(1))], line)
 
 
-def _entries(directory: Path) -> list[os.DirEntry[str]]:
+def _entries(directory: str | Path) -> list[os.DirEntry[str]]:
     """A directory's entries, real ones first (a symlink to one is the same thing under another name)."""
     try:
         with os.scandir(directory) as entries:
@@ -152,17 +152,18 @@ def scan(repo_root: Path, git_subpath: str = "") -> Catalogue:
     """Every extension under ``repo_root/git_subpath``, by path, within the limits.
 
     One ``scandir`` a directory: only symlinks are resolved (a real directory inside a directory
-    inside the repo is inside the repo).
+    inside the repo is inside the repo). Paths are strings until one is listed: a pathlib join for
+    every directory queued cost more than the scan itself.
     """
     root = repo_root.resolve()
     try:
-        base = confine(root / git_subpath, root)
+        base = str(confine(root / git_subpath, root))
     except OutsideRoot:
         return Catalogue(note=f"gitSubpath {git_subpath} leads outside the repo")
     catalogue = Catalogue()
     # (the path as the repo names it, its real path, its depth below base)
-    queue: deque[tuple[Path, Path, int]] = deque([(base, base, 0)])
-    seen: set[Path] = {base}
+    queue: deque[tuple[str, str, int]] = deque([(base, base, 0)])
+    seen: set[str] = {base}
     visited = 0
     while queue:
         directory, real, depth = queue.popleft()
@@ -175,7 +176,7 @@ def scan(repo_root: Path, git_subpath: str = "") -> Catalogue:
             if len(catalogue.extensions) == MAX_EXTENSIONS:
                 catalogue.note = f"only the first {MAX_EXTENSIONS} extensions are listed"
                 break
-            path = directory.relative_to(base).as_posix()
+            path = PurePosixPath(os.path.relpath(directory, base)).as_posix()
             readme = _named(entries, READMES, root)
             text = read_readme(readme) if readme else None
             catalogue.extensions.append(
@@ -189,18 +190,18 @@ def scan(repo_root: Path, git_subpath: str = "") -> Catalogue:
                 continue
             try:
                 if entry.is_symlink():
-                    child = confine(Path(entry.path), root)  # a symlink out of the repo: never read
-                    if not child.is_dir():
+                    child = str(confine(Path(entry.path), root))  # a symlink out of the repo: never read
+                    if not os.path.isdir(child):
                         continue
                 elif entry.is_dir(follow_symlinks=False):
-                    child = real / entry.name
+                    child = os.path.join(real, entry.name)
                 else:
                     continue
             except (OutsideRoot, OSError):
                 continue
             if child not in seen:
                 seen.add(child)
-                queue.append((directory / entry.name, child, depth + 1))
+                queue.append((os.path.join(directory, entry.name), child, depth + 1))
     catalogue.extensions.sort(key=lambda entry: entry["path"])
     return catalogue
 
