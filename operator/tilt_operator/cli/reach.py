@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tilt_operator import kube, localserver
 from tilt_operator.cli.errors import Unreachable
+from tilt_operator.cli.locate import kubectl
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.reconcilers.leadership import LEASE_NAME
 
@@ -87,8 +88,6 @@ def _leader_pod(namespace: str) -> str:
 @contextlib.contextmanager
 def _port_forward() -> Iterator[str]:
     """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
-    from tilt_operator.cli.tilt import kubectl  # the same kubectl the `tilt` command uses
-
     namespace = os.environ.get("TILT_OPERATOR_NAMESPACE") or DEFAULT_NAMESPACE
     command = [kubectl(), "port-forward", "--namespace", namespace, _leader_pod(namespace), f":{PORT}"]
     forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -13,7 +13,6 @@ Every Cmd the operator runs finds this command first on its PATH (see ``processe
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,8 @@ from typing import Any
 import yaml
 
 from tilt_operator import names
+from tilt_operator.cli.errors import CLIError
+from tilt_operator.cli.locate import kubectl
 
 KUBECTL_VERBS = frozenset(
     {"get", "describe", "delete", "apply", "wait", "api-resources", "explain", "patch", "annotate", "label", "edit"}
@@ -61,15 +62,8 @@ _VALUE_FLAGS = frozenset(
 )
 
 
-class UsageError(Exception):
+class UsageError(CLIError):
     """Bad input: printed as one line, exit code 1."""
-
-
-def kubectl() -> str:
-    found = os.environ.get("TILT_OPERATOR_KUBECTL") or shutil.which("kubectl")
-    if not found:
-        raise UsageError("kubectl not found: put it on PATH or set TILT_OPERATOR_KUBECTL")
-    return found
 
 
 def _positionals(args: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -157,6 +151,6 @@ def run(argv: Sequence[str]) -> int:
 def main() -> None:
     try:
         sys.exit(run(sys.argv[1:]))
-    except (UsageError, names.InvalidName, OSError, yaml.YAMLError) as error:
+    except (CLIError, names.InvalidName, OSError, yaml.YAMLError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
