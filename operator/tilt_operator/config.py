@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ DEFAULT_NAMESPACE = "tilt-operator"
 _POD_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
-def own_namespace(env: dict[str, str]) -> str:
+def own_namespace(env: Mapping[str, str]) -> str:
     """``TILT_OPERATOR_NAMESPACE``, else the pod's own namespace in a cluster, else ``tilt-operator``."""
     if env.get("TILT_OPERATOR_NAMESPACE"):
         return env["TILT_OPERATOR_NAMESPACE"]

@@ -119,22 +119,22 @@ def event_call(obj: Mapping[str, Any], *, reason: str, message: str, warning: bo
     return Call("POST", f"/api/v1/namespaces/{EVENTS_NAMESPACE}/events", body=event)
 
 
-LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+def _lease_path(namespace: str, name: str = "") -> str:
+    return "/".join(part for part in (f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases", name) if part)
 
 
 def lease_get_call(namespace: str, name: str) -> Call:
-    return Call("GET", f"{LEASES.format(namespace=namespace)}/{name}", missing_ok=True, fenced=False)
+    return Call("GET", _lease_path(namespace, name), missing_ok=True, fenced=False)
 
 
 def lease_create_call(lease: Mapping[str, Any]) -> Call:
-    return Call("POST", LEASES.format(namespace=lease["metadata"]["namespace"]), body=dict(lease), fenced=False)
+    return Call("POST", _lease_path(lease["metadata"]["namespace"]), body=dict(lease), fenced=False)
 
 
 def lease_replace_call(lease: Mapping[str, Any]) -> Call:
     """A PUT carrying the resourceVersion read: it fails with 409 if anyone wrote the Lease since."""
     metadata = lease["metadata"]
-    path = f"{LEASES.format(namespace=metadata['namespace'])}/{metadata['name']}"
-    return Call("PUT", path, body=dict(lease), fenced=False)
+    return Call("PUT", _lease_path(metadata["namespace"], metadata["name"]), body=dict(lease), fenced=False)
 
 
 # The command line's calls: blocking, through the official client.

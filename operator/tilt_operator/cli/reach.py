@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from tilt_operator import kube, localserver
 from tilt_operator.cli.errors import Unreachable
 from tilt_operator.cli.locate import kubectl
-from tilt_operator.config import DEFAULT_NAMESPACE
+from tilt_operator.config import own_namespace
 from tilt_operator.reconcilers.leadership import LEASE_NAME
 
 DEPLOYMENT = "deployment/tilt-operator"
@@ -88,7 +88,7 @@ def _leader_pod(namespace: str) -> str:
 @contextlib.contextmanager
 def _port_forward() -> Iterator[str]:
     """``kubectl port-forward`` to the operator's pod, on a port of the system's choosing."""
-    namespace = os.environ.get("TILT_OPERATOR_NAMESPACE") or DEFAULT_NAMESPACE
+    namespace = own_namespace(os.environ)
     command = [kubectl(), "port-forward", "--namespace", namespace, _leader_pod(namespace), f":{PORT}"]
     forward = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from tilt_operator import kube
 from tilt_operator.cli import output
 from tilt_operator.cli.errors import CLIError
-from tilt_operator.config import DEFAULT_NAMESPACE
+from tilt_operator.config import DEFAULT_NAMESPACE, own_namespace
 from tilt_operator.gitstore.credentials import SecretInvalid, from_secret
 from tilt_operator.names import object_name
 
@@ -48,8 +48,8 @@ def add_parser(kinds: argparse._SubParsersAction[Any], create_options: Any) -> N
     git.add_argument(
         "-n",
         "--namespace",
-        default=os.environ.get("TILT_OPERATOR_NAMESPACE") or DEFAULT_NAMESPACE,
-        help=f"the operator's namespace (default: $TILT_OPERATOR_NAMESPACE or {DEFAULT_NAMESPACE})",
+        default=own_namespace(os.environ),
+        help=f"the operator's namespace (default: $TILT_OPERATOR_NAMESPACE, else {DEFAULT_NAMESPACE})",
     )
     git.add_argument("--username", help="for https basic auth (with --password-stdin); a token's user for a token")
     git.add_argument("--password-stdin", action="store_true", help="read the password (or token) from stdin")
@@ -64,8 +64,9 @@ def add_parser(kinds: argparse._SubParsersAction[Any], create_options: Any) -> N
 def _create_git_secret(options: argparse.Namespace) -> None:
     name = object_name(options.name)
     data = _data(options)
+    encoded = {key: base64.b64encode(value).decode() for key, value in data.items()}
     try:
-        from_secret(options.namespace, name, _encoded(data), ssh="identity" in data)
+        from_secret(options.namespace, name, encoded, ssh="identity" in data)
     except SecretInvalid as error:
         raise CLIError(str(error)) from None
     secret = {
@@ -73,7 +74,7 @@ def _create_git_secret(options: argparse.Namespace) -> None:
         "kind": "Secret",
         "metadata": {"name": name, "namespace": options.namespace},
         "type": "Opaque",
-        "data": _encoded(data),
+        "data": encoded,
     }
     if options.dry_run == "client":
         output.print_object(f"secret/{name}", secret, options.output, "created (dry run)")
@@ -134,7 +135,3 @@ def _read(path: Path) -> bytes:
         return path.expanduser().read_bytes()
     except OSError as error:
         raise CLIError(f"cannot read {path}: {error.strerror}") from None
-
-
-def _encoded(data: dict[str, bytes]) -> dict[str, str]:
-    return {key: base64.b64encode(value).decode() for key, value in data.items()}

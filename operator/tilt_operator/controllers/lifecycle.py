@@ -89,7 +89,7 @@ async def _lead(memo: Any, settings: Settings) -> None:
     """
     log = logging.getLogger(__name__)
     elector: Elector = memo.elector
-    where = f"{elector.settings.namespace}/{elector.settings.name}"
+    where = elector.where
     try:
         log.info("standby as %s: waiting for the lease %s", settings.identity, where)
         await elector.acquire()

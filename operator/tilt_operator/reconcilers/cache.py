@@ -34,7 +34,7 @@ class Cache:
 
     def get(self, kind: Kind, name: str) -> Object | None:
         """The object of ``kind`` called ``name``, or None when no watch has delivered one."""
-        return next(iter(self._indexes[kind.plural].get(name, ())), None)
+        return _first(self._indexes[kind.plural], name)
 
     def objects(self, kind: Kind) -> Iterator[Object]:
         for values in list(self._indexes[kind.plural].values()):
@@ -46,10 +46,15 @@ class Cache:
 
     def secret_data(self, name: str) -> Mapping[str, str] | None:
         """The ``data`` of the Secret ``name`` in the operator's namespace, or None when there is none."""
-        found = next(iter(self._indexes.get(SECRETS, {}).get(name, ())), None)
+        found = _first(self._indexes.get(SECRETS, {}), name)
         return None if found is None else dict(found)
 
     def crds(self) -> list[Object]:
         """The installed tilt.dev CustomResourceDefinitions, for the Tiltfile builtins."""
         crds = [crd for values in self._indexes[CRDS].values() for crd in values]
         return sorted((crd for crd in crds if crd["spec"]["group"] == GROUP), key=lambda crd: crd["metadata"]["name"])
+
+
+def _first(index: Index, key: str) -> Object | None:
+    """What the one object under ``key`` gave the index, or None."""
+    return next(iter(index.get(key, ())), None)

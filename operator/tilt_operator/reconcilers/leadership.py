@@ -68,11 +68,6 @@ class Elector:
         """Holding the Lease, renewed within the renew deadline: whether this process may write."""
         return self._leading and self._clock() - self._renewed_at < self.settings.renew_deadline
 
-    @property
-    def holder(self) -> str:
-        """The holder last seen ("" for none)."""
-        return self._observed[0] if self._observed else ""
-
     async def acquire(self) -> None:
         """Return once this process holds the Lease."""
         while not await self._try():
@@ -103,7 +98,7 @@ class Elector:
         try:
             await self._client.send(kube.lease_replace_call(lease))
         except ApiError as error:
-            logger.warning("could not release the lease %s: %s", self._where(), error.message)
+            logger.warning("could not release the lease %s: %s", self.where, error.message)
 
     async def _try(self) -> bool:
         """One attempt to take or renew the Lease; True when this process holds it now."""
@@ -113,7 +108,7 @@ class Elector:
         except Exception as error:
             if not (isinstance(error, ApiError) or kube.is_unreachable(error)):
                 raise
-            self._report(f"cannot read or write the lease {self._where()}: {error}")
+            self._report(f"cannot read or write the lease {self.where}: {error}")
             return False
         if taken:
             self._leading, self._renewed_at = True, started
@@ -166,7 +161,9 @@ class Elector:
             "leaseTransitions": transitions,
         }
 
-    def _where(self) -> str:
+    @property
+    def where(self) -> str:
+        """The Lease as ``namespace/name``, for messages."""
         return f"{self.settings.namespace}/{self.settings.name}"
 
     def _report(self, problem: str | None) -> None:
