@@ -266,7 +266,7 @@ def _children(pid: int) -> set[int]:
 def _is_worker(pid: int) -> bool:
     """A Tiltfile worker, not one of the git commands the operator also runs as children."""
     try:
-        return b"tilt_operator.engine.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"tiltfile-host" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 

@@ -27,7 +27,7 @@ if ((${#missing[@]})); then
   fi
 fi
 if ! command -v go >/dev/null 2>&1; then
-  echo "the Go toolchain (1.26+) is needed to build the local control plane once; install it first" >&2
+  echo "the Go toolchain (1.26+) is needed to build the Tiltfile host and the local control plane once; install it first" >&2
   exit 1
 fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed" >&2; exit 1; }
@@ -41,3 +41,5 @@ if [[ ! -e $stamp ]]; then
   .venv/bin/pip install --quiet -e '.[test]'
   touch "$stamp"
 fi
+# The Tiltfile host (Go, on go.starlark.net): built once per version of its sources, then cached.
+.venv/bin/python -c 'from tilt_operator.engine.binary import ensure_host; ensure_host()'

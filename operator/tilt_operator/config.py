@@ -74,7 +74,9 @@ class Settings:
     # Limits for one Tiltfile run.
     tiltfile_timeout: float = 30.0
     tiltfile_memory_mb: int = 512
-    # Warm Tiltfile workers, so Tiltfile runs at once: one per core (each run is CPU-bound).
+    # Starlark steps one run may take: a loop that would run for ever fails with "too many steps".
+    tiltfile_max_steps: int = 100_000_000
+    # Warm Tiltfile hosts, so Tiltfile runs at once: one per core (each run is CPU-bound).
     tiltfile_workers: int = max(2, os.cpu_count() or 1)
     # Where the web server (logs, the dashboard) listens: a loopback host and port (Tilt's 10350),
     # or None for no server.
@@ -103,6 +105,7 @@ class Settings:
             exec_enabled=_flag(env.get("TILT_OPERATOR_EXEC")),
             tiltfile_timeout=float(env.get("TILT_OPERATOR_TILTFILE_TIMEOUT", cls.tiltfile_timeout)),
             tiltfile_memory_mb=int(env.get("TILT_OPERATOR_TILTFILE_MEMORY_MB", cls.tiltfile_memory_mb)),
+            tiltfile_max_steps=int(env.get("TILT_OPERATOR_TILTFILE_MAX_STEPS", cls.tiltfile_max_steps)),
             tiltfile_workers=int(env.get("TILT_OPERATOR_TILTFILE_WORKERS", cls.tiltfile_workers)),
             serve=_address(env.get("TILT_OPERATOR_SERVE", cls.serve or "")),
             namespace=own_namespace(env),

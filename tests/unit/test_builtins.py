@@ -1,6 +1,7 @@
-"""Tiltfile builtins generated from the CRDs (kind_builtins): names, arguments and checks.
+"""Tiltfile builtins generated from the CRDs, in the Tiltfile host: names, arguments and checks.
 
-Uses the real CRDs in crds/, so a schema change that breaks the Tiltfile API shows up here.
+Uses the real CRDs in crds/, so a schema change that breaks the Tiltfile API shows up here. Each
+call runs in the host as a one-line Tiltfile, so the messages are the ones a user reads.
 """
 
 from __future__ import annotations
@@ -10,23 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tilt_operator.engine.builtins import ArgumentError, BuiltinSpec, build_object, builtin_specs, snake_case
-
-CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
-CRDS = [
-    crd
-    for crd in (yaml.safe_load(path.read_text()) for path in sorted(CRD_DIR.glob("*.yaml")))
-    if crd.get("kind") == "CustomResourceDefinition"
-]
-SPECS = builtin_specs(CRDS)
+from tests.unit.test_engine import CRDS, _run
+from tilt_operator.engine.pool import BuildError, build_object
 
 
 def _crd(kind: str, spec_schema: dict[str, Any], group: str = "tilt.dev") -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.lower()}s.{group}"},
         "spec": {
             "group": group,
             "names": {"kind": kind},
@@ -43,8 +37,22 @@ def _crd(kind: str, spec_schema: dict[str, Any], group: str = "tilt.dev") -> dic
     }
 
 
-def _build(builtin: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    return build_object(SPECS[builtin], args, kwargs)
+def _call(builtin: str, *args: Any, **kwargs: Any) -> str:
+    """The Starlark call: Python's repr of these values is also their Starlark spelling."""
+    arguments = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
+    return f"{builtin}({', '.join(arguments)})"
+
+
+def _objects(tmp_path: Path, source: str, crds: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    result = _run(tmp_path, {"Tiltfile": source + "\n"}, crds=crds or CRDS)
+    if result.error is not None:
+        raise BuildError(result.error.partition(": ")[2])
+    return result.objects
+
+
+def _build(tmp_path: Path, builtin: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    [obj] = _objects(tmp_path, _call(builtin, *args, **kwargs))
+    return obj
 
 
 @pytest.mark.parametrize(
@@ -63,73 +71,100 @@ def _build(builtin: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         ("url", "url"),
     ],
 )
-def test_snake_case(name: str, expected: str) -> None:
-    assert snake_case(name) == expected
+def test_snake_case(tmp_path: Path, name: str, expected: str) -> None:
+    """A kind and a field named ``name`` become the builtin and the argument ``expected``."""
+    crd = _crd(name, {"type": "object", "properties": {name: {"type": "string"}}})
+    [obj] = _objects(tmp_path, f"{expected}(name='x', {expected}='v')", crds=[crd])
+    assert (obj["kind"], obj["spec"]) == (name, {name: "v"})
 
 
-def test_every_tilt_kind_gets_a_builtin() -> None:
-    assert set(SPECS) == {"extension_repo", "extension", "tiltfile", "cmd", "ui_button"}
-    assert SPECS["extension_repo"].arguments["load_host"] == "loadHost"
-    assert SPECS["extension_repo"].arguments["git_subpath"] == "gitSubpath"
-    assert SPECS["extension"].arguments["repo_name"] == "repoName"
+def test_every_tilt_kind_gets_a_builtin_also_in_the_v1alpha1_namespace(tmp_path: Path) -> None:
+    source = "print(sorted([n for n in dir(v1alpha1)]))\nprint(type(v1alpha1), v1alpha1.cmd == cmd)"
+    result = _run(tmp_path, {"Tiltfile": source})
+    assert result.error is None, result.error
+    assert result.output == '["cmd", "extension", "extension_repo", "tiltfile", "ui_button"]\nmodule True\n'
+    repo = _build(tmp_path, "extension_repo", name="r", url="file:///x", load_host="h", git_subpath="s")
+    assert repo["spec"] == {"url": "file:///x", "loadHost": "h", "gitSubpath": "s"}
 
 
-def test_a_new_kind_needs_no_code_change() -> None:
+def test_a_new_kind_needs_no_code_change(tmp_path: Path) -> None:
     schema = {"type": "object", "required": ["portNumber"], "properties": {"portNumber": {"type": "integer"}}}
-    specs = builtin_specs([_crd("PortForward", schema)])
+    [obj] = _objects(tmp_path, "port_forward(name='pf', port_number=8080)", crds=[_crd("PortForward", schema)])
 
-    assert specs["port_forward"] == BuiltinSpec(
-        name="port_forward",
-        kind="PortForward",
-        api_version="tilt.dev/v1alpha1",
-        spec_schema=schema,
-        arguments={"port_number": "portNumber"},
-    )
-    assert build_object(specs["port_forward"], (), {"name": "pf", "port_number": 8080})["spec"] == {"portNumber": 8080}
+    assert obj == {
+        "apiVersion": "tilt.dev/v1alpha1",
+        "kind": "PortForward",
+        "metadata": {"name": "pf"},
+        "spec": {"portNumber": 8080},
+    }
 
 
-def test_other_groups_get_no_builtin() -> None:
-    assert builtin_specs([_crd("Widget", {"type": "object"}, group="example.com")]) == {}
+def test_other_groups_get_no_builtin(tmp_path: Path) -> None:
+    crds = [_crd("Widget", {"type": "object"}, group="example.com")]
+    with pytest.raises(BuildError, match="undefined: widget"):
+        _objects(tmp_path, "widget(name='w')", crds=crds)
 
 
-def test_fields_that_collide_are_a_crd_bug() -> None:
+def test_fields_that_collide_are_a_crd_bug(tmp_path: Path) -> None:
     schema = {"type": "object", "properties": {"fooBar": {"type": "string"}, "foo_bar": {"type": "string"}}}
-    with pytest.raises(ValueError, match="both map to foo_bar"):
-        builtin_specs([_crd("Thing", schema)])
+    result = _run(tmp_path, {"Tiltfile": "print(1)\n"}, crds=[_crd("Thing", schema)])
+    assert result.error is not None
+    assert "both map to foo_bar" in result.error
 
 
-def test_seed_example() -> None:
-    assert _build("extension_repo", name="default", url="https://github.com/tilt-dev/tilt-extensions") == {
+def test_the_command_line_builds_with_the_same_builtin() -> None:
+    """``kubectl tilt create`` calls the host's builtin: the same object, the same errors."""
+    obj = build_object("Extension", {"name": "cancel_button", "repo_name": "d", "repo_path": "p"}, **_HOST)
+    assert obj["metadata"] == {"name": "cancel-button", "annotations": {"tilt.dev/name": "cancel_button"}}
+    with pytest.raises(BuildError, match=r"^extension: unknown argument 'urll'"):
+        build_object("Extension", {"name": "e", "urll": "x"}, **_HOST)
+
+
+_HOST: dict[str, Any] = {"crds": CRDS, "memory_mb": 256, "timeout": 20.0}
+
+
+def test_seed_example(tmp_path: Path) -> None:
+    assert _build(tmp_path, "extension_repo", name="default", url="https://github.com/tilt-dev/tilt-extensions") == {
         "apiVersion": "tilt.dev/v1alpha1",
         "kind": "ExtensionRepo",
         "metadata": {"name": "default"},
         "spec": {"url": "https://github.com/tilt-dev/tilt-extensions"},
     }
-    assert _build("extension", name="cancel_button", repo_name="default", repo_path="cancel_button")["spec"] == {
+    assert _build(tmp_path, "extension", name="cancel_button", repo_name="default", repo_path="cancel_button")[
+        "spec"
+    ] == {
         "repoName": "default",
         "repoPath": "cancel_button",
     }
 
 
-def test_name_may_be_positional_and_metadata_is_kept() -> None:
-    obj = _build("extension_repo", "default", url="file:///x", labels={"team": "a"}, annotations={"note": "b"})
+def test_name_may_be_positional_and_metadata_is_kept(tmp_path: Path) -> None:
+    obj = _build(
+        tmp_path, "extension_repo", "default", url="file:///x", labels={"team": "a"}, annotations={"note": "b"}
+    )
     assert obj["metadata"] == {"name": "default", "labels": {"team": "a"}, "annotations": {"note": "b"}}
 
 
-def test_nested_keys_may_be_snake_or_camel_case() -> None:
-    snake = _build("ui_button", name="b", text="Cancel", location={"component_type": "Global", "component_id": "x"})
-    camel = _build("ui_button", name="b", text="Cancel", location={"componentType": "Global", "componentID": "x"})
+def test_nested_keys_may_be_snake_or_camel_case(tmp_path: Path) -> None:
+    snake = _build(
+        tmp_path, "ui_button", name="b", text="Cancel", location={"component_type": "Global", "component_id": "x"}
+    )
+    camel = _build(
+        tmp_path, "ui_button", name="b", text="Cancel", location={"componentType": "Global", "componentID": "x"}
+    )
     assert snake == camel
     assert snake["spec"] == {"text": "Cancel", "location": {"componentType": "Global", "componentID": "x"}}
 
 
-def test_none_means_not_given_and_tuples_become_lists() -> None:
-    obj = _build("cmd", name="c", args=("sleep", "1"), dir=None, start_on={"ui_buttons": ["b"], "start_after": None})
+def test_none_means_not_given_and_tuples_become_lists(tmp_path: Path) -> None:
+    obj = _build(
+        tmp_path, "cmd", name="c", args=("sleep", "1"), dir=None, start_on={"ui_buttons": ["b"], "start_after": None}
+    )
     assert obj["spec"] == {"args": ["sleep", "1"], "startOn": {"uiButtons": ["b"]}}
 
 
-def test_tiltfile_spec_labels_do_not_clash_with_metadata_labels() -> None:
-    obj = _build("tiltfile", name="t", path="/x/Tiltfile", labels={"a": "meta"}, spec_labels={"b": "spec"})
+def test_tiltfile_spec_labels_do_not_clash_with_metadata_labels(tmp_path: Path) -> None:
+    obj = _build(tmp_path, "tiltfile", name="t", path="/x/Tiltfile", labels={"a": "meta"}, spec_labels={"b": "spec"})
     assert obj["metadata"]["labels"] == {"a": "meta"}
     assert obj["spec"]["labels"] == {"b": "spec"}
 
@@ -184,17 +219,17 @@ REPO = {"name": "e", "repo_name": "d", "repo_path": "p"}
         ),
     ],
 )
-def test_bad_calls_say_what_to_fix(builtin: str, kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ArgumentError) as caught:
-        _build(builtin, **kwargs)
+def test_bad_calls_say_what_to_fix(tmp_path: Path, builtin: str, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(BuildError) as caught:
+        _build(tmp_path, builtin, **kwargs)
     assert str(caught.value) == f"{builtin}: {message}"
 
 
-def test_only_name_is_positional() -> None:
-    with pytest.raises(ArgumentError, match="only 'name' may be positional, got 2"):
-        _build("extension_repo", "default", "https://x")
-    with pytest.raises(ArgumentError, match="multiple values for argument 'name'"):
-        _build("extension_repo", "default", name="other", url="https://x")
+def test_only_name_is_positional(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="only 'name' may be positional, got 2"):
+        _build(tmp_path, "extension_repo", "default", "https://x")
+    with pytest.raises(BuildError, match="multiple values for argument 'name'"):
+        _build(tmp_path, "extension_repo", "default", name="other", url="https://x")
 
 
 @pytest.mark.parametrize(
@@ -208,9 +243,9 @@ def test_only_name_is_positional() -> None:
         ({"type": "object", "additionalProperties": {"type": "integer"}}, {"a": 1}, {"a": "1"}, "'size.a' must be an"),
     ],
 )
-def test_schema_rules(schema: dict[str, Any], good: Any, bad: Any, message: str) -> None:
-    spec = builtin_specs([_crd("Thing", {"type": "object", "properties": {"size": schema}})])["thing"]
+def test_schema_rules(tmp_path: Path, schema: dict[str, Any], good: Any, bad: Any, message: str) -> None:
+    crds = [_crd("Thing", {"type": "object", "properties": {"size": schema}})]
 
-    assert build_object(spec, (), {"name": "t", "size": good})["spec"] == {"size": good}
-    with pytest.raises(ArgumentError, match=re.escape(message)):
-        build_object(spec, (), {"name": "t", "size": bad})
+    assert _objects(tmp_path, _call("thing", name="t", size=good), crds=crds)[0]["spec"] == {"size": good}
+    with pytest.raises(BuildError, match=re.escape(message)):
+        _objects(tmp_path, _call("thing", name="t", size=bad), crds=crds)

@@ -3,9 +3,9 @@
 The seed wants extensions added "from the Tiltfile or from the CLI with a similar API", the way
 kubectl's generators create Secrets. So ``kubectl tilt create repo NAME URL`` is the Tiltfile call
 ``extension_repo(name=NAME, url=URL)``: the object is built by the same generated builtin
-(``kind_builtins.build_object``) from the same CRDs, and a CLI-made object cannot differ from a
-Tiltfile-made one. The CRDs come from the cluster, or, for ``--dry-run=client`` and ``render``,
-which never contact it, from this checkout's ``crds/``.
+(the Tiltfile host's, through ``engine.pool.build_object``) from the same CRDs, and a CLI-made
+object cannot differ from a Tiltfile-made one. The CRDs come from the cluster, or, for
+``--dry-run=client`` and ``render``, which never contact it, from this checkout's ``crds/``.
 
 Installed as the console script ``kubectl-tilt``, which kubectl finds on PATH as the plugin
 ``tilt``. Talks to the current kubeconfig through :mod:`tilt_operator.kube`. Every failure ends as
@@ -33,8 +33,8 @@ from tilt_operator.cli.errors import CLIError
 from tilt_operator.cli.output import OUTPUTS, print_object
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots
-from tilt_operator.engine.builtins import ArgumentError, build_object, builtin_specs, snake_case
-from tilt_operator.engine.pool import run_tiltfile
+from tilt_operator.engine.binary import HostUnavailable
+from tilt_operator.engine.pool import BuildError, build_object, run_tiltfile
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
 from tilt_operator.messages import quoted
 from tilt_operator.names import InvalidName, object_name
@@ -83,12 +83,14 @@ def crd_files() -> list[dict[str, Any]]:
 
 def build(kind: Kind, crds: Sequence[Mapping[str, Any]], arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The object the Tiltfile call ``<kind in snake_case>(**arguments)`` would register."""
-    spec = builtin_specs(crds).get(snake_case(kind.kind))
-    if spec is None:
+    if not any(crd.get("spec", {}).get("names", {}).get("kind") == kind.kind for crd in crds):
         raise CLIError(f"no CRD for {kind.kind}: {INSTALL_CRDS}")
+    settings = Settings.from_env()
     try:
-        return build_object(spec, (), arguments)
-    except ArgumentError as error:
+        return build_object(
+            kind.kind, arguments, crds=crds, memory_mb=settings.tiltfile_memory_mb, timeout=settings.tiltfile_timeout
+        )
+    except BuildError as error:
         raise CLIError(str(error)) from None
 
 
@@ -216,6 +218,7 @@ def _render(options: argparse.Namespace) -> None:
         crds=kube.list_crds() if options.from_cluster else crd_files(),
         timeout=settings.tiltfile_timeout,
         memory_mb=settings.tiltfile_memory_mb,
+        max_steps=settings.tiltfile_max_steps,
         args=options.args,
         root=options.root,
         ext_roots=ExtensionRoots(default=options.ext_dir),
@@ -391,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = parse(sys.argv[1:] if argv is None else argv)
         code: int | None = options.run(options)
-    except (CLIError, InvalidName) as error:
+    except (CLIError, InvalidName, HostUnavailable) as error:
         return _fail(str(error))
     except ApiException as error:
         return _fail(_api_error(error))

@@ -1,31 +1,26 @@
-"""The Tiltfile engine: run a Tiltfile with starlark-go in an isolated worker, with a time and a memory limit.
+"""The Tiltfile engine: run a Tiltfile in Tilt's own Starlark, in an isolated host process with limits.
 
-Called by the Tiltfile reconciler (through a :class:`~tilt_operator.engine.pool.WorkerPool`) and
-by ``kubectl tilt render`` (:func:`~tilt_operator.engine.pool.run_tiltfile`). Plain Python: no
-kopf, no Kubernetes client. This package's ``__init__`` imports nothing heavy, because every
-worker process imports it first.
+Called by the Tiltfile reconciler (through a :class:`~tilt_operator.engine.pool.WorkerPool`), by
+``kubectl tilt render`` (:func:`~tilt_operator.engine.pool.run_tiltfile`) and by ``kubectl tilt
+create`` (:func:`~tilt_operator.engine.pool.build_object`). Plain Python: no kopf, no Kubernetes
+client, and no Starlark either: Starlark runs in the host, a Go program on go.starlark.net whose
+sources are ``engine/host/`` (docs/design.md, "The Tiltfile language").
 
-Why workers are reused. starlark-go runs in a worker process, never in the operator: it can crash
-the process (SIGSEGV in cgo), and a runaway Tiltfile must be stoppable by killing something. A
-fresh interpreter per run cost about 50 ms of CPU before the Tiltfile's first line; a fork server
-would be cheaper, but the worker embeds the Go runtime, whose threads do not survive a fork. So
-workers start warm ahead of need and serve runs one after another, which is safe because a run
-leaves nothing behind that the next one can see:
+- ``binary``: builds the host once per version of its sources, with the Go toolchain, and caches it.
+- ``protocol``: the request and the events the host answers with, and the run's result.
+- ``pool``: hosts kept warm, one run at a time each, with the time limit enforced by killing.
 
-- every run gets a new ``starlark_go.Starlark`` interpreter and a new ``Session``, so no global,
-  loaded module or registration of an earlier run exists for it;
-- a Tiltfile can change neither the process's environment nor its working directory nor any file
-  (no builtin writes), and the worker restores both before each run anyway;
-- a worker that hit a limit, crashed, was stopped by a button or timed out is gone: the time limit
-  and cancellation kill it, the memory limit and a crash end it, and the pool starts another;
-- a worker retires after a run that left it large (a quarter of its memory limit) and after
-  ``MAX_RUNS_PER_WORKER`` runs, so memory a run held on to never counts against a later one.
+Why hosts are reused. A host starts in a few milliseconds, but a warm one runs a Tiltfile before
+a new one would have said ``ready``. Reuse is safe because a run leaves nothing behind that the
+next one can see: each run gets a new Starlark thread, new globals and a new load cache; no
+builtin changes the host's environment, directory or files; and a host that hit a limit (time,
+memory, steps), crashed or was stopped by a button is gone and replaced, never reused.
 
-What a Tiltfile can use: one builtin per tilt.dev kind generated from the CRDs
-(``engine.builtins``), ``print``, ``warn(msg)``, ``fail(msg)``, ``read_file(path, default=None)``
-confined to the run's root, ``tiltfile_dir()`` (the running file's directory), the run's arguments
-as the frozen list ``args``, Tilt's ``local_resource`` and ``include``, and ``load()`` of relative
-files (confined to the root) and of ``ext://`` extensions (located through ``ExtensionRoots``).
+What a Tiltfile can use is Tilt's dialect (``while``, recursion, sets, top-level ``if``/``for``,
+global reassignment), ``struct``, ``load()`` and ``include()`` with one frozen module per file
+and run, one builtin per tilt.dev kind generated from the CRDs (also as ``v1alpha1.<kind>``),
+``print``, ``warn``, ``fail``, ``read_file``, ``os.getcwd`` and ``local_resource``; the list is
+in ``host/builtins.go``.
 """
 
 from tilt_operator.engine.protocol import ExtensionRoots, RunResult

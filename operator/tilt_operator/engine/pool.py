@@ -1,11 +1,13 @@
-"""Tiltfile workers, the operator's side: start them warm, hand them runs, kill and replace them.
+"""Tiltfile hosts, the operator's side: start them warm, hand them runs, kill and replace them.
 
-:class:`WorkerPool` keeps ``size`` workers (``engine.worker``) warm and gives each run one of them;
-:func:`run_tiltfile` and :func:`run_tiltfile_async` run one Tiltfile in a worker of its own, for
-the command line and the tests. Either way :meth:`Worker.run` is the one place a run happens:
-it sends the request, reads the events until ``done``, and enforces the time limit by killing
-the worker. A worker that was killed (time limit, a stop button), crashed, hit its memory limit
-or retired is never given another run: the pool starts a new one in its place.
+A worker is one host process (the Go program in ``engine/host/``, built by ``engine.binary``).
+:class:`WorkerPool` keeps ``size`` of them warm and gives each run one; :func:`run_tiltfile` and
+:func:`run_tiltfile_async` run one Tiltfile in a host of its own, for the command line and the
+tests, and :func:`build_object` calls one builtin there for ``kubectl tilt create``. Either way
+:meth:`Worker.run` is the one place a run happens: it sends the request, reads the events until
+``done``, and enforces the time limit by killing the host. A host that was killed (time limit, a
+stop button), crashed, hit its memory or step limit, or retired is never given another run: the
+pool starts a new one in its place.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tilt_operator.engine.binary import ensure_host
 from tilt_operator.engine.protocol import (
     EVENT_PRINT,
     EVENT_READY,
@@ -36,14 +38,20 @@ from tilt_operator.processes import die_with_parent
 
 logger = logging.getLogger(__name__)
 
-WORKER_MODULE = "tilt_operator.engine.worker"
-# GOMEMLIMIT as a share of the memory limit. Go's limit is soft (bursts of large allocations were
-# measured 15-25 MiB above it), and Python and the runtime need room too, so half.
-_GO_HEAP_SHARE = 0.5
+# How Go says it could not get memory: RLIMIT_AS stopped one huge allocation.
 _GO_OUT_OF_MEMORY = (b"out of memory", b"cannot allocate memory")
-# The longest line a worker may write: the done event carries every object a run registered.
+# How go.starlark.net says a run used up its steps.
+_TOO_MANY_STEPS = "Starlark computation cancelled: too many steps"
+# Starlark steps one run may take (a step is about one bytecode instruction): far more than any
+# real Tiltfile takes, and about a few seconds of CPU.
+DEFAULT_MAX_STEPS = 100_000_000
+# The longest line a host may write: the done event carries every object a run registered.
 _LINE_LIMIT = 256 << 20
 _STDERR_KEPT = 16 << 10
+# Go's exit code for a fatal runtime error or an unrecovered panic.
+_GO_FATAL = 2
+# What a host's environment keeps of the operator's: nothing that could carry a credential.
+_HOST_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 _START_TIMEOUT = 60.0
 _RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 # What a run prints and warns, as it happens: (EVENT_PRINT or EVENT_WARNING, the text).
@@ -51,34 +59,34 @@ Output = Callable[[str, str], None]
 
 
 class Worker:
-    """One worker process: started warm, then given one run at a time until it is not reusable."""
+    """One host process: started warm, then given one run at a time until it is not reusable."""
 
     def __init__(self, process: asyncio.subprocess.Process, memory_mb: int) -> None:
         self.process = process
         self.memory_mb = memory_mb
-        # The CRDs (by digest) this worker has been sent, so they are not sent again.
+        # The CRDs (by digest) this host has been sent, so they are not sent again.
         self.crds_digest = ""
         self.reusable = True
         self._stderr: collections.deque[bytes] = collections.deque()
         self._stderr_head = b""
         assert process.stderr is not None
-        self._drain = asyncio.create_task(self._keep_stderr(process.stderr), name=f"worker {process.pid} stderr")
+        self._drain = asyncio.create_task(self._keep_stderr(process.stderr), name=f"host {process.pid} stderr")
 
     @classmethod
-    async def start(cls, memory_mb: int) -> Worker:
-        """A new worker, returned once it is warm (starlark-go loaded, limits set)."""
+    async def start(cls, memory_mb: int, max_steps: int = DEFAULT_MAX_STEPS) -> Worker:
+        """A new host, returned once it is warm (limits set, ready for a request)."""
+        binary = await asyncio.to_thread(ensure_host)
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            WORKER_MODULE,
+            binary,
             f"--memory-mb={memory_mb}",
+            f"--max-steps={max_steps}",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "GOMEMLIMIT": f"{int(memory_mb * _GO_HEAP_SHARE)}MiB"},
+            env=host_environment(),
             cwd="/",
             limit=_LINE_LIMIT,
-            preexec_fn=die_with_parent,  # a killed operator leaves no workers behind
+            preexec_fn=die_with_parent,  # a killed operator leaves no hosts behind
         )
         worker = cls(process, memory_mb)
         try:
@@ -90,7 +98,7 @@ class Worker:
             raise
         if EVENT_READY.encode() not in line:
             await worker.stop()
-            raise RuntimeError(f"the Tiltfile worker did not start: {worker.stderr_tail() or 'no output'}")
+            raise RuntimeError(f"the Tiltfile host did not start: {worker.stderr_tail() or 'no output'}")
         return worker
 
     @property
@@ -116,7 +124,7 @@ class Worker:
         return b"".join(self._stderr).decode(errors="replace")[-4000:]
 
     async def run(self, request: RunRequest, timeout: float, output: Output | None = None) -> RunResult:
-        """The run's result; never raises for anything the Tiltfile does. Cancelling it kills the worker.
+        """The run's result; never raises for anything the Tiltfile does. Cancelling it kills the host.
 
         ``output`` hears what the Tiltfile prints and warns as it happens.
         """
@@ -136,13 +144,14 @@ class Worker:
         except TimeoutError:
             timed_out = True
         except (BrokenPipeError, ConnectionResetError, ValueError):
-            pass  # the worker is gone, or wrote a line beyond the limit: its fate says which
+            pass  # the host is gone, or wrote a line beyond the limit: its fate says which
         except BaseException:  # cancelled: a stop button, or the operator stopping
             self.reusable = False
             await self.stop()
             raise
         if transcript.done is not None and not timed_out:
-            self.reusable = not transcript.done.get("retire")
+            # A run that used up its steps leaves its host never to be reused, like any other limit.
+            self.reusable = not transcript.done.get("retire") and _TOO_MANY_STEPS not in str(transcript.done)
             if not self.reusable:
                 await self.stop()
             return transcript.result(None)
@@ -151,22 +160,26 @@ class Worker:
         return transcript.result(self._fate(timed_out, timeout))
 
     def _fate(self, timed_out: bool, timeout: float) -> str:
-        """How the worker ended, as the run's error."""
+        """How the host ended, as the run's error."""
         returncode = self.process.returncode
         stderr = self.stderr_tail()
         if timed_out:
             return f"Tiltfile timed out after {timeout:g}s"
-        memory = returncode == -signal.SIGABRT and any(m in self._stderr_head for m in _GO_OUT_OF_MEMORY)
+        memory = returncode == _GO_FATAL and any(m in self._stderr_head for m in _GO_OUT_OF_MEMORY)
         if returncode == EXIT_MEMORY or memory:
             return f"Tiltfile exceeded its memory limit of {self.memory_mb} MiB"
-        logger.warning("Tiltfile worker %d ended with %s; its stderr:\n%s", self.pid, returncode, stderr)
+        logger.warning("Tiltfile host %d ended with %s; its stderr:\n%s", self.pid, returncode, stderr)
         if returncode is not None and returncode < 0:
-            return f"Tiltfile worker crashed (signal {-returncode})"
+            return f"Tiltfile host crashed (signal {-returncode})"
+        # Go's own crash report starts with "fatal error:", "panic:" or "SIGSEGV:"; say that line.
+        first = next((line for line in self._stderr_head.decode(errors="replace").splitlines() if line.strip()), "")
+        if returncode == _GO_FATAL and first:
+            return f"Tiltfile host crashed: {first.strip()}"
         last = stderr.strip().splitlines()[-1:] or ["no output"]
-        return f"Tiltfile worker failed (exit code {returncode}): {last[0]}"
+        return f"Tiltfile host failed (exit code {returncode}): {last[0]}"
 
     async def stop(self) -> None:
-        """End the worker (it is killed: whatever it was doing is abandoned) and collect it."""
+        """End the host (it is killed: whatever it was doing is abandoned) and collect it."""
         self.reusable = False
         if self.process.returncode is None:
             # os.kill, not Process.kill: that polls the child first and may reap it under the child
@@ -185,6 +198,11 @@ class Worker:
             return 0
 
 
+def host_environment() -> dict[str, str]:
+    """The host's environment: a few harmless variables of the operator's, never its credentials."""
+    return {name: os.environ[name] for name in _HOST_ENVIRONMENT if name in os.environ}
+
+
 def _request(
     path: Path,
     crds: Sequence[Mapping[str, Any]],
@@ -192,6 +210,7 @@ def _request(
     args: Sequence[str],
     root: Path | None,
     ext_roots: ExtensionRoots | None,
+    call: Mapping[str, Any] | None = None,
 ) -> RunRequest:
     """The request for ``worker``, with the CRDs only if it does not have them yet."""
     path = path.absolute()
@@ -204,15 +223,17 @@ def _request(
         crds_digest=digest,
         crds=() if known else tuple(crds),
         ext_roots=ext_roots or ExtensionRoots(),
+        call=call,
     )
 
 
 class WorkerPool:
-    """``size`` warm workers with a memory limit each; a run waits for one when all are busy."""
+    """``size`` warm hosts with a memory and a step limit each; a run waits for one when all are busy."""
 
-    def __init__(self, *, size: int, memory_mb: int) -> None:
+    def __init__(self, *, size: int, memory_mb: int, max_steps: int = DEFAULT_MAX_STEPS) -> None:
         self.size = size
         self.memory_mb = memory_mb
+        self.max_steps = max_steps
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
         self._workers: set[Worker] = set()
         self._starting: set[asyncio.Task[None]] = set()
@@ -226,7 +247,7 @@ class WorkerPool:
     def _replace(self) -> None:
         if self._stopped:
             return
-        task = asyncio.create_task(self._start_one(), name="start a Tiltfile worker")
+        task = asyncio.create_task(self._start_one(), name="start a Tiltfile host")
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
 
@@ -234,15 +255,15 @@ class WorkerPool:
         for attempt, delay in enumerate((0.0, *_RESPAWN_DELAYS)):
             await asyncio.sleep(delay)
             try:
-                worker = await Worker.start(self.memory_mb)
+                worker = await Worker.start(self.memory_mb, self.max_steps)
             except Exception as error:
                 if attempt == 0:
-                    logger.error("cannot start a Tiltfile worker (%s); retrying", error)
+                    logger.error("cannot start a Tiltfile host (%s); retrying", error)
                 continue
             self._workers.add(worker)
             self._idle.put_nowait(worker)
             return
-        logger.error("no Tiltfile worker could be started: Tiltfiles wait until the operator restarts")
+        logger.error("no Tiltfile host could be started: Tiltfiles wait until the operator restarts")
 
     @contextlib.asynccontextmanager
     async def _borrow(self) -> AsyncIterator[Worker]:
@@ -276,7 +297,7 @@ class WorkerPool:
         started: Callable[[], None] | None = None,
         output: Output | None = None,
     ) -> RunResult:
-        """Run the Tiltfile in the next free worker; ``started`` is called once it has one, ``output``
+        """Run the Tiltfile in the next free host; ``started`` is called once it has one, ``output``
         with each ``print`` and ``warn`` (``EVENT_PRINT``, ``EVENT_WARNING``) as it happens."""
         async with self._borrow() as worker:
             if started is not None:
@@ -284,11 +305,11 @@ class WorkerPool:
             return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout, output)
 
     def pids(self) -> list[int]:
-        """The pids of the workers alive now (idle or busy)."""
+        """The pids of the hosts alive now (idle or busy)."""
         return sorted(worker.pid for worker in self._workers if worker.alive)
 
     def resident_bytes(self) -> int:
-        """The workers' resident memory together: what the pool costs."""
+        """The hosts' resident memory together: what the pool costs."""
         return sum(worker.resident_bytes() for worker in self._workers)
 
     async def stop(self) -> None:
@@ -310,13 +331,14 @@ async def run_tiltfile_async(
     args: Sequence[str] = (),
     root: Path | None = None,
     ext_roots: ExtensionRoots | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> RunResult:
-    """Run the Tiltfile at ``path`` in a worker of its own; never raises for anything the Tiltfile does.
+    """Run the Tiltfile at ``path`` in a host of its own; never raises for anything the Tiltfile does.
 
     ``root`` (default: the Tiltfile's directory) confines ``read_file`` and relative loads; pass
-    the repo's checkout to let an extension read its siblings. Cancelling it kills the worker.
+    the repo's checkout to let an extension read its siblings. Cancelling it kills the host.
     """
-    worker = await Worker.start(memory_mb)
+    worker = await Worker.start(memory_mb, max_steps)
     try:
         return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout)
     finally:
@@ -332,10 +354,43 @@ def run_tiltfile(
     args: Sequence[str] = (),
     root: Path | None = None,
     ext_roots: ExtensionRoots | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> RunResult:
     """:func:`run_tiltfile_async` for callers without an event loop (the command line, tests)."""
     return asyncio.run(
         run_tiltfile_async(
-            path, crds=crds, timeout=timeout, memory_mb=memory_mb, args=args, root=root, ext_roots=ext_roots
+            path,
+            crds=crds,
+            timeout=timeout,
+            memory_mb=memory_mb,
+            args=args,
+            root=root,
+            ext_roots=ext_roots,
+            max_steps=max_steps,
         )
     )
+
+
+class BuildError(ValueError):
+    """A builtin call that does not fit its kind's schema; the message starts with the builtin."""
+
+
+def build_object(
+    kind: str, kwargs: Mapping[str, Any], *, crds: Sequence[Mapping[str, Any]], memory_mb: int, timeout: float
+) -> dict[str, Any]:
+    """The object the Tiltfile call ``<kind in snake_case>(**kwargs)`` registers, built by the host's
+    own builtin (so a command-line object cannot differ from a Tiltfile one); :class:`BuildError`
+    says what is wrong with the arguments."""
+
+    async def call() -> RunResult:
+        worker = await Worker.start(memory_mb)
+        try:
+            request = _request(Path("/"), crds, worker, (), None, None, {"kind": kind, "kwargs": dict(kwargs)})
+            return await worker.run(request, timeout)
+        finally:
+            await worker.stop()
+
+    result = asyncio.run(call())
+    if result.error is not None:
+        raise BuildError(result.error)
+    return result.objects[0]

@@ -1,11 +1,10 @@
-"""The contract between the operator and a Tiltfile worker process: request, events, result.
+"""The contract between the operator and a Tiltfile host process: request, events, result.
 
-The operator side (``engine.pool``) and the worker (``engine.worker``) share only this module, so
-the operator never imports starlark-go and the worker never imports asyncio. A warm worker says
-``ready``; then each request goes to its stdin as one line of JSON, and it answers on stdout with
-one JSON event per line, flushed as it happens and ending with ``done``, so a worker killed for
-time or memory still leaves behind what it printed and which files it read (the reconciler watches
-those to know when to re-run).
+The host is the Go program in ``engine/host/`` (its ``protocol.go`` is the other half of this
+module). A warm host says ``ready``; then each request goes to its stdin as one line of JSON, and
+it answers on stdout with one JSON event per line, flushed as it happens and ending with ``done``,
+so a host killed for time or memory still leaves behind what it printed and which files it read
+(the reconciler watches those to know when to re-run).
 """
 
 from __future__ import annotations
@@ -18,17 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The worker's exit code when it stops itself for using more memory than allowed.
+# The host's exit code when it stops itself for using more memory than allowed.
 EXIT_MEMORY = 3
-# A worker retires after this many runs, whatever they were, and a fresh one takes its place.
-MAX_RUNS_PER_WORKER = 500
 
-# Event keys, one per line of worker output.
+# Event keys, one per line of host output.
 EVENT_PRINT = "print"
 EVENT_WARNING = "warning"
 EVENT_FILE = "file"
 EVENT_DONE = "done"
-# Sent once by a new worker when it is warm: its pid.
+# Sent once by a new host when it is warm: its pid.
 EVENT_READY = "ready"
 
 
@@ -39,7 +36,8 @@ MISSING = "missing"
 def file_signature(path: str) -> str:
     """What a run saw of a file: changes whenever it is rewritten or replaced (a new checkout is a new inode).
 
-    The worker takes it just before it reads the file, so an edit during the run still counts as a change.
+    The host takes it just before it reads the file, so an edit during the run still counts as a
+    change; its ``fileSignature`` (``host/files.go``) gives the same text.
     """
     try:
         stat = os.stat(path)
@@ -73,9 +71,11 @@ def crds_digest(crds: Sequence[Mapping[str, Any]]) -> str:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """One Tiltfile run, as the worker receives it: one line of JSON.
+    """One Tiltfile run, as the host receives it: one line of JSON.
 
-    ``crds`` is empty when the worker already has the CRDs named by ``crds_digest``.
+    ``crds`` is empty when the host already has the CRDs named by ``crds_digest``. With ``call``
+    set (``{"kind": KIND, "kwargs": {...}}``) the host runs no file: it calls that kind's builtin
+    once and answers with the object, which is how ``kubectl tilt create`` builds objects.
     """
 
     path: Path
@@ -84,6 +84,7 @@ class RunRequest:
     crds_digest: str
     crds: tuple[Mapping[str, Any], ...]
     ext_roots: ExtensionRoots
+    call: Mapping[str, Any] | None = None
 
     def to_json(self) -> str:
         return (
@@ -96,25 +97,10 @@ class RunRequest:
                     "crds": list(self.crds),
                     "ext_default": str(self.ext_roots.default) if self.ext_roots.default else None,
                     "ext_by_load_host": {host: str(path) for host, path in self.ext_roots.by_load_host.items()},
+                    "call": self.call,
                 }
             )
             + "\n"
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> RunRequest:
-        data = json.loads(text)
-        default = data["ext_default"]
-        return cls(
-            path=Path(data["path"]),
-            root=Path(data["root"]),
-            args=tuple(data["args"]),
-            crds_digest=data["crds_digest"],
-            crds=tuple(data["crds"]),
-            ext_roots=ExtensionRoots(
-                default=Path(default) if default else None,
-                by_load_host={host: Path(path) for host, path in data["ext_by_load_host"].items()},
-            ),
         )
 
 
@@ -126,7 +112,9 @@ class RunResult:
     (a failed run applies and prunes nothing). ``output`` and ``warnings`` are kept even then, up
     to where the run stopped. ``files_read`` holds absolute paths: the Tiltfile, every loaded file
     and every ``read_file`` (also those that did not exist, since creating them changes the run),
-    and ``file_signatures`` what the run saw of each (:func:`file_signature`).
+    and ``file_signatures`` what the run saw of each (:func:`file_signature`). ``error`` is one
+    line (``file:line:column: message`` when Starlark failed); ``backtrace`` is the whole Starlark
+    backtrace of that error, for the Tiltfile's log.
     """
 
     objects: list[dict[str, Any]]
@@ -135,19 +123,15 @@ class RunResult:
     files_read: list[str]
     error: str | None
     file_signatures: dict[str, str] = field(default_factory=dict)
+    backtrace: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-def encode_event(key: str, value: Any) -> str:
-    """One line of worker output."""
-    return json.dumps({key: value}) + "\n"
-
-
 class Transcript:
-    """The operator's record of one run's events, fed a line at a time as the worker writes them."""
+    """The operator's record of one run's events, fed a line at a time as the host writes them."""
 
     def __init__(self) -> None:
         self._output: list[str] = []
@@ -157,11 +141,11 @@ class Transcript:
 
     @property
     def done(self) -> Mapping[str, Any] | None:
-        """The ``done`` event, once it has come: the worker has finished the run."""
+        """The ``done`` event, once it has come: the host has finished the run."""
         return self._done
 
     def record(self, line: bytes) -> tuple[str, Any] | None:
-        """One line of worker output, and the event it was; a line cut short (the worker was killed
+        """One line of host output, and the event it was; a line cut short (the host was killed
         writing it) is ignored."""
         try:
             ((key, value),) = json.loads(line).items()
@@ -179,11 +163,11 @@ class Transcript:
         return key, value
 
     def result(self, error: str | None) -> RunResult:
-        """The run's result; ``error`` (the worker's fate, if it did not finish) wins over its own."""
+        """The run's result; ``error`` (the host's fate, if it did not finish) wins over its own."""
         done = self._done or {}
-        final_error = error or done.get("error")
+        final_error = error or done.get("error") or None
         if error is None and self._done is None:
-            final_error = "Tiltfile worker ended without a result"
+            final_error = "Tiltfile host ended without a result"
         return RunResult(
             objects=list(done.get("objects", [])) if final_error is None else [],
             output="".join(self._output),
@@ -191,4 +175,5 @@ class Transcript:
             files_read=list(self._files_read),
             error=final_error,
             file_signatures=dict(self._files_read),
+            backtrace=(done.get("backtrace") or final_error) if error is None else None,
         )

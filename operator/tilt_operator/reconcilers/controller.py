@@ -91,7 +91,11 @@ class Controller:
             exec_enabled=settings.exec_enabled,
             requeue=lambda name: self.queues[CMD].add(name),
         )
-        self.pool = WorkerPool(size=settings.tiltfile_workers, memory_mb=settings.tiltfile_memory_mb)
+        self.pool = WorkerPool(
+            size=settings.tiltfile_workers,
+            memory_mb=settings.tiltfile_memory_mb,
+            max_steps=settings.tiltfile_max_steps,
+        )
         self.tiltfiles = TiltfileReconciler(
             cache=self.cache,
             writer=self.writer,

@@ -246,7 +246,10 @@ class TiltfileReconciler:
         await self._writer.write(TILTFILE, obj, terminated_of(run, self._writer.current(obj), obj))
         key = Key(TILTFILE.plural, name, run.uid)
         if run.error:
-            self._logs.append(key, STDERR, f"ERROR: {run.error}")
+            # The status says the first line; the log has the whole Starlark backtrace.
+            backtrace = run.result.backtrace if run.result is not None else None
+            for line in (backtrace or run.error).splitlines():
+                self._logs.append(key, STDERR, f"ERROR: {line}")
         else:
             self._logs.append(key, SYSTEM, f"done: registered {run.registered} objects")
         if run.result is not None:

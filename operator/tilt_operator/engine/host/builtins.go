@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+// module is a namespace of builtins (os, os.path, v1alpha1), frozen, as Tilt's modules are.
+type module struct {
+	name  string
+	attrs starlark.StringDict
+}
+
+var _ starlark.HasAttrs = (*module)(nil)
+
+func (m *module) String() string        { return fmt.Sprintf("[module: %s]", m.name) }
+func (m *module) Type() string          { return "module" }
+func (m *module) Freeze()               { m.attrs.Freeze() }
+func (m *module) Truth() starlark.Bool  { return true }
+func (m *module) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: module") }
+func (m *module) Attr(name string) (starlark.Value, error) {
+	return m.attrs[name], nil // nil: Starlark reports "module has no .name field or method"
+}
+func (m *module) AttrNames() []string {
+	names := make([]string, 0, len(m.attrs))
+	for name := range m.attrs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// namespace builds nested modules from dotted names ("os.path.join"), as Tilt adds builtins.
+type namespace starlark.StringDict
+
+func (n namespace) add(name string, value starlark.Value) {
+	parts := strings.Split(name, ".")
+	attrs := starlark.StringDict(n)
+	for i, part := range parts[:len(parts)-1] {
+		existing, ok := attrs[part].(*module)
+		if !ok {
+			existing = &module{name: strings.Join(parts[:i+1], "."), attrs: starlark.StringDict{}}
+			attrs[part] = existing
+		}
+		attrs = existing.attrs
+	}
+	attrs[parts[len(parts)-1]] = value
+}
+
+type builtinFunc func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+
+// builtins is everything a Tiltfile starts with, new for every run.
+func (r *run) builtins() starlark.StringDict {
+	names := namespace{}
+	add := func(name string, fn builtinFunc) {
+		names.add(name, starlark.NewBuiltin(name, fn))
+	}
+	names.add("struct", starlark.NewBuiltin("struct", starlarkstruct.Make))
+	add("warn", r.builtinWarn)
+	add("read_file", r.builtinReadFile)
+	add("include", r.builtinInclude)
+	add("local_resource", r.builtinLocalResource)
+	add("os.getcwd", builtinGetcwd)
+	// One builtin per kind, under its own name and in Tilt's v1alpha1 namespace: the same value.
+	for _, kind := range r.kinds.ordered {
+		fn := starlark.NewBuiltin(kind.builtin, r.kindBuiltin(kind))
+		names.add(kind.builtin, fn)
+		names.add("v1alpha1."+kind.builtin, fn)
+	}
+	args := make([]starlark.Value, len(r.req.Args))
+	for i, arg := range r.req.Args {
+		args[i] = starlark.String(arg)
+	}
+	names.add("args", starlark.NewList(args))
+	globals := starlark.StringDict(names)
+	globals.Freeze()
+	return globals
+}
+
+func (r *run) kindBuiltin(kind *kind) builtinFunc {
+	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		obj, err := kind.build(args, kwargs)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.registry.add(kind, obj); err != nil {
+			return nil, err
+		}
+		return toStarlark(obj), nil
+	}
+}
+
+func (r *run) builtinWarn(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var message starlark.Value
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "message", &message); err != nil {
+		return nil, err
+	}
+	text, ok := starlark.AsString(message)
+	if !ok {
+		return nil, fmt.Errorf("warn: message must be a string, got %s", message.Type())
+	}
+	r.warn(text)
+	return starlark.None, nil
+}
+
+// builtinReadFile is Tilt's read_file(path, default=None): relative to the file executing now,
+// confined to its root; a missing file with a default gives the default (and still counts as
+// read, since creating it changes the run).
+func (r *run) builtinReadFile(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	var fallback starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &path, "default?", &fallback); err != nil {
+		return nil, err
+	}
+	candidate := path
+	if !strings.HasPrefix(path, "/") {
+		candidate = currentDir(thread) + "/" + path
+	}
+	target, err := confine(candidate, thread.Local(localRoot).(string), "read_file")
+	if err != nil {
+		return nil, err
+	}
+	r.recordFile(target)
+	data, err := os.ReadFile(target)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && fallback != starlark.None:
+		return fallback, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("read_file: %s does not exist", target)
+	case err != nil:
+		return nil, fmt.Errorf("read_file: cannot read %s: %s", target, reason(err))
+	}
+	return starlark.String(data), nil
+}
+
+// builtinInclude is Tilt's include(path): a load that binds nothing.
+func (r *run) builtinInclude(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var path string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &path); err != nil {
+		return nil, err
+	}
+	if _, err := thread.Load(thread, path); err != nil {
+		return nil, fmt.Errorf("include: cannot load %s: %w", path, err)
+	}
+	return starlark.None, nil
+}
+
+// builtinGetcwd is Tilt's os.getcwd(): the directory of the file executing now.
+func builtinGetcwd(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	return starlark.String(currentDir(thread)), nil
+}

@@ -1,0 +1,9 @@
+// The Tiltfile host: Tilt's Starlark (go.starlark.net at the version Tilt pins) in a small program
+// the operator runs as worker processes. See main.go and docs/design.md.
+module tilt-operator/tiltfilehost
+
+go 1.22
+
+require go.starlark.net v0.0.0-20240510163022-f457c4c2b267
+
+require golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 // indirect

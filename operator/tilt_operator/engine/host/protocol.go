@@ -1,0 +1,49 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// emitFunc writes one event line: {key: value}.
+type emitFunc func(key string, value any)
+
+// request is one line from the operator: a run of the Tiltfile at Path, or (Call set) one
+// builtin call. CRDs is empty when the host already has the CRDs named by CRDsDigest.
+type request struct {
+	Path          string            `json:"path"`
+	Root          string            `json:"root"`
+	Args          []string          `json:"args"`
+	CRDsDigest    string            `json:"crds_digest"`
+	CRDs          []json.RawMessage `json:"crds"`
+	ExtDefault    *string           `json:"ext_default"`
+	ExtByLoadHost map[string]string `json:"ext_by_load_host"`
+	MaxSteps      uint64            `json:"max_steps"`
+	Call          *builtinCall      `json:"call"`
+}
+
+// builtinCall is one call of a kind's builtin (named by the kind) with keyword arguments as JSON.
+type builtinCall struct {
+	Kind   string         `json:"kind"`
+	Kwargs map[string]any `json:"kwargs"`
+}
+
+// doneEvent ends every request. Error is the first line a user reads (file:line:column:
+// message); Backtrace is the whole Starlark backtrace, for the Tiltfile's log.
+type doneEvent struct {
+	Objects   []map[string]any `json:"objects"`
+	Error     string           `json:"error,omitempty"`
+	Backtrace string           `json:"backtrace,omitempty"`
+	Retire    bool             `json:"retire"`
+}
+
+// kinds returns the builtins for the request's CRDs: the ones the host has, or new ones.
+func (r *request) kinds(known *kindSet) (*kindSet, error) {
+	if len(r.CRDs) == 0 {
+		if known == nil || known.digest != r.CRDsDigest {
+			return known, fmt.Errorf("internal error: the host has no CRDs named %s", r.CRDsDigest)
+		}
+		return known, nil
+	}
+	return newKindSet(r.CRDsDigest, r.CRDs)
+}
