@@ -4,6 +4,13 @@
 # control plane the tests use, hack/controlplane/go.mod).
 FROM registry.k8s.io/kubectl:v1.36.3 AS kubectl
 
+# The Tiltfile host (operator/tilt_operator/engine/host/, Go on go.starlark.net), built here so the
+# image itself needs no Go toolchain; the operator finds it through TILT_OPERATOR_TILTFILE_HOST.
+FROM golang:1.26-bookworm AS host
+WORKDIR /host
+COPY operator/tilt_operator/engine/host/ ./
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /tiltfile-host .
+
 FROM python:3.11.13-slim-bookworm
 
 # git fetches the ExtensionRepos (https, ssh and file); ca-certificates lets it verify https servers,
@@ -13,10 +20,12 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git ca-certificates openssh-client jq \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
+COPY --from=host /tiltfile-host /usr/local/bin/tiltfile-host
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TILT_OPERATOR_TILTFILE_HOST=/usr/local/bin/tiltfile-host
 
 # The package, installed from this repo exactly as a user installs it (tests/integration/test_deployment.py
 # runs these COPY lines and this pip command into a clean virtual environment).

@@ -190,7 +190,8 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for source in line.split()[:-1]:
             if (REPO / source).is_dir():
                 ignore = shutil.ignore_patterns("*.egg-info", "__pycache__")
-                shutil.copytree(REPO / source, context / source, ignore=ignore)
+                # The host's build stage copies part of operator/ first: the later COPY adds the rest.
+                shutil.copytree(REPO / source, context / source, ignore=ignore, dirs_exist_ok=True)
             else:
                 shutil.copy(REPO / source, context / source)
     install = re.search(r"\bpip install [^&\\\n]+", dockerfile)

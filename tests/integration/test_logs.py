@@ -102,12 +102,17 @@ def test_a_tiltfiles_prints_warnings_and_errors_are_under_its_name(
     path = write(tmp_path / "Tiltfile", "print('hello from the tiltfile')\nwarn('careful')\nfail('it broke')\n")
     api.create("tiltfiles", tiltfile(name, str(path)))
     terminated(api, name)
-    shown = eventually(lambda: (out := lines_of(logs(cluster, operator, name))) and "ERROR" in out[-1] and out)
+    shown = eventually(lambda: (out := lines_of(logs(cluster, operator, name))) and "it broke" in out[-1] and out)
     assert shown[0] == f"{name} │ running {path} (initial)"
     assert f"{name} │ hello from the tiltfile" in shown
     assert f"{name} │ WARNING: careful" in shown
-    assert shown[-1].startswith(f"{name} │ ERROR: {path}:3:")
-    assert shown[-1].endswith("it broke")
+    # The error's first line, as the status says it, then Starlark's backtrace.
+    error = shown.index(f"{name} │ ERROR: {path}:3:5: fail: it broke")
+    assert shown[error + 1 :] == [
+        f"{name} │ Traceback (most recent call last):",
+        f"{name} │   {path}:3:5: in <toplevel>",
+        f"{name} │ Error in fail: fail: it broke",
+    ]
 
 
 def test_a_resource_is_its_tiltfile_and_the_cmds_it_registered(

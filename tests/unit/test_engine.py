@@ -457,3 +457,88 @@ def test_os_getcwd_is_the_directory_of_the_file_executing_now(tmp_path: Path) ->
     )
     assert result.error is None, result.error
     assert result.output.splitlines() == [str(tmp_path), str(tmp_path / "lib")]
+
+
+# Tilt's dialect, as go.starlark.net with Tilt's options gives it.
+
+
+def test_struct_prints_and_types_as_in_tilt(tmp_path: Path) -> None:
+    source = "s = struct(a=1, b='x')\nprint(s)\nprint(type(s), str(s) == repr(s), s.a, s.b)\nprint(hasattr(s, 'c'))\n"
+    result = _run(tmp_path, {"Tiltfile": source})
+
+    assert result.error is None, result.error
+    assert result.output == 'struct(a = 1, b = "x")\nstruct True 1 x\nFalse\n'
+
+
+def test_namespaces_are_module_values(tmp_path: Path) -> None:
+    source = "print(type(os), os, v1alpha1)\nprint(type(os.getcwd))\nos.nothing()\n"
+    result = _run(tmp_path, {"Tiltfile": source})
+
+    assert result.output == "module [module: os] [module: v1alpha1]\nbuiltin_function_or_method\n"
+    _error_at(result, tmp_path / "Tiltfile", 3, "module has no .nothing field or method")
+
+
+def test_a_loaded_module_is_frozen_and_keeps_its_own_globals(tmp_path: Path) -> None:
+    files = {
+        "Tiltfile": "load('lib.star', 'reveal', 'items')\nprint(reveal())\nitems.append(2)\n",
+        "lib.star": "_hidden = 'only lib.star sees me'\nitems = [1]\ndef reveal():\n    return _hidden\n",
+    }
+    result = _run(tmp_path, files)
+
+    assert result.output == "only lib.star sees me\n"
+    _error_at(result, tmp_path / "Tiltfile", 3, "append: cannot append to frozen list")
+
+
+def test_each_file_knows_its_own_file_and_name(tmp_path: Path) -> None:
+    files = {
+        "Tiltfile": "load('lib.star', 'who')\nprint(__name__, __file__)\nprint(who)\n",
+        "lib.star": "who = __name__\n",
+    }
+    result = _run(tmp_path, files)
+
+    assert result.output == f"__main__ {tmp_path / 'Tiltfile'}\nlib.star\n"
+
+
+def test_an_error_carries_the_backtrace_across_files(tmp_path: Path) -> None:
+    files = {
+        "Tiltfile": "load('lib.star', 'outer')\n\nouter()\n",
+        "lib.star": "def outer():\n    inner()\n\ndef inner():\n    fail('deep')\n",
+    }
+    result = _run(tmp_path, files)
+
+    _error_at(result, tmp_path / "lib.star", 5, "fail: deep")
+    assert result.backtrace == (
+        "Traceback (most recent call last):\n"
+        f"  {tmp_path / 'Tiltfile'}:3:6: in <toplevel>\n"
+        f"  {tmp_path / 'lib.star'}:2:10: in outer\n"
+        f"  {tmp_path / 'lib.star'}:5:9: in inner\n"
+        "Error in fail: fail: deep"
+    )
+
+
+def test_a_syntax_error_in_a_loaded_file_names_that_file(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "load('lib.star', 'x')\n", "lib.star": "x = (\n"})
+
+    assert result.error is not None
+    assert result.error.startswith(f"{tmp_path / 'lib.star'}:2:1: ")
+    assert result.backtrace is not None
+    assert f"{tmp_path / 'Tiltfile'}:1:1: in <toplevel>" in result.backtrace
+
+
+def test_the_host_never_sees_the_operators_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A credential in the operator's environment never reaches the process that runs Tiltfiles."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-value")
+    _write(tmp_path, {"Tiltfile": "print('ok')\n"})
+
+    async def scenario() -> bytes:
+        pool = WorkerPool(size=1, memory_mb=256)
+        pool.start()
+        try:
+            [pid] = await _until(pool.pids)
+            return Path(f"/proc/{pid}/environ").read_bytes()
+        finally:
+            await pool.stop()
+
+    environ = asyncio.run(scenario())
+    assert b"s3cr3t-value" not in environ
+    assert b"PATH=" in environ

@@ -246,10 +246,12 @@ class TiltfileReconciler:
         await self._writer.write(TILTFILE, obj, terminated_of(run, self._writer.current(obj), obj))
         key = Key(TILTFILE.plural, name, run.uid)
         if run.error:
-            # The status says the first line; the log has the whole Starlark backtrace.
+            # The status says the first line; the log says it too, then the whole Starlark backtrace.
+            self._logs.append(key, STDERR, f"ERROR: {run.error}")
             backtrace = run.result.backtrace if run.result is not None else None
-            for line in (backtrace or run.error).splitlines():
-                self._logs.append(key, STDERR, f"ERROR: {line}")
+            if backtrace and backtrace != run.error:
+                for line in backtrace.splitlines():
+                    self._logs.append(key, STDERR, line)
         else:
             self._logs.append(key, SYSTEM, f"done: registered {run.registered} objects")
         if run.result is not None:
