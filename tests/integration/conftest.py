@@ -24,6 +24,7 @@ from tests.integration.objects import Api
 from tilt_operator.devcluster import DevCluster, ensure_binaries
 from tilt_operator.devcluster.binaries import repo_root
 from tilt_operator.devcluster.cluster import free_port
+from tilt_operator.engine.binary import ENV_BINARY, ensure_host
 
 REPO = repo_root()
 
@@ -92,12 +93,14 @@ class Operator:
         return [sys.executable, "-m", "tilt_operator", "run"]
 
     def base_env(self) -> dict[str, str]:
-        """The environment before ``env``: this test process's, with the operator's HOME and KUBECONFIG."""
+        """The environment before ``env``: this test process's, with the operator's HOME and KUBECONFIG,
+        and the Tiltfile host built once for the session (as the image has it, at a path it is told)."""
         return {
             **os.environ,
             "HOME": str(self.home),
             "KUBECONFIG": str(self.cluster.kubeconfig),
             "TILT_OPERATOR_DATA_DIR": str(self.data_dir),
+            ENV_BINARY: str(ensure_host()),
         }
 
     def start(self) -> None:
