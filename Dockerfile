@@ -6,7 +6,7 @@ FROM registry.k8s.io/kubectl:v1.36.3 AS kubectl
 
 # The Tiltfile host (operator/tilt_operator/engine/host/, Go on go.starlark.net), built here so the
 # image itself needs no Go toolchain; the operator finds it through TILT_OPERATOR_TILTFILE_HOST.
-FROM golang:1.26-bookworm AS host
+FROM golang:1.26.8-bookworm AS host
 WORKDIR /host
 COPY operator/tilt_operator/engine/host/ ./
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /tiltfile-host .
