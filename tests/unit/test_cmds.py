@@ -6,7 +6,9 @@ import signal
 
 import pytest
 
+from tests.unit.fakes import FakeCluster
 from tilt_operator.processes import child_environment, exit_reason
+from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.cmd import (
     EXEC_DISABLED,
     STOPPED_WITH_OPERATOR,
@@ -97,3 +99,29 @@ def test_a_process_the_operator_took_down_counts_as_lost_and_one_that_ended_does
     assert lost_with_operator({"terminated": {"reason": STOPPED_WITH_OPERATOR}})
     assert not lost_with_operator({"terminated": {"reason": "exited with code 3"}})
     assert not lost_with_operator({})
+
+
+def _button(inputs: list[dict], clicked: list[dict] | None) -> dict:
+    status = {"lastClickedAt": T2, "inputs": clicked} if clicked is not None else {}
+    return {"kind": "UIButton", "metadata": {"name": "b"}, "spec": {"text": "b", "inputs": inputs}, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "clicked", "env"),
+    [
+        ([{"name": "MSG", "text": {}}], [{"name": "MSG", "text": {"value": "hi there"}}], ["MSG=hi there"]),
+        ([{"name": "OK", "bool": {}}], [{"name": "OK", "bool": {"value": True}}], ["OK=true"]),
+        ([{"name": "OK", "bool": {"falseString": "no"}}], [{"name": "OK", "bool": {"value": False}}], ["OK=no"]),
+        ([{"name": "H", "hidden": {"value": "v"}}], [{"name": "H", "hidden": {"value": "v"}}], ["H=v"]),
+        (
+            [{"name": "C", "choice": {"choices": ["a", "b"]}}],
+            [{"name": "C", "choice": {"value": "z"}}],
+            ["C=a"],  # not one of the choices: the first, as Tilt does
+        ),
+        ([{"name": "MSG", "text": {}}], None, ["MSG="]),
+    ],
+)
+def test_a_clicks_inputs_become_the_environment_tilt_gives(inputs: list, clicked: list | None, env: list) -> None:
+    cluster = FakeCluster(_button(inputs, clicked))
+    assert buttons.input_environment(cluster.cache(), "b") == env
+    assert buttons.input_environment(cluster.cache(), "missing") == []

@@ -316,7 +316,7 @@ def test_load_ext_follows_tilts_rules(tmp_path: Path) -> None:
     _write(
         tmp_path,
         {
-            "default/foo/Tiltfile": "load('./helper.star', 'greeting')\nfoo = greeting + read_file('data.txt')\n",
+            "default/foo/Tiltfile": "load('./helper.star', 'greeting')\nfoo = greeting + str(read_file('data.txt'))\n",
             "default/foo/helper.star": "greeting = 'hello '\n",
             "default/foo/data.txt": "from default",
             "team/tools/bar/Tiltfile": "bar = 'from team'\n",

@@ -26,7 +26,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from tilt_operator import clicks, kube, timestamps
+from tilt_operator import clicks, kube, processes, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
 from tilt_operator.cli import catalogue, logs, secrets, table, ui
 from tilt_operator.cli.errors import CLIError
@@ -219,6 +219,8 @@ def _render(options: argparse.Namespace) -> None:
         timeout=settings.tiltfile_timeout,
         memory_mb=settings.tiltfile_memory_mb,
         max_steps=settings.tiltfile_max_steps,
+        env=processes.child_environment([]),
+        exec_enabled=settings.exec_enabled,
         args=options.args,
         root=options.root,
         ext_roots=ExtensionRoots(default=options.ext_dir),

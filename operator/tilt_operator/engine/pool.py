@@ -211,6 +211,8 @@ def _request(
     root: Path | None,
     ext_roots: ExtensionRoots | None,
     call: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    exec_enabled: bool = False,
 ) -> RunRequest:
     """The request for ``worker``, with the CRDs only if it does not have them yet."""
     path = path.absolute()
@@ -224,6 +226,8 @@ def _request(
         crds=() if known else tuple(crds),
         ext_roots=ext_roots or ExtensionRoots(),
         call=call,
+        env=dict(env or {}),
+        exec_enabled=exec_enabled,
     )
 
 
@@ -296,13 +300,19 @@ class WorkerPool:
         ext_roots: ExtensionRoots | None = None,
         started: Callable[[], None] | None = None,
         output: Output | None = None,
+        env: Mapping[str, str] | None = None,
+        exec_enabled: bool = False,
     ) -> RunResult:
         """Run the Tiltfile in the next free host; ``started`` is called once it has one, ``output``
-        with each ``print`` and ``warn`` (``EVENT_PRINT``, ``EVENT_WARNING``) as it happens."""
+        with each ``print`` and ``warn`` (``EVENT_PRINT``, ``EVENT_WARNING``) as it happens.
+
+        ``env`` is the environment the run sees, and ``exec_enabled`` whether ``local()`` may run.
+        """
         async with self._borrow() as worker:
             if started is not None:
                 started()
-            return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout, output)
+            request = _request(path, crds, worker, args, root, ext_roots, env=env, exec_enabled=exec_enabled)
+            return await worker.run(request, timeout, output)
 
     def pids(self) -> list[int]:
         """The pids of the hosts alive now (idle or busy)."""
@@ -332,6 +342,8 @@ async def run_tiltfile_async(
     root: Path | None = None,
     ext_roots: ExtensionRoots | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
+    env: Mapping[str, str] | None = None,
+    exec_enabled: bool = False,
 ) -> RunResult:
     """Run the Tiltfile at ``path`` in a host of its own; never raises for anything the Tiltfile does.
 
@@ -340,7 +352,8 @@ async def run_tiltfile_async(
     """
     worker = await Worker.start(memory_mb, max_steps)
     try:
-        return await worker.run(_request(path, crds, worker, args, root, ext_roots), timeout)
+        request = _request(path, crds, worker, args, root, ext_roots, env=env, exec_enabled=exec_enabled)
+        return await worker.run(request, timeout)
     finally:
         await worker.stop()
 
@@ -355,6 +368,8 @@ def run_tiltfile(
     root: Path | None = None,
     ext_roots: ExtensionRoots | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
+    env: Mapping[str, str] | None = None,
+    exec_enabled: bool = False,
 ) -> RunResult:
     """:func:`run_tiltfile_async` for callers without an event loop (the command line, tests)."""
     return asyncio.run(
@@ -367,6 +382,8 @@ def run_tiltfile(
             root=root,
             ext_roots=ext_roots,
             max_steps=max_steps,
+            env=env,
+            exec_enabled=exec_enabled,
         )
     )
 

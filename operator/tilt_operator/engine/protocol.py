@@ -85,6 +85,10 @@ class RunRequest:
     crds: tuple[Mapping[str, Any], ...]
     ext_roots: ExtensionRoots
     call: Mapping[str, Any] | None = None
+    # The environment the run sees (os.getenv, local()): the one a Cmd gets.
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Whether local() may run commands: the operator's process execution setting.
+    exec_enabled: bool = False
 
     def to_json(self) -> str:
         return (
@@ -98,6 +102,8 @@ class RunRequest:
                     "ext_default": str(self.ext_roots.default) if self.ext_roots.default else None,
                     "ext_by_load_host": {host: str(path) for host, path in self.ext_roots.by_load_host.items()},
                     "call": self.call,
+                    "env": dict(self.env),
+                    "exec_enabled": self.exec_enabled,
                 }
             )
             + "\n"

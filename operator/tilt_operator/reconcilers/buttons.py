@@ -3,7 +3,8 @@
 A click is a write of the button's ``status.lastClickedAt``, by ``kubectl tilt click``, the
 dashboard or a script. A Cmd names buttons under ``startOn``/``restartOn`` and a Tiltfile under
 ``restartOn``/``stopOn``; what counts is a click after a given moment (the last start, the
-run's start). This module is the one place that reads either.
+run's start). This module is the one place that reads either, and the values of a click's
+inputs, which a Cmd started by that click gets in its environment, as in Tilt.
 """
 
 from __future__ import annotations
@@ -48,3 +49,34 @@ def clicked_after(clicks: Clicks, moment: str | None) -> str | None:
         (button for button, at in sorted(clicks.items()) if at and (after is None or timestamps.parse(at) > after)),
         None,
     )
+
+
+def input_environment(cache: Cache, button: str) -> list[str]:
+    """``NAME=VALUE`` for each input of ``button``, from its last click, as Tilt gives them to a Cmd
+    that click starts: text and hidden values as they are, a bool as its true/false string (default
+    ``true``/``false``), a choice that is not one of the choices as the first choice."""
+    obj = cache.get(UI_BUTTON, button)
+    if obj is None:
+        return []
+    given = {entry.get("name"): entry for entry in (obj.get("status") or {}).get("inputs") or []}
+    env = []
+    for spec in (obj.get("spec") or {}).get("inputs") or []:
+        name = spec.get("name", "")
+        env.append(f"{name}={_input_value(spec, given.get(name) or {})}")
+    return env
+
+
+def _input_value(spec: Mapping[str, Any], status: Mapping[str, Any]) -> str:
+    if "text" in status:
+        return str(status["text"].get("value", ""))
+    if "bool" in status:
+        choice = "trueString" if status["bool"].get("value") else "falseString"
+        fallback = "true" if status["bool"].get("value") else "false"
+        return str((spec.get("bool") or {}).get(choice) or fallback)
+    if "hidden" in status:
+        return str(status["hidden"].get("value", ""))
+    if "choice" in status:
+        choices = [str(choice) for choice in (spec.get("choice") or {}).get("choices") or []]
+        value = str(status["choice"].get("value", ""))
+        return value if value in choices or not choices else choices[0]
+    return ""

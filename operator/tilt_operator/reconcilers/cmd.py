@@ -41,6 +41,10 @@ EXEC_DISABLED = (
 )
 
 
+# A start reason that names the button whose click started the process.
+CLICKED = "button clicked: "
+
+
 def start_reason(
     spec: Mapping[str, Any],
     *,
@@ -62,14 +66,14 @@ def start_reason(
         return "the operator restarted"
     restart = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, RESTART_ON)}, last_started)
     if restart and last_started:
-        return f"button clicked: {restart}"
+        return f"{CLICKED}{restart}"
     if not start_on:
         return None if last_started else "created"
     # A new spec waits for a new click, as a new Cmd would: only startAfter counts then.
     since = [start_on.get("startAfter")] + ([] if spec_changed else [last_started])
     newest = max(filter(None, since), key=timestamps.parse, default=None)
     start = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, START_ON)}, newest)
-    return f"button clicked: {start}" if start else None
+    return f"{CLICKED}{start}" if start else None
 
 
 def waiting_reason(spec: Mapping[str, Any]) -> str:
@@ -254,11 +258,14 @@ class CmdReconciler:
         journal = Journal(self._logs, obj)
         started_at = timestamps.now()
         journal.system(f"starting ({reason}): {' '.join(spec['args'])}")
+        # A click's inputs come on top of the spec's env, as Tilt gives them.
+        clicked = reason.removeprefix(CLICKED) if reason.startswith(CLICKED) else None
+        inputs = buttons.input_environment(self._cache, clicked) if clicked else []
         try:
             child = await processes.start(
                 spec["args"],
                 cwd=spec.get("dir"),
-                env=processes.child_environment(spec.get("env") or []),
+                env=processes.child_environment([*(spec.get("env") or []), *inputs]),
                 output=journal.output,
             )
         except OSError as error:

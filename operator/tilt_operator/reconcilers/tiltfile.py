@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tilt_operator import reasons, timestamps
+from tilt_operator import processes, reasons, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots, RunResult
@@ -335,6 +335,8 @@ class TiltfileReconciler:
             ext_roots=self._ext_roots(),
             started=started,
             output=output,
+            env=processes.child_environment([]),
+            exec_enabled=self._settings.exec_enabled,
         )
         error = result.error
         if result.ok:

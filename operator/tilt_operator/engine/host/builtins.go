@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -55,7 +53,8 @@ func (n namespace) add(name string, value starlark.Value) {
 
 type builtinFunc func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 
-// builtins is everything a Tiltfile starts with, new for every run.
+// builtins is everything a Tiltfile starts with, new for every run: Tilt's builtins by family
+// (this file, builtins_*.go, localresource.go, specs.go) and one builtin per kind of the CRDs.
 func (r *run) builtins() starlark.StringDict {
 	names := namespace{}
 	add := func(name string, fn builtinFunc) {
@@ -63,10 +62,12 @@ func (r *run) builtins() starlark.StringDict {
 	}
 	names.add("struct", starlark.NewBuiltin("struct", starlarkstruct.Make))
 	add("warn", r.builtinWarn)
-	add("read_file", r.builtinReadFile)
 	add("include", r.builtinInclude)
-	add("local_resource", r.builtinLocalResource)
-	add("os.getcwd", builtinGetcwd)
+	r.addOS(add, names)
+	r.addData(add)
+	r.addConfig(add, names)
+	r.addTilt(add, names)
+	r.addSpecs(add)
 	// One builtin per kind, under its own name and in Tilt's v1alpha1 namespace: the same value.
 	for _, kind := range r.kinds.ordered {
 		fn := starlark.NewBuiltin(kind.builtin, r.kindBuiltin(kind))
@@ -109,36 +110,6 @@ func (r *run) builtinWarn(_ *starlark.Thread, fn *starlark.Builtin, args starlar
 	return starlark.None, nil
 }
 
-// builtinReadFile is Tilt's read_file(path, default=None): relative to the file executing now,
-// confined to its root; a missing file with a default gives the default (and still counts as
-// read, since creating it changes the run).
-func (r *run) builtinReadFile(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var path string
-	var fallback starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "path", &path, "default?", &fallback); err != nil {
-		return nil, err
-	}
-	candidate := path
-	if !strings.HasPrefix(path, "/") {
-		candidate = currentDir(thread) + "/" + path
-	}
-	target, err := confine(candidate, thread.Local(localRoot).(string), "read_file")
-	if err != nil {
-		return nil, err
-	}
-	r.recordFile(target)
-	data, err := os.ReadFile(target)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && fallback != starlark.None:
-		return fallback, nil
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("read_file: %s does not exist", target)
-	case err != nil:
-		return nil, fmt.Errorf("read_file: cannot read %s: %s", target, reason(err))
-	}
-	return starlark.String(data), nil
-}
-
 // builtinInclude is Tilt's include(path): a load that binds nothing.
 func (r *run) builtinInclude(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string
@@ -149,12 +120,4 @@ func (r *run) builtinInclude(thread *starlark.Thread, fn *starlark.Builtin, args
 		return nil, fmt.Errorf("include: cannot load %s: %w", path, err)
 	}
 	return starlark.None, nil
-}
-
-// builtinGetcwd is Tilt's os.getcwd(): the directory of the file executing now.
-func builtinGetcwd(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs); err != nil {
-		return nil, err
-	}
-	return starlark.String(currentDir(thread)), nil
 }

@@ -63,9 +63,6 @@ func toStarlark(value any) starlark.Value {
 	case *big.Int:
 		return starlark.MakeBigInt(v)
 	case float64:
-		if v == float64(int64(v)) {
-			return starlark.MakeInt64(int64(v))
-		}
 		return starlark.Float(v)
 	case string:
 		return starlark.String(v)

@@ -54,6 +54,16 @@ func (w *watchdog) arm() {
 
 func (w *watchdog) disarm() { w.armed.Store(false) }
 
+// checkPeak ends the process when its peak resident size (VmHWM) passed the limit: a run can
+// outgrow the limit between two looks of the watchdog, or while a long copy inside the Go runtime
+// holds every other goroutine (the watchdog's too) at a stop-the-world. Earlier runs of this host
+// stayed under the limit, or it would not be serving, so a peak above it is this run's.
+func (w *watchdog) checkPeak() {
+	if statusBytes("VmHWM") > w.limit {
+		os.Exit(exitMemory)
+	}
+}
+
 func (w *watchdog) watch() {
 	for range w.wake {
 		for w.armed.Load() {

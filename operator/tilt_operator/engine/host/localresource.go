@@ -18,41 +18,51 @@ import (
 
 const annotationResource = "tilt.dev/resource"
 
-// localResourceIgnored are accepted for compatibility, without an effect here.
-var localResourceIgnored = map[string]bool{
-	"deps": true, "resource_deps": true, "trigger_mode": true, "auto_init": true, "allow_parallel": true,
-	"links": true, "readiness_probe": true, "ignore": true, "tags": true, "serve_cmd_bat": true,
-	"cmd_bat": true, "dir_bat": true, "infra": true, "serve_env_bat": true, "env_bat": true,
+// localResourceParameters is Tilt's signature; the ones after the first three are options.
+var localResourceParameters = []string{
+	"name", "cmd?", "serve_cmd?", "deps?", "trigger_mode?", "resource_deps?", "ignore?", "auto_init?",
+	"cmd_bat?", "serve_cmd_bat?", "allow_parallel?", "links?", "tags?", "env?", "serve_env?",
+	"readiness_probe?", "dir?", "serve_dir?", "labels?",
 }
 
-var localResourceSupported = map[string]bool{"labels": true, "env": true, "serve_env": true, "dir": true, "serve_dir": true}
+// localResourceIgnored are accepted, and a warning when given a value other than Tilt's
+// default, since the operator cannot honour them yet.
+var localResourceIgnored = map[string]bool{
+	"deps": true, "trigger_mode": true, "resource_deps": true, "ignore": true, "auto_init": true,
+	"cmd_bat": true, "serve_cmd_bat": true, "allow_parallel": true, "links": true, "tags": true,
+	"readiness_probe": true,
+}
 
 func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	cmdKind, ok := r.kinds.byName["cmd"]
 	if !ok {
 		return nil, fmt.Errorf("local_resource: no Cmd CRD is installed")
 	}
-	var name string
-	var cmd, serveCmd starlark.Value = starlark.None, starlark.None
-	options := map[string]starlark.Value{}
-	var rest []starlark.Tuple
-	for _, pair := range kwargs {
-		key := string(pair[0].(starlark.String))
-		if localResourceIgnored[key] || localResourceSupported[key] {
-			options[key] = pair[1]
-		} else {
-			rest = append(rest, pair)
-		}
+	values := make([]starlark.Value, len(localResourceParameters))
+	pairs := make([]any, 0, 2*len(values))
+	for i, parameter := range localResourceParameters {
+		pairs = append(pairs, parameter, &values[i])
 	}
-	if err := starlark.UnpackArgs(fn.Name(), args, rest, "name", &name, "cmd?", &cmd, "serve_cmd?", &serveCmd); err != nil {
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, pairs...); err != nil {
 		return nil, err
 	}
+	options := map[string]starlark.Value{}
+	for i, parameter := range localResourceParameters {
+		if values[i] != nil {
+			options[strings.TrimSuffix(parameter, "?")] = values[i]
+		}
+	}
+	name, ok := starlark.AsString(options["name"])
+	if !ok {
+		return nil, fmt.Errorf("local_resource: name must be a string, got %s", options["name"].Type())
+	}
+	cmd, serveCmd := options["cmd"], options["serve_cmd"]
 	if name == "" {
 		return nil, fmt.Errorf("local_resource: name must be a non-empty string")
 	}
 	var used []string
 	for option, value := range options {
-		if localResourceIgnored[option] && !emptyValue(value) {
+		if localResourceIgnored[option] && !isTiltDefault(option, value) {
 			used = append(used, option)
 		}
 	}
@@ -107,6 +117,17 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 		return nil, fmt.Errorf("local_resource %s: give cmd or serve_cmd", name)
 	}
 	return starlark.None, nil
+}
+
+// isTiltDefault: the value Tilt would use anyway, so the option asks nothing of the operator.
+func isTiltDefault(option string, value starlark.Value) bool {
+	switch option {
+	case "auto_init":
+		return value == starlark.True || value == starlark.None
+	case "trigger_mode":
+		return value == starlark.None || value.String() == fmt.Sprint(triggerModeAuto)
+	}
+	return emptyValue(value)
 }
 
 func emptyValue(value starlark.Value) bool {

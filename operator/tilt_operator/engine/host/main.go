@@ -67,7 +67,7 @@ func serve(in *bufio.Reader, emit emitFunc, watchdog *watchdog, limits limits) {
 			return
 		}
 		var req request
-		if err := json.Unmarshal(line, &req); err != nil {
+		if err := decodeRequest(line, &req); err != nil {
 			fmt.Fprintf(os.Stderr, "tiltfile-host: bad request: %v\n", err)
 			os.Exit(1)
 		}
@@ -78,6 +78,7 @@ func serve(in *bufio.Reader, emit emitFunc, watchdog *watchdog, limits limits) {
 			watchdog.arm()
 			done = execute(&req, kinds, limits, emit)
 			watchdog.disarm()
+			watchdog.checkPeak()
 		}
 		done.Retire = runs >= maxRuns || float64(residentBytes()) > float64(limits.memory)*retireShare
 		emit("done", done)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -9,7 +10,8 @@ import (
 type emitFunc func(key string, value any)
 
 // request is one line from the operator: a run of the Tiltfile at Path, or (Call set) one
-// builtin call. CRDs is empty when the host already has the CRDs named by CRDsDigest.
+// builtin call. CRDs is empty when the host already has the CRDs named by CRDsDigest. Env is
+// the environment the run sees (the one a Cmd gets); ExecEnabled says whether local() may run.
 type request struct {
 	Path          string            `json:"path"`
 	Root          string            `json:"root"`
@@ -18,7 +20,8 @@ type request struct {
 	CRDs          []json.RawMessage `json:"crds"`
 	ExtDefault    *string           `json:"ext_default"`
 	ExtByLoadHost map[string]string `json:"ext_by_load_host"`
-	MaxSteps      uint64            `json:"max_steps"`
+	Env           map[string]string `json:"env"`
+	ExecEnabled   bool              `json:"exec_enabled"`
 	Call          *builtinCall      `json:"call"`
 }
 
@@ -46,4 +49,19 @@ func (r *request) kinds(known *kindSet) (*kindSet, error) {
 		return known, nil
 	}
 	return newKindSet(r.CRDsDigest, r.CRDs)
+}
+
+// decodeRequest reads one request line; numbers stay integers where they are (UseNumber).
+func decodeRequest(line []byte, req *request) error {
+	decoder := json.NewDecoder(bytes.NewReader(line))
+	decoder.UseNumber()
+	if err := decoder.Decode(req); err != nil {
+		return err
+	}
+	if req.Call != nil {
+		for key, value := range req.Call.Kwargs {
+			req.Call.Kwargs[key] = normalizeNumbers(value)
+		}
+	}
+	return nil
 }

@@ -53,6 +53,8 @@ type run struct {
 	cache       map[string]*loadState
 	executing   []string
 	textLeft    int
+	env         map[string]string
+	config      configState
 }
 
 func newRun(req *request, kinds *kindSet, emit emitFunc) *run {
@@ -63,6 +65,10 @@ func newRun(req *request, kinds *kindSet, emit emitFunc) *run {
 		files:    map[string]bool{},
 		cache:    map[string]*loadState{},
 		textLeft: textLimit,
+		env:      map[string]string{},
+	}
+	for key, value := range req.Env {
+		r.env[key] = value
 	}
 	r.predeclared = r.builtins()
 	return r
@@ -79,7 +85,7 @@ func (r *run) execute(maxSteps uint64) doneEvent {
 		thread.SetMaxExecutionSteps(maxSteps)
 	}
 	thread.SetLocal(localRoot, mustResolve(root))
-	if _, err := r.exec(thread, path); err != nil {
+	if _, err := r.exec(thread, path); err != nil && !errors.Is(err, errStop) {
 		return failure(err)
 	}
 	return doneEvent{Objects: r.registry.objects()}
@@ -244,12 +250,12 @@ func failure(err error) doneEvent {
 			located = e
 		}
 	}
-	first := firstLine(located)
-	backtrace := first
+	first, _, _ := strings.Cut(firstLine(located), "\n") // the status says one line; the log says all
+	backtrace := firstLine(located)
 	if eval != nil {
 		backtrace = eval.Backtrace()
 		if located != error(eval) {
-			backtrace += "\n" + first
+			backtrace += "\n" + firstLine(located)
 		}
 	}
 	return doneEvent{Error: first, Backtrace: backtrace}

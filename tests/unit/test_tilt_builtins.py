@@ -1,0 +1,393 @@
+"""Tilt's builtins for extensions, family by family, in the Tiltfile host: what they return and how they fail.
+
+Each test writes a small Tiltfile of its own (written here, after Tilt's documented signatures) and
+runs it through ``run_tiltfile``, as the reconciler does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_engine import _error_at, _run
+from tilt_operator.engine import RunResult
+
+
+def _ok(tmp_path: Path, source: str, files: dict[str, str] | None = None, **options: Any) -> RunResult:
+    result = _run(tmp_path, {"Tiltfile": source, **(files or {})}, **options)
+    assert result.error is None, result.backtrace
+    return result
+
+
+# os
+
+
+def test_os_path_helpers_resolve_against_the_file_executing_now(tmp_path: Path) -> None:
+    source = """\
+print(os.path.join('a', 'b', 'c.txt'))
+print(os.path.abspath('x'))
+print(os.path.basename('/p/q.txt'), os.path.dirname('/p/q.txt'))
+print(os.path.exists('present.txt'), os.path.exists('absent.txt'))
+print(os.path.relpath('/p/q/r', '/p'))
+print(os.path.realpath('link.txt') == os.path.abspath('present.txt'))
+print(os.name)
+"""
+    (tmp_path / "present.txt").write_text("x")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "present.txt")
+    result = _ok(tmp_path, source)
+    assert result.output.splitlines() == [
+        "a/b/c.txt",
+        str(tmp_path / "x"),
+        "q.txt /p",
+        "True False",
+        "q/r",
+        "True",
+        "posix",
+    ]
+
+
+def test_the_environment_is_the_runs_own_and_putenv_reaches_local(tmp_path: Path) -> None:
+    source = """\
+print(os.getenv('GREETING'), os.getenv('NOPE', 'fallback'), os.environ.get('GREETING'))
+os.putenv('ADDED', 'by putenv')
+os.environ['ALSO'] = 'by assignment'
+os.unsetenv('GREETING')
+print('GREETING' in os.environ, os.getenv('GREETING'))
+print(str(local('echo "$ADDED, $ALSO, ${GREETING:-gone}"', quiet=True)).strip())
+"""
+    env = {"GREETING": "hello", "PATH": "/usr/bin:/bin"}
+    result = _ok(tmp_path, source, env=env, exec_enabled=True)
+    assert result.output.splitlines() == [
+        "hello fallback hello",
+        "False None",
+        'local: echo "$ADDED, $ALSO, ${GREETING:-gone}"',  # quiet keeps the output out of the log, not the command
+        "by putenv, by assignment, gone",
+    ]
+
+
+def test_a_run_never_sees_an_earlier_runs_putenv(tmp_path: Path) -> None:
+    first = _ok(tmp_path / "a", "os.putenv('LEFT', 'over')\nprint(os.getenv('LEFT'))\n")
+    second = _ok(tmp_path / "b", "print(os.getenv('LEFT'))\n")
+    assert (first.output, second.output) == ("over\n", "None\n")
+
+
+# shlex, blob, encodings
+
+
+def test_shlex_quotes_and_splits_as_a_shell_does(tmp_path: Path) -> None:
+    source = "print(shlex.quote(\"it's\"), shlex.quote('plain'))\nprint(shlex.split('a \"b c\" d\\\\ e'))\n"
+    result = _ok(tmp_path, source)
+    assert result.output == '\'it\'"\'"\'s\' plain\n["a", "b c", "d e"]\n'
+
+
+def test_read_file_returns_a_blob(tmp_path: Path) -> None:
+    source = "b = read_file('data.txt')\nprint(type(b), b, str(b) + '!', type(blob('x')))\nb + 'x'\n"
+    result = _run(tmp_path, {"Tiltfile": source, "data.txt": "content"})
+    assert result.output == "blob content content! blob\n"
+    _error_at(result, tmp_path / "Tiltfile", 3, "unknown binary op: blob + string")
+
+
+def test_json_and_yaml_round_trip(tmp_path: Path) -> None:
+    source = """\
+data = read_json('data.json')
+print(data['name'], data['ports'], data['nested']['ok'])
+print(read_json('missing.json', default={'d': 1}))
+docs = read_yaml_stream('stream.yaml')
+print(len(docs), docs[1]['kind'], read_yaml('stream.yaml')['kind'] if False else 'single')
+print(decode_json('{"a": [1, 2.5, null]}'), decode_yaml('a: b'))
+print(decode_yaml_stream('a: 1\\n---\\nb: 2\\n'))
+print(str(encode_json({'b': 1, 'a': [True]})).replace('\\n', ' '))
+print(str(encode_yaml({'x': {'k': 'z'}})).strip().replace('\\n', ' | '))
+print(str(encode_yaml_stream([{'a': 1}, {'b': 2}])).replace('\\n', ' | '))
+"""
+    files = {
+        "data.json": json.dumps({"name": "svc", "ports": [80, 443], "nested": {"ok": True}}),
+        "stream.yaml": "kind: A\n---\nkind: B\n",
+    }
+    result = _ok(tmp_path, source, files)
+    assert result.output.splitlines() == [
+        "svc [80, 443] True",
+        '{"d": 1}',
+        "2 B single",
+        '{"a": [1, 2.5, None]} {"a": "b"}',
+        '[{"a": 1}, {"b": 2}]',
+        '{   "a": [     true   ],   "b": 1 } ',
+        "x: |   k: z",
+        "a: 1 | --- | b: 2 | ",
+    ]
+    assert str(tmp_path / "missing.json") in result.files_read
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("decode_json('{')\n", "decode_json: unexpected EOF"),
+        ("decode_yaml(': :')\n", "decode_yaml: yaml: "),
+        ("read_json('none.json')\n", "read_json: {root}/none.json does not exist"),
+        ("encode_json(struct)\n", "encode_json: argument 'obj' cannot hold a builtin_function_or_method"),
+    ],
+)
+def test_decoding_errors_say_what_failed(tmp_path: Path, source: str, message: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source})
+    assert result.error is not None
+    assert message.format(root=tmp_path) in result.error
+
+
+# Files: listdir and watch_file, confined to the run's root.
+
+
+def test_listdir_lists_files_and_watch_file_makes_a_dependency(tmp_path: Path) -> None:
+    files = {"d/a.txt": "", "d/sub/b.txt": "", "watched.cfg": ""}
+    source = "print(listdir('d'))\nprint(listdir('d', recursive=True))\nwatch_file('watched.cfg')\n"
+    result = _ok(tmp_path, source, files)
+    top, recursive = result.output.splitlines()
+    assert json.loads(top) == [str(tmp_path / "d/a.txt")]
+    assert json.loads(recursive) == [str(tmp_path / "d/a.txt"), str(tmp_path / "d/sub/b.txt")]
+    assert str(tmp_path / "watched.cfg") in result.files_read
+
+
+def test_listdir_and_watch_file_stay_inside_the_root(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    for source in ("listdir('../outside')\n", "watch_file('../outside/x')\n"):
+        result = _run(tmp_path / "repo", {"Tiltfile": source})
+        assert result.error is not None
+        assert f"is outside {tmp_path / 'repo'}" in result.error
+
+
+# config
+
+
+CONFIG = """\
+config.define_string('name')
+config.define_bool('verbose')
+config.define_string_list('to-run', args=True)
+config.define_object('extra')
+cfg = config.parse()
+print(cfg)
+print(config.main_dir == os.getcwd(), config.tilt_subcommand, config.main_path == __file__)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "printed"),
+    [
+        ([], "{}"),
+        (["--name", "n", "--verbose", "a", "b"], '{"name": "n", "verbose": True, "to-run": ["a", "b"]}'),
+        (["--name=n", "--extra", '{"k": [1]}'], '{"name": "n", "extra": {"k": [1]}}'),
+    ],
+)
+def test_config_parses_args_as_tilt_does(tmp_path: Path, args: list[str], printed: str) -> None:
+    result = _ok(tmp_path, CONFIG, args=args)
+    assert result.output.splitlines() == [printed, "True up True"]
+
+
+def test_config_reads_tilt_config_json_and_args_win(tmp_path: Path) -> None:
+    files = {"tilt_config.json": json.dumps({"name": "from file", "verbose": True})}
+    result = _ok(tmp_path, CONFIG, files, args=["--name", "from args"])
+    assert result.output.splitlines()[0] == '{"name": "from args", "verbose": True}'
+    assert str(tmp_path / "tilt_config.json") in result.files_read
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "message"),
+    [
+        ("config.parse()\n", ["pos"], 'positional CLI args ("pos") were specified, but none were expected.'),
+        (
+            "config.define_string('a')\nconfig.parse()\n",
+            ["--b", "x"],
+            "invalid Tiltfile config args: unknown flag: --b",
+        ),
+        (
+            "config.define_string('a')\nconfig.parse()\n",
+            ["--a", "1", "--a", "2"],
+            "string settings can only be specified once",
+        ),
+        ("config.parse()\nconfig.define_bool('late')\n", [], "config.define_bool cannot be called after config.parse"),
+    ],
+)
+def test_config_errors(tmp_path: Path, source: str, args: list[str], message: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source}, args=args)
+    assert result.error is not None
+    assert message in result.error
+
+
+# local()
+
+
+def test_local_is_refused_while_process_execution_is_off(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "local('touch made')\n"})
+    _error_at(
+        result,
+        tmp_path / "Tiltfile",
+        1,
+        "local: running commands is off in this operator (start it with TILT_OPERATOR_EXEC=1, "
+        "or `tilt-operator dev`, where it is on)",
+    )
+    assert not (tmp_path / "made").exists()
+
+
+def test_local_runs_in_the_files_directory_and_logs_its_output(tmp_path: Path) -> None:
+    source = "out = local('pwd; echo two >&2')\nprint('got', str(out).strip())\nlocal(['true'], echo_off=True)\n"
+    result = _ok(tmp_path, source, exec_enabled=True, env={"PATH": "/usr/bin:/bin"})
+    echo, *printed, got = result.output.splitlines()
+    assert echo == "local: pwd; echo two >&2"
+    assert sorted(printed) == [f" → {tmp_path}", " → two"]  # stdout and stderr, each as it comes
+    assert got == f"got {tmp_path}"
+
+
+def test_local_takes_stdin_env_and_dir(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    source = "print(str(local('cat; echo $X; pwd', stdin='in\\n', env={'X': 'x'}, dir='sub', quiet=True)))\n"
+    result = _ok(tmp_path, source, exec_enabled=True, env={"PATH": "/usr/bin:/bin"})
+    assert result.output == f"local: cat; echo $X; pwd\nin\nx\n{tmp_path / 'sub'}\n\n"
+
+
+def test_a_failing_local_fails_the_run_as_in_tilt(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path, {"Tiltfile": "local('echo out; exit 3', quiet=True)\n"}, exec_enabled=True, env={"PATH": "/bin"}
+    )
+    assert result.error is not None
+    assert result.error.endswith('command "echo out; exit 3" failed.')  # the first line: the status is one line
+    assert result.backtrace is not None
+    assert "error: exit status 3\nstdout:\nout\n" in result.backtrace
+
+
+def test_local_stops_at_the_time_limit(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"Tiltfile": "local('sleep 60')\n"}, exec_enabled=True, env={"PATH": "/bin"}, timeout=1)
+    assert result.error == "Tiltfile timed out after 1s"
+
+
+# local_resource, links, probes, trigger modes
+
+
+def test_local_resource_takes_every_tilt_argument_and_warns_for_what_has_no_effect(tmp_path: Path) -> None:
+    source = """\
+local_resource(
+    'web', cmd='make', serve_cmd='./serve', deps=['src'], trigger_mode=TRIGGER_MODE_MANUAL,
+    resource_deps=['db'], ignore=['*.tmp'], auto_init=False, allow_parallel=True,
+    links=[link('http://localhost:8000', 'app'), 'http://x'], tags=['t'], env={'A': '1'}, serve_env={'B': '2'},
+    readiness_probe=probe(period_secs=5, http_get=http_get_action(port=8000, path='/health')),
+    dir='.', serve_dir='srv', labels=['frontend'],
+)
+local_resource('quiet', serve_cmd='true', trigger_mode=TRIGGER_MODE_AUTO, auto_init=True)
+"""
+    result = _ok(tmp_path, source)
+    assert result.warnings == [
+        f"local_resource web: {option} has no effect here"
+        for option in (
+            "allow_parallel",
+            "auto_init",
+            "deps",
+            "ignore",
+            "links",
+            "readiness_probe",
+            "resource_deps",
+            "tags",
+            "trigger_mode",
+        )
+    ]
+    update, serve, quiet = result.objects
+    assert update["spec"] == {"args": ["sh", "-c", "make"], "dir": str(tmp_path), "env": ["A=1"]}
+    assert serve["spec"] == {"args": ["sh", "-c", "./serve"], "dir": str(tmp_path / "srv"), "env": ["B=2"]}
+    assert quiet["metadata"]["name"] == "quiet.serve"
+
+
+def test_probe_actions_and_links_are_typed_structs(tmp_path: Path) -> None:
+    source = """\
+print(link('http://x', 'n'))
+print(probe(exec=exec_action(['true'])))
+print(tcp_socket_action(5432))
+"""
+    result = _ok(tmp_path, source)
+    assert result.output.splitlines() == [
+        'link(name = "n", url = "http://x")',
+        'probe(exec = exec_action(command = ["true"]), failure_threshold = 3, http_get = None, '
+        "initial_delay_secs = 0, period_secs = 10, success_threshold = 1, tcp_socket = None, timeout_secs = 1)",
+        'tcp_socket_action(host = "", port = 5432)',
+    ]
+    bad = _run(tmp_path, {"Tiltfile": "probe()\n"})
+    assert bad.error is not None
+    assert bad.error.endswith("probe: exactly one of exec, http_get, or tcp_socket must be specified")
+
+
+# v1alpha1: the kinds and their *_spec helpers, as the uibutton extension uses them.
+
+
+def test_spec_helpers_build_what_the_kinds_accept(tmp_path: Path) -> None:
+    source = """\
+inputs = [
+    v1alpha1.ui_input_spec(name='MSG', label='Message', text=v1alpha1.ui_text_input_spec(default_value='hi')),
+    v1alpha1.ui_input_spec(name='LOUD', bool=v1alpha1.ui_bool_input_spec(true_string='yes')),
+    v1alpha1.ui_input_spec(name='WHO', choice=v1alpha1.ui_choice_input_spec(choices=['a', 'b'])),
+]
+v1alpha1.ui_button(name='say', text='Say', inputs=inputs,
+                   location=v1alpha1.ui_component_location(component_type='Global', component_id='nav'))
+v1alpha1.cmd(name='btn-say', args=['echo'], start_on=v1alpha1.start_on_spec(ui_buttons=['say']))
+print(v1alpha1.restart_on_spec(ui_buttons=['x']))
+"""
+    result = _ok(tmp_path, source)
+    button, cmd = result.objects
+    assert button["spec"]["inputs"] == [
+        {"name": "MSG", "label": "Message", "text": {"defaultValue": "hi"}},
+        {"name": "LOUD", "bool": {"trueString": "yes"}},
+        {"name": "WHO", "choice": {"choices": ["a", "b"]}},
+    ]
+    assert button["spec"]["location"] == {"componentType": "Global", "componentID": "nav"}
+    assert cmd["spec"]["startOn"] == {"uiButtons": ["say"]}
+    assert result.output == 'restart_on_spec(uiButtons = ["x"])\n'
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("v1alpha1.ui_text_input_spec(colour='x')\n", "v1alpha1.ui_text_input_spec: unknown argument 'colour'"),
+        ("v1alpha1.start_on_spec(ui_buttons=3)\n", "argument 'ui_buttons' must be a list of strings, got int"),
+        ("v1alpha1.config_map(name='x')\n", "v1alpha1.config_map: this kind belongs to Tilt's own API server"),
+    ],
+)
+def test_spec_helper_errors(tmp_path: Path, source: str, message: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source})
+    assert result.error is not None
+    assert message in result.error
+
+
+# Settings, the engine's builtins, and the rest.
+
+
+def test_settings_are_checked_and_recorded(tmp_path: Path) -> None:
+    source = """\
+version_settings(check_updates=False, constraint='>=0.30')
+update_settings(max_parallel_updates=2)
+ci_settings(timeout='30m')
+analytics_settings(enable=False)
+secret_settings(disable_scrub=True)
+watch_settings(ignore=['*.log'])
+"""
+    result = _ok(tmp_path, source)
+    assert result.output.splitlines()[0] == (
+        'version_settings(check_updates=False, constraint=">=0.30"): recorded; Tilt\'s settings have no effect here'
+    )
+    assert len(result.output.splitlines()) == 6
+    bad = _run(tmp_path, {"Tiltfile": "version_settings(colour=1)\n"})
+    assert bad.error is not None
+    assert bad.error.endswith('version_settings: unexpected keyword argument "colour"')
+
+
+@pytest.mark.parametrize("builtin", ["docker_build", "k8s_yaml", "k8s_resource", "helm", "custom_build", "kustomize"])
+def test_the_engines_builtins_exist_and_say_why_they_fail(tmp_path: Path, builtin: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": f"{builtin}('anything')\n"})
+    _error_at(
+        result,
+        tmp_path / "Tiltfile",
+        1,
+        f"{builtin} belongs to Tilt's image-build and deploy engine, which this operator does not run",
+    )
+
+
+def test_load_dynamic_exit_and_sys(tmp_path: Path) -> None:
+    source = "lib = load_dynamic('lib.star')\nprint(lib['x'], sys.argv)\nexit()\nprint('never')\n"
+    result = _ok(tmp_path, source, {"lib.star": "x = 42\n"})
+    assert result.output == '42 ["tilt", "up"]\n'
