@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/bootstrap.sh tests
-.venv/bin/ruff check operator tests bench examples
-.venv/bin/ruff format --check operator tests bench examples
+.venv/bin/ruff check operator tests bench examples hack
+.venv/bin/ruff format --check operator tests bench examples hack
 .venv/bin/mypy
 .venv/bin/lint-imports
 # Build (or find cached) control-plane binaries before the clock of any test starts.

@@ -74,8 +74,9 @@ class Settings:
     # Limits for one Tiltfile run.
     tiltfile_timeout: float = 30.0
     tiltfile_memory_mb: int = 512
-    # Starlark steps one run may take: a loop that would run for ever fails with "too many steps".
-    tiltfile_max_steps: int = 100_000_000
+    # Starlark steps one run may take: a loop that would run for ever fails with "too many steps"
+    # (10 to 15 s of a busy loop on 2 cores; the time limit is the other bound).
+    tiltfile_max_steps: int = 1_000_000_000
     # Warm Tiltfile hosts, so Tiltfile runs at once: one per core (each run is CPU-bound).
     tiltfile_workers: int = max(2, os.cpu_count() or 1)
     # Where the web server (logs, the dashboard) listens: a loopback host and port (Tilt's 10350),

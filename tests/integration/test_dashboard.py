@@ -334,3 +334,48 @@ def test_the_catalogue_installs_and_uninstalls_an_extension(fresh: tuple[Operato
     uninstall.click()
     expect(offer.locator("button.install")).to_be_visible()
     eventually(lambda: api.get("extensions", "cancel-sh") is None, what="the Extension to be deleted")
+
+
+BUTTONS_LIBRARY = """\
+# A cmd_button in the manner of Tilt's uibutton extension, written for this test.
+def text_input(name, label=''):
+    return v1alpha1.ui_input_spec(name=name, label=label, text=v1alpha1.ui_text_input_spec())
+
+def bool_input(name, label='', true_string=None, false_string=None):
+    spec = v1alpha1.ui_bool_input_spec(true_string=true_string, false_string=false_string)
+    return v1alpha1.ui_input_spec(name=name, label=label, bool=spec)
+
+def cmd_button(name, resource, argv, text, inputs=[]):
+    v1alpha1.ui_button(name=name, text=text, inputs=inputs, annotations={'tilt.dev/resource': resource},
+                       location=v1alpha1.ui_component_location(component_type='Resource', component_id=resource))
+    v1alpha1.cmd(name='btn-' + name, args=argv, dir=os.getcwd(), annotations={'tilt.dev/resource': resource},
+                 start_on=v1alpha1.start_on_spec(ui_buttons=[name]))
+"""
+
+
+def test_a_cmd_button_runs_its_command_with_the_values_a_person_typed(
+    fresh: tuple[Operator, Api], page: Page, tmp_path: Path
+) -> None:
+    operator, api = fresh
+    write(tmp_path / "buttons.star", BUTTONS_LIBRARY)
+    path = write(
+        tmp_path / "Tiltfile",
+        "load('./buttons.star', 'cmd_button', 'text_input', 'bool_input')\n"
+        "local_resource('greeter', serve_cmd='echo ready; sleep 600')\n"
+        "cmd_button('greet', resource='greeter', text='Greet',\n"
+        "           argv=['sh', '-c', 'printf \"greeting %s, loud=%s\\\\n\" \"$NAME\" \"$LOUD\"'],\n"
+        "           inputs=[text_input('NAME', 'Name'), bool_input('LOUD', 'Loud', 'yes', 'no')])\n",
+    )
+    api.create("tiltfiles", tiltfile("greeting", str(path)))
+    open_dashboard(page, operator, "greeter")
+    expect(page.locator("#log")).to_contain_text("ready", timeout=WAIT)
+
+    greet = page.locator("#resource-buttons [data-button=greet]")
+    greet.locator(".toggle").click()
+    greet.locator("input[name=NAME]").fill("Ada Lovelace")
+    greet.locator("input[name=LOUD]").check()
+    greet.locator(".ui-button").click()
+
+    expect(page.locator("#log")).to_contain_text("greeting Ada Lovelace, loud=yes", timeout=WAIT)
+    assert not_reloaded(page)
+    api.delete("tiltfiles", "greeting")

@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 def with_pool(
-    scenario: Callable[[WorkerPool], Awaitable[T]], *, size: int = 1, memory_mb: int = 256, max_steps: int = 10**8
+    scenario: Callable[[WorkerPool], Awaitable[T]], *, size: int = 1, memory_mb: int = 256, max_steps: int = 10**9
 ) -> T:
     async def run() -> T:
         pool = WorkerPool(size=size, memory_mb=memory_mb, max_steps=max_steps)
