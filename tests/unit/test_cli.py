@@ -359,6 +359,33 @@ def test_render_errors_are_one_line_with_the_tiltfile_line(capsys, tmp_path, no_
     assert run(capsys, "render", str(tmp_path / "none"))[2] == f"error: no Tiltfile at {tmp_path / 'none'}\n"
 
 
+def test_render_without_go_or_a_built_host_says_what_is_missing_in_one_line(capsys, tmp_path, monkeypatch, no_cluster):
+    """A pip install on a machine without Go: the host cannot be built, and render says so."""
+    (tmp_path / "Tiltfile").write_text("print('never runs')\n")
+    monkeypatch.delenv("TILT_OPERATOR_TILTFILE_HOST", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert run(capsys, "render", str(tmp_path)) == (
+        1,
+        "",
+        "error: the Tiltfile host is built once with the Go toolchain (1.22+), and `go` is not on PATH:"
+        " install Go, or set TILT_OPERATOR_TILTFILE_HOST to a built tiltfile-host\n",
+    )
+    monkeypatch.setenv("TILT_OPERATOR_TILTFILE_HOST", str(tmp_path / "nothing"))
+    assert run(capsys, "render", str(tmp_path))[2] == (
+        f"error: TILT_OPERATOR_TILTFILE_HOST={tmp_path / 'nothing'} is not an executable file\n"
+    )
+
+
+def test_render_from_a_pip_install_builds_the_host_with_go(capsys, tmp_path, monkeypatch, no_cluster):
+    """A new cache: the host is built from the sources the package ships, then the Tiltfile runs."""
+    (tmp_path / "Tiltfile").write_text("print('built and ran')\n")
+    monkeypatch.delenv("TILT_OPERATOR_TILTFILE_HOST", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert run(capsys, "render", str(tmp_path)) == (0, "", "built and ran\n")
+    assert list((tmp_path / "cache" / "tilt-operator" / "tiltfile-host").glob("*/tiltfile-host"))
+
+
 # The table.
 
 
