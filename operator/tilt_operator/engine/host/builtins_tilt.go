@@ -75,18 +75,14 @@ func engineOnly(_ *starlark.Thread, fn *starlark.Builtin, _ starlark.Tuple, _ []
 // settingsBuiltin checks a settings call against Tilt's parameters and says it in the run's log.
 func (r *run) settingsBuiltin(parameters []string) builtinFunc {
 	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		values := make([]starlark.Value, len(parameters))
-		pairs := make([]any, 0, 2*len(parameters))
-		for i, parameter := range parameters {
-			pairs = append(pairs, parameter, &values[i])
-		}
-		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, pairs...); err != nil {
+		values, err := unpackNamed(fn, args, kwargs, parameters)
+		if err != nil {
 			return nil, err
 		}
 		var given []string
-		for i, parameter := range parameters {
-			if values[i] != nil {
-				given = append(given, strings.TrimSuffix(parameter, "?")+"="+values[i].String())
+		for _, parameter := range parameters {
+			if value, ok := values[strings.TrimSuffix(parameter, "?")]; ok {
+				given = append(given, strings.TrimSuffix(parameter, "?")+"="+value.String())
 			}
 		}
 		r.print(thread, fmt.Sprintf("%s(%s): recorded; Tilt's settings have no effect here", fn.Name(), strings.Join(given, ", ")))
@@ -130,6 +126,26 @@ func builtinExit(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, 
 		return nil, err
 	}
 	return nil, errStop
+}
+
+// unpackNamed is starlark.UnpackArgs for a list of parameters ("name", "optional?"): the values
+// given, by name without the "?".
+func unpackNamed(fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, parameters []string) (map[string]starlark.Value, error) {
+	values := make([]starlark.Value, len(parameters))
+	pairs := make([]any, 0, 2*len(parameters))
+	for i, parameter := range parameters {
+		pairs = append(pairs, parameter, &values[i])
+	}
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, pairs...); err != nil {
+		return nil, err
+	}
+	given := map[string]starlark.Value{}
+	for i, parameter := range parameters {
+		if values[i] != nil {
+			given[strings.TrimSuffix(parameter, "?")] = values[i]
+		}
+	}
+	return given, nil
 }
 
 // typedStruct is a value as Tilt's typed helpers return it: a struct named by its constructor.

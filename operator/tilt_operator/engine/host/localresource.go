@@ -38,19 +38,9 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 	if !ok {
 		return nil, fmt.Errorf("local_resource: no Cmd CRD is installed")
 	}
-	values := make([]starlark.Value, len(localResourceParameters))
-	pairs := make([]any, 0, 2*len(values))
-	for i, parameter := range localResourceParameters {
-		pairs = append(pairs, parameter, &values[i])
-	}
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, pairs...); err != nil {
+	options, err := unpackNamed(fn, args, kwargs, localResourceParameters)
+	if err != nil {
 		return nil, err
-	}
-	options := map[string]starlark.Value{}
-	for i, parameter := range localResourceParameters {
-		if values[i] != nil {
-			options[strings.TrimSuffix(parameter, "?")] = values[i]
-		}
 	}
 	name, ok := starlark.AsString(options["name"])
 	if !ok {
