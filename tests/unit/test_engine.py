@@ -21,6 +21,7 @@ import yaml
 
 from tilt_operator.engine import ExtensionRoots, RunResult
 from tilt_operator.engine.pool import WorkerPool, run_tiltfile, run_tiltfile_async
+from tilt_operator.engine.protocol import MISSING, file_signature
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 CRDS = [
@@ -542,3 +543,12 @@ def test_the_host_never_sees_the_operators_environment(tmp_path: Path, monkeypat
     environ = asyncio.run(scenario())
     assert b"s3cr3t-value" not in environ
     assert b"PATH=" in environ
+
+
+def test_the_host_signs_files_as_the_operator_checks_them(tmp_path: Path) -> None:
+    """The host signs what a run read; the reconciler signs the file again to see whether it changed.
+    Both must say the same of an unchanged file, and of a missing one."""
+    result = _run(tmp_path, {"Tiltfile": "read_file('a.txt')\nread_file('gone.txt', default='')\n", "a.txt": "A"})
+    assert result.error is None, result.error
+    assert result.file_signatures == {path: file_signature(path) for path in result.files_read}
+    assert result.file_signatures[str(tmp_path / "gone.txt")] == MISSING
