@@ -19,8 +19,9 @@ memory, steps), crashed or was stopped by a button is gone and replaced, never r
 What a Tiltfile can use is Tilt's dialect (``while``, recursion, sets, top-level ``if``/``for``,
 global reassignment), ``struct``, ``load()`` and ``include()`` with one frozen module per file
 and run, one builtin per tilt.dev kind generated from the CRDs (also as ``v1alpha1.<kind>``),
-``print``, ``warn``, ``fail``, ``read_file``, ``os.getcwd`` and ``local_resource``; the list is
-in ``host/builtins.go``.
+and Tilt's builtins for extensions (``os``, ``shlex``, ``config``, ``local``, the data and file
+builtins, ``local_resource``, ...). ``host/builtins.go`` lists them by family; docs/design.md,
+"The Tiltfile language", says what each family does here.
 """
 
 from tilt_operator.engine.protocol import ExtensionRoots, RunResult
