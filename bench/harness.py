@@ -3,7 +3,7 @@
 Reuses the integration tests' pieces (``DevCluster``, the ``Operator`` that runs
 ``python -m tilt_operator run`` as a user would), so a benchmark measures what the tests prove.
 The instruments only watch: a watch per kind that notes when each object first reaches a state,
-a sampler of the operator's memory and its Tiltfile workers from /proc, and the API server's
+a sampler of the operator's memory and its Tiltfile hosts from /proc, and the API server's
 audit log, which (unlike its metrics) says which client made each request.
 """
 
@@ -264,7 +264,7 @@ def _children(pid: int) -> set[int]:
 
 
 def _is_worker(pid: int) -> bool:
-    """A Tiltfile worker, not one of the git commands the operator also runs as children."""
+    """A Tiltfile host, not one of the git commands the operator also runs as children."""
     try:
         return b"tiltfile-host" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -272,12 +272,12 @@ def _is_worker(pid: int) -> bool:
 
 
 def workers_of(pid: int) -> set[int]:
-    """The operator's Tiltfile workers alive now."""
+    """The operator's Tiltfile hosts alive now."""
     return {child for child in _children(pid) if _is_worker(child)}
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """CPU time of the process itself, and of its children it has reaped (the Tiltfile workers)."""
+    """CPU time of the process itself, and of its children it has reaped (the Tiltfile hosts)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     ticks = os.sysconf("SC_CLK_TCK")
     # After the comm field: utime, stime, cutime, cstime are fields 14-17 of stat(5).
@@ -287,7 +287,7 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 @dataclass
 class ProcessSampler:
-    """Samples the operator's peak RSS (VmHWM) and its Tiltfile workers every ``interval`` seconds."""
+    """Samples the operator's peak RSS (VmHWM) and its Tiltfile hosts every ``interval`` seconds."""
 
     pid: int
     interval: float = 0.05

@@ -122,7 +122,7 @@ def _rows(steps: dict[str, dict[str, list[float]]], repetitions: int) -> list[Ro
             "api",
             "… the run itself",
             "run",
-            "status.terminated.finishedAt - startedAt: the run in a warm worker and the apply of what it registered.",
+            "status.terminated.finishedAt - startedAt: the run in a warm host and the apply of what it registered.",
         ),
         row(
             "kubectl",

@@ -155,7 +155,7 @@ def run(workdir: Path, *, quick: bool) -> list[Row]:
             percentile(edits, 95) < EDIT_TARGET,
             note=f"{rounds} edits of a file the Tiltfile read with read_file() (one warm-up not counted), from the "
             "write until a watch delivers the Tiltfile with a newer status.terminated: inotify, the re-run in a "
-            "worker, and the status write.",
+            "warm Tiltfile host, and the status write.",
         ),
         Row(
             name,

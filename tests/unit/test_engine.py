@@ -472,10 +472,10 @@ def test_struct_prints_and_types_as_in_tilt(tmp_path: Path) -> None:
 
 
 def test_namespaces_are_module_values(tmp_path: Path) -> None:
-    source = "print(type(os), os, v1alpha1)\nprint(type(os.getcwd))\nos.nothing()\n"
+    source = "print(type(os), os, v1alpha1)\nprint(type(os.getcwd), module('m', x=1).x)\nos.nothing()\n"
     result = _run(tmp_path, {"Tiltfile": source})
 
-    assert result.output == "module [module: os] [module: v1alpha1]\nbuiltin_function_or_method\n"
+    assert result.output == "module [module: os] [module: v1alpha1]\nbuiltin_function_or_method 1\n"
     _error_at(result, tmp_path / "Tiltfile", 3, "module has no .nothing field or method")
 
 

@@ -61,6 +61,7 @@ func (r *run) builtins() starlark.StringDict {
 		names.add(name, starlark.NewBuiltin(name, fn))
 	}
 	names.add("struct", starlark.NewBuiltin("struct", starlarkstruct.Make))
+	names.add("module", starlark.NewBuiltin("module", starlarkstruct.MakeModule))
 	add("warn", r.builtinWarn)
 	add("include", r.builtinInclude)
 	r.addOS(add, names)
