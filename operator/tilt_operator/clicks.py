@@ -1,10 +1,10 @@
-"""What a click of a UIButton writes: ``status.lastClickedAt`` and ``status.inputs``.
+"""Whether a click of a UIButton may happen, and what it writes: ``status.lastClickedAt`` and ``status.inputs``.
 
-The same for every way to click, the dashboard and ``kubectl tilt click --input name=value``.
-Every one of the button's ``spec.inputs`` gets a value in ``status.inputs``, in the spec's order,
-as Tilt's UI writes them: the value given, else the input's default (a choice's first choice); a
-hidden input always sends its spec's value. A value that does not fit its input is refused with
-:class:`InvalidInput`, whose message says why.
+The one place for every way to click, the dashboard and ``kubectl tilt click --input name=value``.
+A disabled button is not clicked (:class:`Disabled`). Every one of the button's ``spec.inputs``
+gets a value in ``status.inputs``, in the spec's order, as Tilt's UI writes them: the value given,
+else the input's default (a choice's first choice); a hidden input always sends its spec's value.
+A value that does not fit its input is refused with :class:`InvalidInput`, whose message says why.
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ INPUT_KINDS = ("text", "bool", "hidden", "choice")
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-class InvalidInput(ValueError):
+class Refused(ValueError):
+    """A click that may not be written; the message says why."""
+
+
+class Disabled(Refused):
+    """The button's spec says it is disabled: Tilt's UI offers no click, and neither does any path here."""
+
+
+class InvalidInput(Refused):
     """A value the button's inputs do not accept; the message says which and why."""
 
 
@@ -58,6 +66,8 @@ def _value(name: str, kind: str, spec: Mapping[str, Any], given: str | bool | No
 
 def status(button: Mapping[str, Any], given: Mapping[str, str | bool], now: str) -> dict[str, Any]:
     """The status patch for a click of ``button`` at ``now`` with the ``given`` input values."""
+    if (button.get("spec") or {}).get("disabled"):
+        raise Disabled("the button is disabled")
     inputs = (button.get("spec") or {}).get("inputs") or []
     names = [str(spec.get("name", "")) for spec in inputs]
     unknown = sorted(set(given) - set(names))

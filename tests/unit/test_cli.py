@@ -275,6 +275,12 @@ def test_click_takes_the_buttons_inputs(capsys, fake):
     assert len(fake.statuses) == 1  # nothing written for the refused clicks
 
 
+def test_a_disabled_button_is_refused_as_the_dashboard_refuses_it(capsys, fake):
+    fake.objects[("UIButton", "off")] = {"kind": "UIButton", "metadata": {"name": "off"}, "spec": {"disabled": True}}
+    assert run(capsys, "click", "off") == (1, "", "error: uibutton.tilt.dev/off: the button is disabled\n")
+    assert fake.statuses == []
+
+
 def test_delete_checks_every_name_before_deleting_any(capsys, fake):
     assert run(capsys, "delete", "repo", "my-team", "gone")[2] == 'error: extensionrepos.tilt.dev "gone" not found\n'
     assert fake.deleted == []

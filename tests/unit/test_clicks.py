@@ -76,3 +76,9 @@ def test_values_that_do_not_fit_are_refused_with_the_reason(given: dict[str, Any
 def test_a_button_without_inputs_refuses_any() -> None:
     with pytest.raises(clicks.InvalidInput, match="it has no inputs"):
         clicks.status(button(), {"x": "1"}, NOW)
+
+
+def test_a_disabled_button_is_not_clicked_whatever_the_path() -> None:
+    disabled = {**DEPLOY, "spec": {**DEPLOY["spec"], "disabled": True}}
+    with pytest.raises(clicks.Disabled, match="the button is disabled"):
+        clicks.status(disabled, {}, NOW)

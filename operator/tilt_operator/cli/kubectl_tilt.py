@@ -178,7 +178,7 @@ def _click(options: argparse.Namespace) -> None:
         given[key] = value
     try:
         status = clicks.status(button, given, timestamps.now())
-    except clicks.InvalidInput as error:
+    except clicks.Refused as error:
         raise CLIError(f"{_reference(UI_BUTTON, name)}: {error}") from None
     kube.patch_status(UI_BUTTON, name, status)
     print(f"{_reference(UI_BUTTON, name)} clicked")

@@ -156,10 +156,10 @@ class WebServer:
         button = self._cache.get(UI_BUTTON, name)
         if button is None:
             return _error(404, f'{UI_BUTTON.resource} "{name}" not found')
-        if (button.get("spec") or {}).get("disabled"):
-            return _error(409, f'{UI_BUTTON.resource} "{name}" is disabled')
         try:
             status = clicks.status(button, given, timestamps.now())
+        except clicks.Disabled:
+            return _error(409, f'{UI_BUTTON.resource} "{name}" is disabled')
         except clicks.InvalidInput as error:
             return _error(400, str(error))
         try:
