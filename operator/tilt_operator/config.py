@@ -20,7 +20,7 @@ def xdg_dir(variable: str, default: str) -> Path:
 
 
 def default_data_dir() -> Path:
-    """Where checkouts live: the seed's ``$XDG_DATA_HOME/tilt-dev``, default ``~/.local/share/tilt-dev``."""
+    """Where checkouts live: Tilt's ``$XDG_DATA_HOME/tilt-dev``, default ``~/.local/share/tilt-dev``."""
     return xdg_dir("XDG_DATA_HOME", ".local/share") / "tilt-dev"
 
 

@@ -1,4 +1,4 @@
-"""The hand-written CRDs in crds/ match the API contract (DESIGN.md section 1).
+"""The hand-written CRDs in crds/ match the API contract (docs/design.md, "The API").
 
 No cluster here: these tests read the YAML. The API server itself is exercised by the
 integration tests.

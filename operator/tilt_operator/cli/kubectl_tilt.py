@@ -1,6 +1,6 @@
 """``kubectl tilt``: add extensions from the command line with the same API as the Tiltfile.
 
-The seed wants extensions added "from the Tiltfile or from the CLI with a similar API", the way
+Extensions are added from the Tiltfile or from the CLI with a similar API, the way
 kubectl's generators create Secrets. So ``kubectl tilt create repo NAME URL`` is the Tiltfile call
 ``extension_repo(name=NAME, url=URL)``: the object is built by the same generated builtin
 (the Tiltfile host's, through ``engine.pool.build_object``) from the same CRDs, and a CLI-made

@@ -1,4 +1,4 @@
-"""Run the kopf operator in this process: every tilt.dev reconciler, one replica.
+"""Run the kopf operator in this process: every tilt.dev reconciler (only while it leads, with leader election).
 
 The tilt.dev kinds are cluster-scoped, so kopf serves them cluster-wide whatever namespaces it is
 given; it is given only the operator's own, so the one namespaced kind it watches, Secrets, is

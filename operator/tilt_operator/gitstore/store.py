@@ -1,4 +1,4 @@
-"""The git store: turns an https ExtensionRepo's (url, ref) into a checkout under the data dir.
+"""The git store: turns an https or ssh ExtensionRepo's (url, ref) into a checkout under the data dir.
 
 The ExtensionRepo handler calls :meth:`GitStore.sync` (and :meth:`GitStore.current` to keep
 serving an older checkout when a fetch fails); file:// repos never come here, they are used in
@@ -142,7 +142,7 @@ _SYSTEM_CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca
 
 
 class GitStore:
-    """Checkouts of https extension repos under ``settings.data_dir/repos``."""
+    """Checkouts of https and ssh extension repos under ``settings.data_dir/repos``."""
 
     # Passed to every git call through GIT_CONFIG_COUNT/KEY/VALUE (kept out of argv).
     git_config: ClassVar[tuple[tuple[str, str], ...]] = (

@@ -6,7 +6,8 @@ waits for a click on one of its buttons after ``startAfter``; a click on a ``res
 or a new spec, restarts it. A process that ends is not started again until one of those happens.
 
 Event-driven: the reconciler runs when the Cmd changes, when one of its buttons is clicked (the
-``cmds_by_button`` index) and when its process exits (the process's own wait queues it). The
+Controller's ``Relations`` know which Cmds name a button) and when its process exits (the
+process's own wait queues it). The
 processes are the only state kept in memory; their status says what became of them.
 """
 

@@ -3,7 +3,8 @@ and be Ready exactly when that Tiltfile's last run succeeded.
 
 So ``kubectl wait --for=condition=Ready extension/x`` answers the question a user asks: does the
 extension work? It is reconciled when it changes, when its repo changes (the
-``extensions_by_repo`` index) and when its Tiltfile changes (same name), never on a clock.
+Controller's ``Relations`` know a repo's Extensions) and when its Tiltfile changes (same name),
+never on a clock.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tilt's resources, as a person names them, over this API's objects.
 
 In Tilt a resource is what the UI shows as one row: a Tiltfile, or a ``local_resource`` with
-its Cmds. Here the same: every Tiltfile (an Extension shows as its Tiltfile, the seed says), and
+its Cmds. Here the same: every Tiltfile (an Extension shows as its Tiltfile), and
 every value of the ``tilt.dev/resource`` annotation, which groups Cmds (a ``local_resource``'s
 update and serve Cmds, or everything a Tiltfile registered directly, which carries the
 Tiltfile's name); a Cmd without the annotation is a resource of its own name.
