@@ -11,7 +11,8 @@ import pytest
 
 from tilt_operator import reasons
 from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, from_secret, git_settings
-from tilt_operator.gitstore.store import AuthenticationFailed, Checkout, HostKeyMismatch
+from tilt_operator.gitstore.git import AuthenticationFailed, HostKeyMismatch
+from tilt_operator.gitstore.store import Checkout
 from tilt_operator.reconcilers import extensionrepo as repos
 
 

@@ -31,54 +31,78 @@ from cryptography.x509.oid import NameOID
 from tests.conftest import process_alive
 from tilt_operator.config import Settings
 from tilt_operator.gitstore.credentials import Credentials
-from tilt_operator.gitstore.store import (
+from tilt_operator.gitstore.environment import GIT_CONFIG
+from tilt_operator.gitstore.git import (
     Call,
-    Checkout,
     EmptyRepository,
+    Git,
     GitError,
-    GitStore,
     GitTimeout,
     RefNotFound,
     RemoteUnreachable,
-    _last_error_line,
-    _scrubbed,
+    last_error_line,
+    scrubbed,
 )
+from tilt_operator.gitstore.store import Checkout, GitStore
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL
 
 
+class RecordingGit(Git):
+    """The real git runner, recording every command line whole (as ps would show it) and its environment."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout)
+        self.argv: list[list[str]] = []
+        self.envs: list[dict[str, str]] = []
+
+    def run(self, call: Call, args: list[str], cwd: Path, what: str) -> str:
+        self.argv.append(args)
+        self.envs.append(call.env)
+        return super().run(call, args, cwd, what)
+
+
 class LocalStore(GitStore):
-    """Fetches from any URL, and records the git subcommands it runs."""
+    """Fetches from any URL, and records the git commands it runs."""
+
+    config = GIT_CONFIG
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.commands: list[str] = []
+        self.recorder = RecordingGit(settings.git_timeout)
+        super().__init__(settings, git=self.recorder, config=self.config)
 
     def _remote(self, url: str) -> str:
         return url
 
-    def _run(self, call: Call, args: list[str], cwd: Path, what: str) -> str:
-        self.commands.append(args[0])
-        return super()._run(call, args, cwd, what)
+    @property
+    def commands(self) -> list[str]:
+        """The git subcommands run, in order; clearing it forgets them."""
+        return _Subcommands(self.recorder.argv)
+
+    @property
+    def argv(self) -> list[list[str]]:
+        return self.recorder.argv
+
+    @property
+    def envs(self) -> list[dict[str, str]]:
+        return self.recorder.envs
 
 
-class ArgvStore(LocalStore):
-    """Records every git command line whole, as ps would show it."""
+class _Subcommands(list[str]):
+    """The first word of each recorded command line; ``clear()`` clears the record itself."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.argv: list[list[str]] = []
-        self.envs: list[dict[str, str]] = []
+    def __init__(self, argv: list[list[str]]) -> None:
+        super().__init__(args[0] for args in argv)
+        self._argv = argv
 
-    def _run(self, call: Call, args: list[str], cwd: Path, what: str) -> str:
-        self.argv.append(args)
-        self.envs.append(call.env)
-        return super()._run(call, args, cwd, what)
+    def clear(self) -> None:
+        self._argv.clear()
+        super().clear()
 
 
 class ProtocolV0Store(LocalStore):
     """Speaks git protocol v0, whose servers refuse commits by id unless configured to allow them."""
 
-    git_config = (*GitStore.git_config, ("protocol.version", "0"))
+    config = (*GIT_CONFIG, ("protocol.version", "0"))
 
 
 class Remote:
@@ -279,7 +303,7 @@ def test_a_failed_update_keeps_the_old_checkout_whole(
     remote.commit("one")
     first = store.sync(remote.url, "")
     remote.commit("two")
-    monkeypatch.setattr(store, "_fetch", half_written_then_failing)
+    monkeypatch.setattr(store.recorder, "_fetch", half_written_then_failing)
 
     with pytest.raises(RemoteUnreachable, match="connection reset"):
         store.sync(remote.url, "")
@@ -297,7 +321,7 @@ def test_leftovers_of_a_crash_are_removed_and_no_half_checkout_appears(
         (path.parent / f".{path.name}.tmp-{leftover}" / "sub").mkdir(parents=True)
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_fetch", half_written_then_failing)
+        patch.setattr(store.recorder, "_fetch", half_written_then_failing)
         with pytest.raises(RemoteUnreachable):
             store.sync(remote.url, "")
     assert not path.exists()
@@ -317,13 +341,15 @@ def test_a_process_killed_mid_fetch_leaves_the_old_checkout_and_a_leftover_the_n
         "import os, signal\n"
         "from pathlib import Path\n"
         "from tilt_operator.config import Settings\n"
+        "from tilt_operator.gitstore.git import Git\n"
         "from tilt_operator.gitstore.store import GitStore\n"
         "class Store(GitStore):\n"
         "    def _remote(self, url): return url\n"
+        "class Dying(Git):\n"
         "    def _fetch(self, call, url, ref, what, dest):\n"
         "        (dest / 'Tiltfile').write_text('half')\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        f"Store(Settings(data_dir=Path({str(settings.data_dir)!r}))).sync({remote.url!r}, '')\n"
+        f"Store(Settings(data_dir=Path({str(settings.data_dir)!r})), git=Dying(60)).sync({remote.url!r}, '')\n"
     )
     killed = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert killed.returncode == -9
@@ -433,7 +459,7 @@ def test_nothing_is_written_outside_the_data_dir_and_the_callers_git_env_is_igno
 
 
 def test_git_reads_only_the_hardened_config(store: LocalStore, settings: Settings) -> None:
-    config = store._run(Call(store._env), ["config", "--list", "--show-origin"], settings.data_dir, "config")
+    config = store.recorder.run(Call(store._env), ["config", "--list", "--show-origin"], settings.data_dir, "config")
     origins = {line.split("\t")[0] for line in config.splitlines()}
     assert origins == {"command line:"}
     for setting in ("protocol.allow=never", "core.hookspath=/dev/null", "submodule.recurse=false"):
@@ -447,7 +473,7 @@ def test_an_extra_ca_bundle_is_trusted_alongside_the_system_ones(tmp_path: Path)
     settings = Settings(data_dir=tmp_path / "data", git_ca_bundle=extra)
     store = LocalStore(settings)
 
-    configured = store._run(
+    configured = store.recorder.run(
         Call(store._env), ["config", "--get", "http.sslCAInfo"], settings.data_dir, "config"
     ).strip()
     bundle = Path(configured)
@@ -511,7 +537,7 @@ def test_messages_from_git_lose_credentials_and_control_characters() -> None:
         "remote: Counting objects\n"
         "fatal: unable to access 'https://user:s3cret@host/r/': \x1b[31mThe requested URL returned error: 403\n"
     )
-    line = _last_error_line(stderr)
+    line = last_error_line(stderr)
     assert line == "unable to access 'https://host/r/': ?[31mThe requested URL returned error: 403"
 
 
@@ -585,14 +611,7 @@ def test_https_is_fetched_with_the_extra_ca_and_refused_without(
 def test_a_first_fetch_makes_no_ls_remote_round_trip(store: LocalStore, remote: Remote) -> None:
     """Nothing on disk: the fetch resolves the ref itself (a clone's cost, not a clone's plus one)."""
     remote.commit("print(1)\n")
-    calls: list[list[str]] = []
-    real_run = store._run
-
-    def recording_run(call: Call, args: list[str], cwd: Path, what: str) -> str:
-        calls.append(args)
-        return real_run(call, args, cwd, what)
-
-    store._run = recording_run  # type: ignore[method-assign]
+    calls = store.argv
     store.sync(remote.url, "")
     assert not [args for args in calls if args[0] == "ls-remote"]
     store.sync(remote.url, "")
@@ -603,7 +622,7 @@ def test_credentials_reach_git_through_its_environment_only_and_key_a_checkout_o
     settings: Settings, remote: Remote
 ) -> None:
     remote.commit("private")
-    store = ArgvStore(settings)
+    store = LocalStore(settings)
     credentials = Credentials("ns/s", username="alice", password="pa55word")
     private = store.sync(remote.url, "", credentials)
     public = store.sync(remote.url, "")
@@ -632,5 +651,5 @@ def test_an_ssh_url_is_fetched_only_with_a_key(store: LocalStore) -> None:
 
 def test_what_a_server_echoes_back_of_a_credential_is_scrubbed_from_the_error() -> None:
     credentials = Credentials("ns/s", username="alice", password="pa55word")
-    assert _scrubbed("fatal: bad login alice:pa55word", credentials) == "fatal: bad login alice:***"
-    assert _scrubbed("fatal: pa55word", None) == "fatal: pa55word"
+    assert scrubbed("fatal: bad login alice:pa55word", credentials) == "fatal: bad login alice:***"
+    assert scrubbed("fatal: pa55word", None) == "fatal: pa55word"

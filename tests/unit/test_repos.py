@@ -9,7 +9,8 @@ import pytest
 
 from tilt_operator import reasons
 from tilt_operator.gitstore.credentials import Credentials
-from tilt_operator.gitstore.store import Checkout, RemoteUnreachable
+from tilt_operator.gitstore.git import RemoteUnreachable
+from tilt_operator.gitstore.store import Checkout
 from tilt_operator.reconcilers import extensionrepo as repos
 
 

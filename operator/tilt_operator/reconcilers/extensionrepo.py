@@ -31,7 +31,8 @@ from tilt_operator.api import ANNOTATION_REQUESTED_AT, EXTENSION_REPO
 from tilt_operator.config import Settings
 from tilt_operator.gitstore import catalogue
 from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, from_secret
-from tilt_operator.gitstore.store import AuthenticationFailed, Checkout, GitError, HostKeyMismatch
+from tilt_operator.gitstore.git import AuthenticationFailed, GitError, HostKeyMismatch
+from tilt_operator.gitstore.store import Checkout
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.objectlog import for_object
