@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.common import Row, median, percentile, seconds, timed
+from tilt_operator.api import shipped_crds
 from tilt_operator.devcluster.binaries import repo_root
 from tilt_operator.engine.pool import WorkerPool, run_tiltfile
 
@@ -72,18 +71,12 @@ def tiltfile_source() -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_crds() -> list[dict[str, Any]]:
-    """The CRDs as the operator gets them from the API server, read from crds/ instead."""
-    documents = (yaml.safe_load(path.read_text()) for path in sorted((repo_root() / "crds").glob("*.yaml")))
-    return [doc for doc in documents if doc and doc.get("kind") == "CustomResourceDefinition"]
-
-
 _PEAK_PROBE = """\
 import resource, sys
 from pathlib import Path
-from bench.engine_overhead import load_crds
+from tilt_operator.api import shipped_crds
 from tilt_operator.engine.pool import run_tiltfile
-result = run_tiltfile(Path(sys.argv[1]), crds=load_crds(), timeout=30, memory_mb=512)
+result = run_tiltfile(Path(sys.argv[1]), crds=shipped_crds(), timeout=30, memory_mb=512)
 assert result.ok, result.error
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
@@ -121,7 +114,7 @@ def run(workdir: Path, *, quick: bool) -> list[Row]:
     (workdir / "empty").mkdir()
     empty = workdir / "empty" / "Tiltfile"
     empty.write_text("pass\n")
-    crds = load_crds()
+    crds = shipped_crds()
     fresh = run_tiltfile(path, crds=crds, timeout=30, memory_mb=512)
     assert fresh.ok, fresh.error
     warm = asyncio.run(_in_warm_host([path, empty], crds, repetitions))

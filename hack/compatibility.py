@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tilt_operator import processes
-from tilt_operator.cli.kubectl_tilt import crd_files
+from tilt_operator.api import shipped_crds
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.pool import run_tiltfile
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "compatibility.md")
     options = parser.parse_args(argv)
     checkout = options.checkout.resolve()
-    crds = crd_files()
+    crds = shipped_crds()
     outcomes = [classify(checkout, name, crds) for name in extensions(checkout)]
     options.out.write_text(report(checkout, outcomes))
     for outcome in outcomes:

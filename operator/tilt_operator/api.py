@@ -1,12 +1,17 @@
-"""Names of the tilt.dev API: group, kinds, labels, annotations and condition reasons.
+"""Names of the tilt.dev API: group, kinds, labels, annotations and condition reasons, and its CRDs.
 
 Every module that names an API object takes the name from here, so the contract in the CRDs
-(crds/) and the code cannot drift apart silently.
+(crds/) and the code cannot drift apart silently. :func:`shipped_crds` reads the CRDs this package
+ships, for what must not contact a cluster (``kubectl tilt --dry-run=client`` and ``render``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
 
 GROUP = "tilt.dev"
 VERSION = "v1alpha1"
@@ -50,3 +55,15 @@ KOPF_PREFIX = f"kopf.{GROUP}"
 
 # The one condition every kind reports.
 CONDITION_READY = "Ready"
+
+
+def shipped_crds() -> list[dict[str, Any]]:
+    """The CRDs this package ships (the repo's crds/), in file order."""
+    directory = resources.files("tilt_operator") / "crds"
+    documents = (
+        doc
+        for entry in sorted(directory.iterdir(), key=lambda entry: entry.name)
+        if entry.name.endswith(".yaml")
+        for doc in yaml.safe_load_all(entry.read_text())
+    )
+    return [doc for doc in documents if doc and doc.get("kind") == "CustomResourceDefinition"]

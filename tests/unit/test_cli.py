@@ -16,12 +16,12 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from tilt_operator import kube
-from tilt_operator.api import EXTENSION, EXTENSION_REPO, UI_BUTTON
+from tilt_operator.api import EXTENSION, EXTENSION_REPO, UI_BUTTON, shipped_crds
 from tilt_operator.cli import kubectl_tilt as cli
 from tilt_operator.cli import table as cli_table
 from tilt_operator.engine.pool import run_tiltfile
 
-CRDS = cli.crd_files()
+CRDS = shipped_crds()
 URL = "https://github.com/my-team/tilt-extensions"
 
 

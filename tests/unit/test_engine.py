@@ -17,18 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tilt_operator.api import shipped_crds
 from tilt_operator.engine import ExtensionRoots, RunResult
 from tilt_operator.engine.pool import WorkerPool, run_tiltfile, run_tiltfile_async
 from tilt_operator.engine.protocol import MISSING, file_signature
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
-CRDS = [
-    crd
-    for crd in (yaml.safe_load(path.read_text()) for path in sorted(CRD_DIR.glob("*.yaml")))
-    if crd.get("kind") == "CustomResourceDefinition"
-]
+CRDS = shipped_crds()
 SEED = """\
 extension_repo(name='default', url='https://github.com/tilt-dev/tilt-extensions')
 extension(name='cancel_button', repo_name='default', repo_path='cancel_button')

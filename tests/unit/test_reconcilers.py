@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 
 from tests.conftest import process_alive as alive
 from tests.unit.fakes import FakeCluster
 from tilt_operator import reasons, timestamps
-from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION
+from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION, shipped_crds
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.credentials import Credentials
@@ -37,12 +36,7 @@ from tilt_operator.reconcilers.status import StatusWriter
 from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
 
 T = TypeVar("T")
-CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
-CRDS = [
-    doc
-    for path in sorted(CRD_DIR.glob("*.yaml"))
-    if (doc := yaml.safe_load(path.read_text())) and doc.get("kind") == "CustomResourceDefinition"
-]
+CRDS = shipped_crds()
 COMMIT = "c" * 40
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
@@ -27,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
 from tilt_operator import clicks, kube, processes, timestamps
-from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind, shipped_crds
 from tilt_operator.cli import catalogue, logs, secrets, table, ui
 from tilt_operator.cli.errors import CLIError
 from tilt_operator.cli.output import OUTPUTS, print_object
@@ -67,18 +66,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # Building objects: the Tiltfile's builtins, called from the command line.
-
-
-def crd_files() -> list[dict[str, Any]]:
-    """The CRDs this package ships (the repo's crds/): for the commands that must not contact the cluster."""
-    directory = resources.files("tilt_operator") / "crds"
-    documents = (
-        doc
-        for entry in sorted(directory.iterdir(), key=lambda entry: entry.name)
-        if entry.name.endswith(".yaml")
-        for doc in yaml.safe_load_all(entry.read_text())
-    )
-    return [doc for doc in documents if doc and doc.get("kind") == "CustomResourceDefinition"]
 
 
 def build(kind: Kind, crds: Sequence[Mapping[str, Any]], arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +138,7 @@ def _create(
     """kubectl create: build, refuse an existing object, apply; ``--dry-run=client`` only builds."""
     object_name(arguments["name"])  # a bad name is reported as such, even when the cluster is down
     if options.dry_run == "client":
-        _print(kind, build(kind, crd_files(), arguments), options.output, "created (dry run)")
+        _print(kind, build(kind, shipped_crds(), arguments), options.output, "created (dry run)")
         return
     obj = build(kind, kube.list_crds(), arguments)
     if check:
@@ -215,7 +202,7 @@ def _render(options: argparse.Namespace) -> None:
     settings = Settings.from_env()
     result = run_tiltfile(
         path,
-        crds=kube.list_crds() if options.from_cluster else crd_files(),
+        crds=kube.list_crds() if options.from_cluster else shipped_crds(),
         timeout=settings.tiltfile_timeout,
         memory_mb=settings.tiltfile_memory_mb,
         max_steps=settings.tiltfile_max_steps,
