@@ -55,6 +55,10 @@ KOPF_PREFIX = f"kopf.{GROUP}"
 
 # The one condition every kind reports.
 CONDITION_READY = "Ready"
+# kstatus's conditions beside Ready: work still in flight (or retried), and nothing more to do
+# until something changes (the spec, a file, a Secret, the operator's settings).
+CONDITION_RECONCILING = "Reconciling"
+CONDITION_STALLED = "Stalled"
 
 
 def shipped_crds() -> list[dict[str, Any]]:

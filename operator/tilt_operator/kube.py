@@ -87,9 +87,13 @@ def create_call(kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Call:
     return Call("POST", _path(kind), {"fieldManager": field_manager}, dict(obj))
 
 
-def patch_status_call(kind: Kind, name: str, status: Mapping[str, Any]) -> Call:
+def patch_status_call(kind: Kind, name: str, status: Mapping[str, Any], resource_version: str | None = None) -> Call:
+    """A merge patch of the status; with ``resource_version``, a precondition the API server checks (409)."""
     path = _path(kind, name, "status")
-    return Call("PATCH", path, body={"status": status}, content_type="application/merge-patch+json", missing_ok=True)
+    body: dict[str, Any] = {"status": status}
+    if resource_version is not None:
+        body["metadata"] = {"resourceVersion": resource_version}
+    return Call("PATCH", path, body=body, content_type="application/merge-patch+json", missing_ok=True)
 
 
 def delete_call(kind: Kind, name: str) -> Call:
@@ -307,8 +311,10 @@ class Client:
     async def delete(self, kind: Kind, name: str) -> None:
         await self.send(delete_call(kind, name))
 
-    async def patch_status(self, kind: Kind, name: str, status: Mapping[str, Any]) -> Object | None:
-        return await self.send(patch_status_call(kind, name, status))
+    async def patch_status(
+        self, kind: Kind, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> Object | None:
+        return await self.send(patch_status_call(kind, name, status, resource_version))
 
     async def post_event(self, obj: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
         await self.send(event_call(obj, reason=reason, message=message, warning=warning))

@@ -1,7 +1,9 @@
-"""Every reason a Ready condition can give, named ``<Thing><Outcome>`` as Flux names its own.
+"""Every reason a condition can give, named ``<Thing><Outcome>`` as Flux names its own.
 
 ``kubectl get <kind> -o yaml`` shows them in ``status.conditions``; scripts may match on them,
-so they only ever change on purpose.
+so they only ever change on purpose. :data:`RECONCILING` and :data:`STALLED` say which Ready
+reasons also mean work in flight, or nothing more to do until something changes: the status
+writer adds kstatus's ``Reconciling`` or ``Stalled`` condition for them.
 """
 
 from __future__ import annotations
@@ -40,3 +42,27 @@ PROCESS_WAITING = "ProcessWaiting"
 PROCESS_EXITED = "ProcessExited"
 PROCESS_START_FAILED = "ProcessStartFailed"
 EXEC_DISABLED = "ExecDisabled"
+
+# Any kind: the reconcile itself failed (the API server refused, an exception); it is retried.
+RECONCILE_FAILED = "ReconcileFailed"
+PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
+# A Tiltfile run in flight (waiting for a host, or running).
+RUN_IN_PROGRESS = "RunInProgress"
+
+# Ready reasons that mean the operator is still at work or will retry by itself: Reconciling.
+RECONCILING = frozenset({FETCH_FAILED, SECRET_NOT_FOUND, REPO_NOT_FOUND, REPO_NOT_READY, TILTFILE_PENDING})
+# Ready reasons that no retry can change: Stalled until the spec, a file or a Secret changes.
+STALLED = frozenset(
+    {
+        URL_INVALID,
+        REF_INVALID,
+        SPEC_INVALID,
+        SECRET_INVALID,
+        AUTHENTICATION_FAILED,
+        HOST_KEY_MISMATCH,
+        PATH_INVALID,
+        TILTFILE_FAILED,
+        RUN_FAILED,
+        EXEC_DISABLED,
+    }
+)

@@ -2,7 +2,9 @@
 
 The reconcilers read a :class:`~tilt_operator.reconcilers.cache.Cache` (kopf's indexes in the
 operator) and write through a client; here both are backed by one dict of objects, so a test can
-reconcile, look at what was written, reconcile again and count the calls.
+reconcile, look at what was written, reconcile again and count the calls. Whatever it hands out is
+a copy, as from a real API server, so a writer that forgets what it wrote cannot pass for one that
+remembers; a status patch with a resourceVersion that is no longer the object's is a 409.
 """
 
 from __future__ import annotations
@@ -64,10 +66,17 @@ class FakeCluster:
         if old and "status" not in stored and "status" in old:
             stored["status"] = old["status"]
         self.objects[key] = stored
-        return stored
+        return copy.deepcopy(stored)  # what a client gets: never the stored object itself
+
+    def set_status(self, kind: str, name: str, status: Mapping[str, Any]) -> None:
+        """Another writer (the Tiltfile's own reconciler, a click) replaces an object's status."""
+        stored = self.objects[(kind, name)]
+        stored["status"] = copy.deepcopy(dict(status))
+        stored["metadata"]["resourceVersion"] = str(next(self._versions))
 
     def get_object(self, kind: str, name: str) -> dict[str, Any] | None:
-        return self.objects.get((kind, name))
+        """The object as the server holds it now: a copy, as every read gets."""
+        return copy.deepcopy(self.objects.get((kind, name)))
 
     # The client.
 
@@ -101,11 +110,18 @@ class FakeCluster:
         self.calls[f"delete {kind.kind}"] += 1
         self.objects.pop((kind.kind, name), None)
 
-    async def patch_status(self, kind: Kind, name: str, status: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def patch_status(
+        self, kind: Kind, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any] | None:
         self.calls[f"patch status {kind.kind}"] += 1
         obj = self.objects.get((kind.kind, name))
         if obj is None:
             return None
+        if resource_version is not None and resource_version != obj["metadata"]["resourceVersion"]:
+            self.calls["conflict"] += 1
+            raise ApiError(
+                409, f"Operation cannot be fulfilled on {kind.plural} {name!r}: the object has been modified"
+            )
         obj["status"] = merge(obj.get("status") or {}, status)
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
         return copy.deepcopy(obj)

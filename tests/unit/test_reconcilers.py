@@ -207,7 +207,7 @@ def test_an_extension_owns_its_tiltfile_and_waits_for_its_run(tmp_path: Path):
     assert tiltfile["spec"]["path"] == str(tmp_path / "hello" / "Tiltfile")
     assert tiltfile["metadata"]["ownerReferences"][0]["uid"] == cluster.get_object("Extension", "e")["metadata"]["uid"]
     assert "status" not in cluster.get_object("Extension", "e"), "a quick first run needs no pending in between"
-    tiltfile["status"] = {"running": {"reasons": ["initial"], "startedAt": timestamps.now()}}
+    cluster.set_status("Tiltfile", "e", {"running": {"reasons": ["initial"], "startedAt": timestamps.now()}})
     run(reconcile("e"))
     extension = cluster.get_object("Extension", "e")
     assert ready(extension) == ("False", reasons.TILTFILE_PENDING)
@@ -217,8 +217,7 @@ def test_an_extension_owns_its_tiltfile_and_waits_for_its_run(tmp_path: Path):
 def test_an_extension_is_ready_when_its_tiltfile_succeeded_and_then_settles(tmp_path: Path):
     cluster, reconcile = extension_setup(tmp_path)
     run(reconcile("e"))
-    tiltfile = cluster.get_object("Tiltfile", "e")
-    tiltfile["status"] = {"terminated": {}, "conditions": [_ready_condition()]}
+    cluster.set_status("Tiltfile", "e", {"terminated": {}, "conditions": [_ready_condition()]})
     run(reconcile("e"))
     assert ready(cluster.get_object("Extension", "e")) == ("True", reasons.TILTFILE_SUCCEEDED)
     writes = dict(cluster.calls)
@@ -229,11 +228,11 @@ def test_an_extension_is_ready_when_its_tiltfile_succeeded_and_then_settles(tmp_
 def test_an_extension_whose_tiltfile_failed_says_why(tmp_path: Path):
     cluster, reconcile = extension_setup(tmp_path)
     run(reconcile("e"))
-    tiltfile = cluster.get_object("Tiltfile", "e")
-    tiltfile["status"] = {
-        "terminated": {"error": "Tiltfile:1:1: boom"},
-        "conditions": [_ready_condition(status="False")],
-    }
+    cluster.set_status(
+        "Tiltfile",
+        "e",
+        {"terminated": {"error": "Tiltfile:1:1: boom"}, "conditions": [_ready_condition(status="False")]},
+    )
     run(reconcile("e"))
     extension = cluster.get_object("Extension", "e")
     assert ready(extension) == ("False", reasons.TILTFILE_FAILED)
@@ -306,8 +305,11 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
             assert cluster.get_object("UIButton", "b")["metadata"]["ownerReferences"][0]["name"] == "t"
             calls = dict(cluster.calls)
+            requeued.names.clear()
             await reconcile("t")
-            assert dict(cluster.calls) == calls, "a settled Tiltfile neither runs nor writes"
+            assert dict(cluster.calls) == calls, "a settled Tiltfile writes nothing"
+            # A due run would only start a task and queue the Tiltfile for later: that is what to look for.
+            assert requeued.names == [], "a settled Tiltfile starts no run"
         finally:
             await pool.stop()
 
@@ -406,10 +408,12 @@ def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
         )
         await reconcile("c")
         first = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
-        cluster.get_object("UIButton", "again")["status"] = {"lastClickedAt": timestamps.now()}
+        cluster.set_status("UIButton", "again", {"lastClickedAt": timestamps.now()})
+        patches = cluster.calls["patch status Cmd"]
         await reconcile("c")
         second = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
         assert second != first
+        assert cluster.calls["patch status Cmd"] == patches + 1, "one restart, one patch: running with the new pid"
         assert not alive(first)
         await reconcile.stop()
         assert not alive(second)

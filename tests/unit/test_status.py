@@ -1,12 +1,29 @@
-"""Conditions and minimal status patches, through the one status writer."""
+"""Conditions, minimal status patches and conflict-safe writes, through the one status writer."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from tests.unit.fakes import FakeCluster
+from tilt_operator import reasons
 from tilt_operator.api import EXTENSION
-from tilt_operator.reconcilers.status import StatusWriter, ready_condition, status_patch
+from tilt_operator.kube import ApiError
+from tilt_operator.reconcilers.queue import Result
+from tilt_operator.reconcilers.status import (
+    StatusWriter,
+    conditions,
+    desired_status,
+    failed_status,
+    status_patch,
+    summarizing,
+)
+
+
+def ready_condition(**kwargs: Any) -> list[dict[str, Any]]:
+    return conditions(**kwargs)
 
 
 def write_status(cluster: FakeCluster, current: dict, desired: dict) -> bool:
@@ -25,10 +42,32 @@ def test_the_transition_time_moves_only_when_ready_flips():
     assert flipped[0]["observedGeneration"] == 2
 
 
-def test_other_conditions_are_kept():
-    previous = [{"type": "Other", "status": "True"}]
-    conditions = ready_condition(ready=True, reason="R", message="m", generation=None, previous=previous)
-    assert [c["type"] for c in conditions] == ["Other", "Ready"]
+def test_other_conditions_are_kept_after_ours():
+    previous = [{"type": "Other", "status": "True"}, {"type": "Stalled", "status": "True"}]
+    written = ready_condition(ready=True, reason="R", message="m", generation=None, previous=previous)
+    assert [c["type"] for c in written] == ["Ready", "Other"]  # Stalled went: nothing says it now
+
+
+@pytest.mark.parametrize(
+    ("reason", "progress"),
+    [
+        (reasons.URL_INVALID, "Stalled"),
+        (reasons.TILTFILE_FAILED, "Stalled"),
+        (reasons.EXEC_DISABLED, "Stalled"),
+        (reasons.TILTFILE_PENDING, "Reconciling"),
+        (reasons.FETCH_FAILED, "Reconciling"),
+        (reasons.REPO_NOT_READY, "Reconciling"),
+        (reasons.CHECKOUT_READY, None),
+        (reasons.RUN_SUCCEEDED, None),
+    ],
+)
+def test_kstatus_reads_reconciling_and_stalled_from_the_ready_reason(reason: str, progress: str | None):
+    obj = {"metadata": {"name": "x", "generation": 3}}
+    status = desired_status({}, obj=obj, current={}, ready=False, reason=reason, message="why")
+    types = [c["type"] for c in status["conditions"]]
+    assert types == ["Ready"] + ([progress] if progress else [])
+    assert all(c["observedGeneration"] == 3 for c in status["conditions"])
+    assert status["observedGeneration"] == 3
 
 
 def test_only_changed_fields_are_patched_and_dropped_ones_removed():
@@ -59,16 +98,77 @@ def test_a_state_that_goes_is_removed_whole():
 
 
 def test_a_status_written_but_not_yet_watched_is_the_current_one():
-    """The watch lags behind a write: the next write must diff against what was written, not the stale copy."""
+    """The watch lags behind a write: the next write must diff against what was written, not the stale copy.
+
+    ``stale`` is the watch's copy from before the first write (the fake hands out copies): a writer
+    that diffed against it would send ``running: None`` again and leave ``waiting`` alone... and
+    would be refused, since its precondition is the stale resourceVersion.
+    """
     cluster = FakeCluster()
     stale = cluster.put({"kind": "Extension", "metadata": {"name": "e"}, "spec": {}, "status": {"waiting": {"x": 1}}})
     writer = StatusWriter(cluster)
     running = {"waiting": None, "running": {"pid": 1}, "terminated": None}
     asyncio.run(writer.write(EXTENSION, stale, running))
+    assert stale["status"] == {"waiting": {"x": 1}}, "the watch's copy has not seen the write"
     assert writer.current(stale) == {"running": {"pid": 1}}
     terminated = {"waiting": None, "running": None, "terminated": {"exitCode": 0}}
     asyncio.run(writer.write(EXTENSION, stale, terminated))
     assert cluster.get_object("Extension", "e")["status"] == {"terminated": {"exitCode": 0}}
+    assert cluster.calls["conflict"] == 0, "each write was made against the object as it was"
+
+
+def test_a_write_that_meets_anothers_is_made_again_against_what_is_there_now():
+    """Someone wrote in between (a click, another field): the precondition fails, the writer reads
+    the object again and patches only the difference, losing neither write."""
+    cluster = FakeCluster()
+    seen = cluster.put({"kind": "Extension", "metadata": {"name": "e"}, "spec": {}, "status": {"path": "/a"}})
+    cluster.put({**cluster.get_object("Extension", "e"), "status": {"path": "/a", "note": "theirs"}})
+    writer = StatusWriter(cluster)
+    assert asyncio.run(writer.write(EXTENSION, seen, {"path": "/b", "note": "theirs"}))
+    assert cluster.calls["conflict"] == 1
+    assert cluster.get_object("Extension", "e")["status"] == {"path": "/b", "note": "theirs"}
+
+
+def test_a_write_meant_for_an_object_since_deleted_and_made_again_writes_nothing():
+    """A new object of the same name is not the one the reconcile looked at: its status is left alone."""
+    cluster = FakeCluster()
+    seen = cluster.put({"kind": "Extension", "metadata": {"name": "e"}, "spec": {}, "status": {"path": "/a"}})
+    del cluster.objects[("Extension", "e")]
+    cluster.put({"kind": "Extension", "metadata": {"name": "e"}, "spec": {}, "status": {"path": "/new"}})
+    assert not asyncio.run(StatusWriter(cluster).write(EXTENSION, seen, {"path": "/b"}))
+    assert cluster.get_object("Extension", "e")["status"] == {"path": "/new"}
+
+
+def test_an_exception_in_a_reconcile_is_in_the_status_and_still_retried():
+    """Flux's deferred summary: the object says Ready False with the error, Reconciling while retried."""
+    cluster = FakeCluster()
+    obj = cluster.put(
+        {"kind": "Extension", "metadata": {"name": "e", "generation": 1}, "spec": {}, "status": {"path": "/a"}}
+    )
+    writer = StatusWriter(cluster)
+
+    async def broken(name: str) -> Result:
+        raise ApiError(500, "etcdserver: request timed out")
+
+    reconcile = summarizing(EXTENSION, broken, writer=writer, get=lambda name: cluster.get_object("Extension", name))
+    with pytest.raises(ApiError):
+        asyncio.run(reconcile("e"))
+    status = cluster.get_object("Extension", "e")["status"]
+    ready, reconciling = status["conditions"]
+    assert status["path"] == "/a", "what the status said is kept"
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", reasons.RECONCILE_FAILED)
+    assert ready["message"] == "reconcile failed, retrying: etcdserver: request timed out"
+    assert (reconciling["type"], reconciling["status"]) == ("Reconciling", "True")
+    assert reconciling["reason"] == reasons.PROGRESSING_WITH_RETRY
+    assert obj["metadata"]["name"] == "e"
+
+
+def test_a_failed_status_keeps_the_fields_and_says_the_error():
+    current = {"path": "/a", "observedGeneration": 2, "conditions": []}
+    status = failed_status(current, RuntimeError("boom"))
+    assert status["path"] == "/a"
+    assert status["conditions"][0]["message"] == "reconcile failed, retrying: boom"
+    assert status["conditions"][0]["observedGeneration"] == 2
 
 
 def test_once_the_watch_catches_up_its_copy_is_the_current_one():

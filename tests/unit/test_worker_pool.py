@@ -81,18 +81,19 @@ def test_each_run_knows_only_its_own_directory(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    ("source", "options", "error"),
+    ("source", "options", "max_steps", "error"),
     [
-        ("while True:\n    print(1)\n", {"timeout": 0.5}, "Tiltfile timed out after 0.5s"),
-        ("x = [0] * 1000000000\n", {}, "Tiltfile exceeded its memory limit of 128 MiB"),
-        ("l = ['a']\nwhile True:\n    l = l + l\n", {}, "Tiltfile exceeded its memory limit of 128 MiB"),
-        ("i = 0\nwhile True:\n    i += 1\n", {}, ":3:7: Starlark computation cancelled: too many steps"),
+        ("while True:\n    print(1)\n", {"timeout": 0.5}, 0, "Tiltfile timed out after 0.5s"),
+        ("x = [0] * 1000000000\n", {}, 0, "Tiltfile exceeded its memory limit of 128 MiB"),
+        ("l = ['a']\nwhile True:\n    l = l + l\n", {}, 0, "Tiltfile exceeded its memory limit of 128 MiB"),
+        ("i = 0\nwhile True:\n    i += 1\n", {}, 1_000_000, ":3:7: Starlark computation cancelled: too many steps"),
     ],
     ids=["time", "allocation", "growth", "steps"],
 )
 def test_a_host_that_hit_a_limit_is_never_given_another_run(
-    tmp_path: Path, source: str, options: dict[str, Any], error: str
+    tmp_path: Path, source: str, options: dict[str, Any], max_steps: int, error: str
 ):
+    """Each limit on its own (0: no step limit), so the one under test is the one that ends the run."""
     _write(tmp_path, {"runaway/Tiltfile": source, "ok/Tiltfile": "print('fine')\n"})
 
     async def scenario(pool: WorkerPool) -> tuple[RunResult, RunResult, list[int], list[int]]:
@@ -100,7 +101,7 @@ def test_a_host_that_hit_a_limit_is_never_given_another_run(
         ok, after = await run(pool, tmp_path / "ok" / "Tiltfile")
         return runaway, ok, before, after
 
-    runaway, ok, before, after = with_pool(scenario, memory_mb=128, max_steps=1_000_000)
+    runaway, ok, before, after = with_pool(scenario, memory_mb=128, max_steps=max_steps)
     assert runaway.error is not None
     assert runaway.error.endswith(error)
     assert ok.error is None

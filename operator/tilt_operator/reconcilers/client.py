@@ -32,8 +32,14 @@ class Client(Protocol):
         """Delete; an object already gone is not an error."""
         ...
 
-    async def patch_status(self, kind: Kind, name: str, status: Mapping[str, Any]) -> Object | None:
-        """Merge-patch the status subresource; the object as it now is, None when it is gone."""
+    async def patch_status(
+        self, kind: Kind, name: str, status: Mapping[str, Any], *, resource_version: str | None = None
+    ) -> Object | None:
+        """Merge-patch the status subresource; the object as it now is, None when it is gone.
+
+        With ``resource_version``, only if the object is still at it: else an
+        :class:`~tilt_operator.kube.ApiError` with status 409 (someone wrote in between).
+        """
         ...
 
     async def post_event(self, obj: Mapping[str, Any], *, reason: str, message: str, warning: bool = False) -> None: ...

@@ -250,10 +250,11 @@ class CmdReconciler:
     async def _restart(self, obj: Mapping[str, Any], reason: str) -> None:
         name = obj["metadata"]["name"]
         if name in self._procs:
+            # The old process's end is in its log; the status goes from running to running
+            # again in one patch, with the new pid.
             proc = self._procs[name]
             await self._stop(name)
             ended = proc.terminated()
-            await self._write(obj, ended)
             proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']}")
         spec = obj["spec"]
         journal = Journal(self._logs, obj)

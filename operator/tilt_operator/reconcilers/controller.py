@@ -41,7 +41,7 @@ from tilt_operator.reconcilers.outage import Outage
 from tilt_operator.reconcilers.queue import Reconcile, Result, WorkQueue
 from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
-from tilt_operator.reconcilers.status import StatusWriter
+from tilt_operator.reconcilers.status import StatusWriter, summarizing
 from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
 
 logger = logging.getLogger(__name__)
@@ -119,13 +119,21 @@ class Controller:
         }
         self.outage = Outage(unreachable=unreachable, ping=ping)
         self.queues = {
-            kind: WorkQueue(kind.kind, self._resuming(kind, reconcile), workers=_WORKERS[kind], failures=self.outage)
+            kind: WorkQueue(
+                kind.kind,
+                self._resuming(kind, self._summarizing(kind, reconcile)),
+                workers=_WORKERS[kind],
+                failures=self.outage,
+            )
             for kind, reconcile in reconcilers.items()
         }
         self._essence: dict[tuple[str, str], str] = {}
         self._swept = False
         self._listed: set[tuple[str, str]] = set()
         self._tasks: asyncio.Future[Any] | None = None
+
+    def _summarizing(self, kind: Kind, reconcile: Reconcile) -> Reconcile:
+        return summarizing(kind, reconcile, writer=self.writer, get=lambda name: self.cache.get(kind, name))
 
     def _resuming(self, kind: Kind, reconcile: Reconcile) -> Reconcile:
         """``reconcile``, saying so once for each object that existed when the operator started."""

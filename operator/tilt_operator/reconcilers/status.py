@@ -1,20 +1,28 @@
 """Status is the user interface: how every kind's status is assembled, and the one path that writes it.
 
 Each reconciler computes the whole status it wants with a pure function that ends in
-:func:`desired_status`, the one place ``observedGeneration`` and the Ready condition are built.
-:class:`StatusWriter` then patches only what differs from the status as it now is, so a reconcile
-that changes nothing writes nothing and a steady state keeps its resourceVersion.
+:func:`desired_status` (or :func:`in_progress_status` while a run is in flight), the one place
+``observedGeneration`` and the conditions are built: Ready, and kstatus's Reconciling or Stalled
+when the Ready reason says so (``reasons.RECONCILING``, ``reasons.STALLED``). A reconcile that
+raises ends in :func:`failed_status` instead (the Controller writes it), so the status never
+hides a failure. :class:`StatusWriter` then patches only what differs from the status as it now
+is, with the resourceVersion it diffed against as a precondition: a reconcile that changes nothing
+writes nothing, a steady state keeps its resourceVersion, and no write is lost to another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from tilt_operator import timestamps
-from tilt_operator.api import CONDITION_READY, Kind
+from tilt_operator import reasons, timestamps
+from tilt_operator.api import CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED, Kind
+from tilt_operator.kube import ApiError, Fenced
+from tilt_operator.messages import clip
 from tilt_operator.reconcilers.client import Client, Object
+from tilt_operator.reconcilers.queue import Reconcile, Result
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +38,17 @@ def only_state(state: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: ({k: v for k, v in fields.items() if v is not None} if name == state else None) for name in STATES}
 
 
-def ready_condition(
-    *,
-    ready: bool,
-    reason: str,
-    message: str,
-    generation: int | None,
-    previous: list[Mapping[str, Any]] | None,
-) -> list[dict[str, Any]]:
-    """The conditions list with Ready set; the transition time moves only when the status flips."""
-    status = "True" if ready else "False"
-    old = next((c for c in previous or [] if c.get("type") == CONDITION_READY), None)
-    transition = old["lastTransitionTime"] if old and old.get("status") == status else timestamps.now()
+Progress = tuple[str, str, str]  # (Reconciling or Stalled, reason, message)
+
+
+def _condition(
+    kind: str, *, true: bool, reason: str, message: str, generation: int | None, previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """One condition; its transition time moves only when its status flips."""
+    status = "True" if true else "False"
+    transition = previous["lastTransitionTime"] if previous and previous.get("status") == status else timestamps.now()
     condition: dict[str, Any] = {
-        "type": CONDITION_READY,
+        "type": kind,
         "status": status,
         "reason": reason,
         "message": message,
@@ -51,8 +56,47 @@ def ready_condition(
     }
     if generation is not None:
         condition["observedGeneration"] = generation
-    others = [dict(c) for c in previous or [] if c.get("type") != CONDITION_READY]
-    return [*others, condition]
+    return condition
+
+
+def conditions(
+    *,
+    ready: bool,
+    reason: str,
+    message: str,
+    generation: int | None,
+    previous: list[Mapping[str, Any]] | None,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Ready first, then kstatus's Reconciling or Stalled when ``progress`` names one, then any
+    condition someone else wrote. Reconciling and Stalled are present only while true."""
+    old = {c.get("type"): c for c in previous or []}
+    result = [
+        _condition(
+            CONDITION_READY,
+            true=ready,
+            reason=reason,
+            message=message,
+            generation=generation,
+            previous=old.get(CONDITION_READY),
+        )
+    ]
+    if progress is not None:
+        kind, why, what = progress
+        result.append(
+            _condition(kind, true=True, reason=why, message=what, generation=generation, previous=old.get(kind))
+        )
+    ours = {CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED}
+    return [*result, *(dict(c) for c in previous or [] if c.get("type") not in ours)]
+
+
+def progress_of(reason: str, message: str) -> Progress | None:
+    """What a Ready reason says of progress (``reasons.RECONCILING``, ``reasons.STALLED``)."""
+    if reason in reasons.RECONCILING:
+        return CONDITION_RECONCILING, reason, message
+    if reason in reasons.STALLED:
+        return CONDITION_STALLED, reason, message
+    return None
 
 
 def ready_of(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -68,14 +112,60 @@ def desired_status(
     ready: bool,
     reason: str,
     message: str,
+    generation: int | None = None,
 ) -> dict[str, Any]:
-    """A kind's own status fields, with ``observedGeneration`` and the Ready condition for ``obj``."""
-    generation = obj["metadata"].get("generation")
+    """A kind's own status fields with ``observedGeneration`` and the conditions: the one place both are built.
+
+    ``generation`` is the spec the status answers for: ``obj``'s own unless given (a Tiltfile run
+    answers for the spec it ran, which may have changed since it started).
+    """
+    observed = obj["metadata"].get("generation") if generation is None else generation
+    return {
+        **fields,
+        "observedGeneration": observed,
+        "conditions": conditions(
+            ready=ready,
+            reason=reason,
+            message=message,
+            generation=observed,
+            previous=current.get("conditions"),
+            progress=progress_of(reason, message),
+        ),
+    }
+
+
+def in_progress_status(fields: Mapping[str, Any], *, current: Mapping[str, Any], message: str) -> dict[str, Any]:
+    """Work in flight (a Tiltfile run): ``fields``, Ready as the last finished work left it, Reconciling."""
+    ready = ready_of(current)
+    generation = current.get("observedGeneration")
     return {
         **fields,
         "observedGeneration": generation,
-        "conditions": ready_condition(
-            ready=ready, reason=reason, message=message, generation=generation, previous=current.get("conditions")
+        "conditions": conditions(
+            ready=bool(ready and ready.get("status") == "True"),
+            reason=str(ready.get("reason", reasons.RUN_IN_PROGRESS)) if ready else reasons.RUN_IN_PROGRESS,
+            message=str(ready.get("message", message)) if ready else message,
+            generation=generation,
+            previous=current.get("conditions"),
+            progress=(CONDITION_RECONCILING, reasons.RUN_IN_PROGRESS, message),
+        ),
+    }
+
+
+def failed_status(current: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
+    """The status after a reconcile that raised: what it said before, Ready False and Reconciling
+    (the queue retries it), each with the error, so ``kubectl get`` and ``kubectl wait`` never show
+    a stale truth."""
+    message = f"reconcile failed, retrying: {clip(str(error) or type(error).__name__)}"
+    return {
+        **current,
+        "conditions": conditions(
+            ready=False,
+            reason=reasons.RECONCILE_FAILED,
+            message=message,
+            generation=current.get("observedGeneration"),
+            previous=current.get("conditions"),
+            progress=(CONDITION_RECONCILING, reasons.PROGRESSING_WITH_RETRY, message),
         ),
     }
 
@@ -103,41 +193,94 @@ def _revision(obj: Mapping[str, Any]) -> int:
         return -1
 
 
+# How many times a write is tried again after a conflict (someone wrote in between).
+_CONFLICT_ATTEMPTS = 5
+_CONFLICT = 409
+
+
 class StatusWriter:
     """The one way status reaches the API server.
 
     The watch delivers an object some milliseconds after a write, so the writer remembers the
     object each of its writes returned and treats the newer of the two (by resourceVersion) as
     the status that is: a diff against a lagging copy would skip a change that is still needed.
+
+    Every patch carries that object's resourceVersion as a precondition, so nothing written in
+    between (by another writer, a click, a spec change) is overwritten unseen: on a conflict the
+    writer reads the object again and patches the difference to what it now is.
     """
 
     def __init__(self, client: Client) -> None:
         self._client = client
         self._written: dict[str, Object] = {}
 
-    def current(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The status of ``obj`` as it is now: its own, or the one last written if that is newer."""
+    def _base(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The object as it now is: the watch's copy, or the one the last write returned if newer."""
         uid = obj["metadata"].get("uid", "")
         written = self._written.get(uid)
         if written is not None:
             if _revision(written) > _revision(obj):
-                return written.get("status") or {}
+                return written
             del self._written[uid]  # the watch has caught up
-        return obj.get("status") or {}
+        return obj
+
+    def current(self, obj: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The status of ``obj`` as it is now: its own, or the one last written if that is newer."""
+        return self._base(obj).get("status") or {}
 
     async def write(self, kind: Kind, obj: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
         """Patch the difference between the current status of ``obj`` and ``desired``; whether anything changed."""
-        changes = status_patch(self.current(obj), desired)
-        if not changes:
-            return False
-        updated = await self._client.patch_status(kind, obj["metadata"]["name"], changes)
-        uid = obj["metadata"].get("uid", "")
-        if updated is None:
-            self._written.pop(uid, None)
-        else:
-            self._written[uid] = updated
-        return True
+        name, uid = obj["metadata"]["name"], obj["metadata"].get("uid", "")
+        base = self._base(obj)
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            changes = status_patch(base.get("status") or {}, desired)
+            if not changes:
+                return attempt > 0
+            version = (base.get("metadata") or {}).get("resourceVersion")
+            try:
+                updated = await self._client.patch_status(kind, name, changes, resource_version=version)
+            except ApiError as error:
+                if error.status != _CONFLICT or attempt == _CONFLICT_ATTEMPTS - 1:
+                    raise
+                fresh = await self._client.get(kind, name)
+                if fresh is None or fresh["metadata"].get("uid") != uid:
+                    self._written.pop(uid, None)
+                    return False
+                base = fresh
+                continue
+            if updated is None:
+                self._written.pop(uid, None)
+            else:
+                self._written[uid] = updated
+            return True
+        return False  # not reached: the last attempt returns or raises
 
     def forget(self, uid: str) -> None:
         """The object is gone: nothing of it is kept."""
         self._written.pop(uid, None)
+
+
+def summarizing(
+    kind: Kind, reconcile: Reconcile, *, writer: StatusWriter, get: Callable[[str], Mapping[str, Any] | None]
+) -> Reconcile:
+    """``reconcile``, with the deferred summary of Flux's reconcilers: whatever happens in it, the
+    object's status says. A reconcile that raises leaves :func:`failed_status` behind (Ready False,
+    ``ReconcileFailed``, Reconciling while the queue retries), then the error goes on to the queue's
+    backoff; the next reconcile that gets through writes the status it computes, as always.
+    ``get`` finds the object in the cache."""
+
+    async def summarized(name: str) -> Result | None:
+        try:
+            return await reconcile(name)
+        except (asyncio.CancelledError, Fenced):
+            raise
+        except Exception as error:
+            obj = get(name)
+            if obj is not None and not obj["metadata"].get("deletionTimestamp"):
+                try:
+                    await writer.write(kind, obj, failed_status(writer.current(obj), error))
+                except Exception as unwritten:  # the API server itself may be what failed
+                    logger.debug("cannot say in %s %s's status that it failed: %s", kind.kind, name, unwritten)
+            raise
+
+    return summarized

@@ -41,7 +41,7 @@ from tilt_operator.reconcilers.owned import ApplyError, Owned
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords, changed_files, signatures
-from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, in_progress_status, only_state
 
 logger = logging.getLogger(__name__)
 
@@ -144,18 +144,16 @@ def terminated_of(run: Run, current: Mapping[str, Any], obj: Mapping[str, Any]) 
     started = run.started_at or run.queued_at
     fields = terminated_status(run.reasons, run.error, started, run.finished_at, run.warning_count)
     message = run.error or f"registered {run.registered} objects"
-    status = desired_status(
+    # The run answers for the spec it ran, which may have changed since it started.
+    return desired_status(
         fields,
         obj=obj,
         current=current,
         ready=run.error is None,
         reason=reasons.RUN_FAILED if run.error else reasons.RUN_SUCCEEDED,
         message=message,
+        generation=run.generation,
     )
-    # The run answers for the spec it ran, which may have changed since it started.
-    status["observedGeneration"] = run.generation
-    status["conditions"][-1]["observedGeneration"] = run.generation
-    return status
 
 
 class TiltfileReconciler:
@@ -233,9 +231,10 @@ class TiltfileReconciler:
             return
         current = self._writer.current(obj)
         if run.started_at is None:
-            await self._writer.write(TILTFILE, obj, {**current, **waiting_status(WAITING_FOR_WORKER)})
+            state, message = waiting_status(WAITING_FOR_WORKER), WAITING_FOR_WORKER
         else:
-            await self._writer.write(TILTFILE, obj, {**current, **running_status(run.reasons, run.started_at)})
+            state, message = running_status(run.reasons, run.started_at), f"running ({'; '.join(run.reasons)})"
+        await self._writer.write(TILTFILE, obj, in_progress_status(state, current=current, message=message))
 
     async def _finish(self, name: str, obj: Mapping[str, Any], run: Run) -> None:
         """Write the run's terminated status, then remember what it saw and watch its files.
