@@ -78,3 +78,59 @@ def test_an_outage_is_one_line_in_the_log_and_nothing_is_lost(own_cluster: DevCl
         assert operator.process.poll() is None
     finally:
         operator.stop()
+
+
+def _current(body: dict | None) -> bool:
+    """The status answers for the object as it is: its observedGeneration and its Ready's are the generation."""
+    if not body:
+        return False
+    status, generation = body.get("status") or {}, body["metadata"].get("generation")
+    ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
+    return (
+        status.get("observedGeneration") == generation
+        and ready is not None
+        and ready.get("observedGeneration") == generation
+    )
+
+
+def test_an_outage_mid_reconcile_of_50_extensions_leaves_every_status_true_and_current(
+    own_cluster: DevCluster, tmp_path: Path, name: str
+):
+    """The API server is killed while 50 Extensions are being reconciled, then started again: every
+    Extension ends Ready, or says exactly why not, and no status is older than its object."""
+    from kubernetes import client, config
+
+    api = Api(client.CustomObjectsApi(config.new_client_from_config(config_file=str(own_cluster.kubeconfig))))
+    extensions = tmp_path / "extensions"
+    for index in range(50):
+        (extensions / f"e{index}").mkdir(parents=True)
+        (extensions / f"e{index}" / "Tiltfile").write_text(f"print('extension {index}')\n")
+    operator = Operator(own_cluster, tmp_path / "operator", env={})
+    operator.start()
+    try:
+        api.create("extensionrepos", obj("ExtensionRepo", f"{name}-repo", {"url": f"file://{extensions}"}))
+        names = [f"{name}-{index}" for index in range(50)]
+        for index, extension in enumerate(names):
+            api.create("extensions", obj("Extension", extension, {"repoName": f"{name}-repo", "repoPath": f"e{index}"}))
+        # Mid-reconcile: some Tiltfiles exist, not every Extension has settled yet.
+        eventually(lambda: api.get("tiltfiles", names[0]) is not None, what="the first Tiltfile")
+        own_cluster.kill_apiserver()
+        own_cluster.start_apiserver()
+
+        def settled() -> list[str]:
+            bodies = {extension: api.get("extensions", extension) for extension in names}
+            return [extension for extension, body in bodies.items() if not _current(body)]
+
+        eventually(lambda: not settled(), timeout=180, what="every Extension's status to answer for it")
+        for extension in names:
+            status = api.status("extensions", extension)
+            ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+            assert ready["status"] == "True" or (ready["message"] and status.get("error")), status
+            assert ready["status"] == "True", f"{extension}: {ready['reason']}: {ready['message']}"
+            assert [c["type"] for c in status["conditions"]] == ["Ready"], "nothing in flight, nothing stalled"
+            assert _current(api.get("tiltfiles", extension)), f"the Tiltfile {extension} answers for its spec"
+        assert _current(api.get("extensionrepos", f"{name}-repo"))
+        assert operator.process is not None
+        assert operator.process.poll() is None
+    finally:
+        operator.stop()

@@ -39,6 +39,8 @@ def only_state(state: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 Progress = tuple[str, str, str]  # (Reconciling or Stalled, reason, message)
+# How much of an error a failed reconcile's condition quotes: the API server's refusals run long.
+_FAILURE_LIMIT = 1000
 
 
 def _condition(
@@ -156,7 +158,7 @@ def failed_status(current: Mapping[str, Any], error: BaseException) -> dict[str,
     """The status after a reconcile that raised: what it said before, Ready False and Reconciling
     (the queue retries it), each with the error, so ``kubectl get`` and ``kubectl wait`` never show
     a stale truth."""
-    message = f"reconcile failed, retrying: {clip(str(error) or type(error).__name__)}"
+    message = f"reconcile failed, retrying: {clip(str(error) or type(error).__name__, _FAILURE_LIMIT)}"
     return {
         **current,
         "conditions": conditions(
