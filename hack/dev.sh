@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The embedded default: a local control plane with the CRDs installed and the operator running on
+# A local control plane with the CRDs installed and the operator running on
 # it, with process execution on. Ctrl-C stops everything. Extra arguments go to `tilt-operator dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

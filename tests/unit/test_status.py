@@ -139,7 +139,18 @@ def test_a_write_meant_for_an_object_since_deleted_and_made_again_writes_nothing
     assert cluster.get_object("Extension", "e")["status"] == {"path": "/new"}
 
 
-def test_an_exception_in_a_reconcile_is_in_the_status_and_still_retried():
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            ApiError(500, "etcdserver: request timed out"),
+            "etcdserver: request timed out",
+        ),  # the API server mid-reconcile
+        (KeyError("spec"), "'spec'"),  # a bug in a reconciler
+    ],
+    ids=["api-error", "exception"],
+)
+def test_an_exception_in_a_reconcile_is_in_the_status_and_still_retried(error: Exception, said: str):
     """Flux's deferred summary: the object says Ready False with the error, Reconciling while retried."""
     cluster = FakeCluster()
     obj = cluster.put(
@@ -148,16 +159,16 @@ def test_an_exception_in_a_reconcile_is_in_the_status_and_still_retried():
     writer = StatusWriter(cluster)
 
     async def broken(name: str) -> Result:
-        raise ApiError(500, "etcdserver: request timed out")
+        raise error
 
     reconcile = summarizing(EXTENSION, broken, writer=writer, get=lambda name: cluster.get_object("Extension", name))
-    with pytest.raises(ApiError):
+    with pytest.raises(type(error)):
         asyncio.run(reconcile("e"))
     status = cluster.get_object("Extension", "e")["status"]
     ready, reconciling = status["conditions"]
     assert status["path"] == "/a", "what the status said is kept"
     assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", reasons.RECONCILE_FAILED)
-    assert ready["message"] == "reconcile failed, retrying: etcdserver: request timed out"
+    assert ready["message"] == f"reconcile failed, retrying: {said}"
     assert (reconciling["type"], reconciling["status"]) == ("Reconciling", "True")
     assert reconciling["reason"] == reasons.PROGRESSING_WITH_RETRY
     assert obj["metadata"]["name"] == "e"

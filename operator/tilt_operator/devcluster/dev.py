@@ -1,4 +1,4 @@
-"""``tilt-operator dev``: the embedded default — a local cluster with the CRDs, for the operator to run on.
+"""``tilt-operator dev``: a local cluster with the CRDs, for the operator to run on, with no cluster of yours needed.
 
 Everything a person needs to try the operator on a machine without Docker, in one command that
 cleans up after itself on Ctrl-C; the CLI runs the operator inside this context.
