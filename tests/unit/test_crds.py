@@ -19,16 +19,7 @@ from tilt_operator import api
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 
 
-def _load_crds() -> dict[str, dict[str, Any]]:
-    crds = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        if path.name != "kustomization.yaml":
-            crd = yaml.safe_load(path.read_text())
-            crds[crd["spec"]["names"]["plural"]] = crd
-    return crds
-
-
-CRDS = _load_crds()
+CRDS = {crd["spec"]["names"]["plural"]: crd for crd in api.shipped_crds()}
 
 
 def _version(plural: str) -> dict[str, Any]:
