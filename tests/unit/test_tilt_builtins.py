@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import eventually, process_alive
 from tests.unit.test_engine import _error_at, _run
 from tilt_operator.engine import RunResult
 
@@ -391,3 +392,13 @@ def test_load_dynamic_exit_and_sys(tmp_path: Path) -> None:
     source = "lib = load_dynamic('lib.star')\nprint(lib['x'], sys.argv)\nexit()\nprint('never')\n"
     result = _ok(tmp_path, source, {"lib.star": "x = 42\n"})
     assert result.output == '42 ["tilt", "up"]\n'
+
+
+def test_what_local_started_goes_with_the_run_at_the_time_limit(tmp_path: Path) -> None:
+    """A command's own children too: the host's process group is killed whole."""
+    pidfile = tmp_path / "pid"
+    source = f"local('sleep 300 & echo $! > {pidfile}; wait')\n"
+    result = _run(tmp_path, {"Tiltfile": source}, exec_enabled=True, env={"PATH": "/usr/bin:/bin"}, timeout=2)
+    assert result.error == "Tiltfile timed out after 2s"
+    pid = int(pidfile.read_text())
+    eventually(lambda: not process_alive(pid), timeout=5, what="the backgrounded sleep to be gone")

@@ -88,6 +88,8 @@ class Worker:
             cwd="/",
             limit=_LINE_LIMIT,
             preexec_fn=die_with_parent,  # a killed operator leaves no hosts behind
+            # A group of its own: stopping the host stops the commands its local() calls started.
+            start_new_session=True,
         )
         worker = cls(process, memory_mb)
         try:
@@ -183,10 +185,10 @@ class Worker:
         """End the host (it is killed: whatever it was doing is abandoned) and collect it."""
         self.reusable = False
         if self.process.returncode is None:
-            # os.kill, not Process.kill: that polls the child first and may reap it under the child
-            # watcher's feet, which then reports exit code 255 instead of how the worker ended.
+            # os.killpg, not Process.kill: that polls the child first and may reap it under the child
+            # watcher's feet, which then reports exit code 255 instead of how the host ended.
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signal.SIGKILL)
         await self.process.wait()
         with contextlib.suppress(asyncio.CancelledError):
             await self._drain

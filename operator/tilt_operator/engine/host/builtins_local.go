@@ -67,8 +67,9 @@ func (r *run) builtinLocal(thread *starlark.Thread, fn *starlark.Builtin, args s
 	if text, ok := textOf(stdin); ok {
 		cmd.Stdin = strings.NewReader(text)
 	}
-	// The command dies with the host: a host killed at the time limit takes it along.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// The command stays in the host's process group, which the operator kills whole at the time
+	// limit or a stop, its own children included; and it dies with the host if that dies alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if !echoOff {
 		r.print(thread, "local: "+shown)
 	}
