@@ -154,7 +154,8 @@ class Worker:
             raise
         if transcript.done is not None and not timed_out:
             # A run that used up its steps leaves its host never to be reused, like any other limit.
-            self.reusable = not transcript.done.get("retire") and _TOO_MANY_STEPS not in str(transcript.done)
+            error = transcript.done.get("error") or ""
+            self.reusable = not transcript.done.get("retire") and _TOO_MANY_STEPS not in error
             if not self.reusable:
                 await self.stop()
             return transcript.result(None)

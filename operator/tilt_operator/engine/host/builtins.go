@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -26,12 +25,7 @@ func (m *module) Attr(name string) (starlark.Value, error) {
 	return m.attrs[name], nil // nil: Starlark reports "module has no .name field or method"
 }
 func (m *module) AttrNames() []string {
-	names := make([]string, 0, len(m.attrs))
-	for name := range m.attrs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
+	return m.attrs.Keys() // sorted
 }
 
 // namespace builds nested modules from dotted names ("os.path.join"), as Tilt adds builtins.

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/alessio/shellescape"
@@ -363,14 +362,4 @@ func builtinShlexSplit(_ *starlark.Thread, fn *starlark.Builtin, args starlark.T
 		items[i] = starlark.String(word)
 	}
 	return starlark.NewList(items), nil
-}
-
-// sortedKeys is a map's keys in order, for output that does not change from run to run.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for key := range m {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	return keys
 }

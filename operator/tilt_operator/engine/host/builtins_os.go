@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"go.starlark.net/starlark"
 )
@@ -151,13 +150,8 @@ func (e *environ) Iterate() starlark.Iterator {
 }
 
 func (e *environ) dict() *starlark.Dict {
-	keys := make([]string, 0, len(e.run.env))
-	for key := range e.run.env {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	dict := starlark.NewDict(len(keys))
-	for _, key := range keys {
+	dict := starlark.NewDict(len(e.run.env))
+	for _, key := range sortedKeys(e.run.env) {
 		_ = dict.SetKey(starlark.String(key), starlark.String(e.run.env[key]))
 	}
 	return dict

@@ -72,23 +72,22 @@ func toStarlark(value any) starlark.Value {
 			items[i] = toStarlark(item)
 		}
 		return starlark.NewList(items)
-	case []string:
-		items := make([]starlark.Value, len(v))
-		for i, item := range v {
-			items[i] = starlark.String(item)
-		}
-		return starlark.NewList(items)
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for key := range v {
-			keys = append(keys, key)
-		}
-		sort.Strings(keys)
 		dict := starlark.NewDict(len(v))
-		for _, key := range keys {
+		for _, key := range sortedKeys(v) {
 			_ = dict.SetKey(starlark.String(key), toStarlark(v[key]))
 		}
 		return dict
 	}
 	return starlark.String(fmt.Sprint(value))
+}
+
+// sortedKeys is a map's keys in order, for output that does not change from run to run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for key := range m {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -210,11 +210,7 @@ func callBuiltin(kinds *kindSet, call *builtinCall) (map[string]any, error) {
 	if !ok || k.kind != call.Kind {
 		return nil, fmt.Errorf("no CRD for %s", call.Kind)
 	}
-	keys := make([]string, 0, len(call.Kwargs))
-	for key := range call.Kwargs {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(call.Kwargs)
 	kwargs := make([]starlark.Tuple, len(keys))
 	for i, key := range keys {
 		kwargs[i] = starlark.Tuple{starlark.String(key), toStarlark(call.Kwargs[key])}
