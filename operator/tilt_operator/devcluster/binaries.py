@@ -2,7 +2,7 @@
 
 The versions are pinned in one place, ``hack/controlplane/go.mod``; the cache directory is named
 after them, so a version bump builds anew and everything else reuses the first build (a cold build
-of all four binaries takes several minutes on two cores, a warm start none).
+of all of them takes several minutes on two cores, a warm start none).
 """
 
 from __future__ import annotations
@@ -27,13 +27,17 @@ _PACKAGES = (
     "k8s.io/kubernetes/cmd/kube-apiserver",
     "k8s.io/kubernetes/cmd/kube-controller-manager",
     "k8s.io/kubernetes/cmd/kubectl",
+    # The local node (tilt_operator.devcluster.node): what schedules pods, runs them and routes Services.
+    "k8s.io/kubernetes/cmd/kube-scheduler",
+    "k8s.io/kubernetes/cmd/kubelet",
+    "k8s.io/kubernetes/cmd/kube-proxy",
 )
-_NAMES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
+_NAMES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "kube-scheduler", "kubelet", "kube-proxy")
 
 
 @dataclass(frozen=True)
 class Binaries:
-    """Paths of the four built binaries."""
+    """Paths of the built binaries."""
 
     directory: Path
 
@@ -52,6 +56,18 @@ class Binaries:
     @property
     def kubectl(self) -> Path:
         return self.directory / "kubectl"
+
+    @property
+    def kube_scheduler(self) -> Path:
+        return self.directory / "kube-scheduler"
+
+    @property
+    def kubelet(self) -> Path:
+        return self.directory / "kubelet"
+
+    @property
+    def kube_proxy(self) -> Path:
+        return self.directory / "kube-proxy"
 
     def complete(self) -> bool:
         return all((self.directory / name).is_file() for name in _NAMES)
@@ -121,7 +137,7 @@ def _build(target: Path, kubernetes_version: str, *, log: bool) -> None:
     if log:
         print(f"building the control plane into {target} (first run on this machine only)", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        # One `go build` for all four lets Go compile the shared packages once, in parallel.
+        # One `go build` for all of them lets Go compile the shared packages once, in parallel.
         subprocess.run(
             ["go", "build", "-ldflags", _ldflags(kubernetes_version), "-o", tmp + "/", *_PACKAGES],
             cwd=module_dir(),

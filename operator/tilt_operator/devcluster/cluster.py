@@ -3,6 +3,11 @@
 Each process listens on 127.0.0.1 on ports chosen free at start, so two clusters (two test
 sessions, or a test session beside a developer's cluster) run side by side. The processes die
 with their parent (PR_SET_PDEATHSIG), so a killed test run leaves no orphans behind.
+
+A cluster for workloads (``workloads=True``, under a local node: tilt_operator.devcluster.node)
+also runs kube-scheduler and the controllers that turn Deployments into pods, authorises the node
+with the Node authorizer, and serves on the pod network's gateway so that pods reach it through
+the ``kubernetes`` Service.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from tilt_operator.devcluster.binaries import Binaries
-from tilt_operator.devcluster.pki import SERVICE_CLUSTER_IP_RANGE, KeyPair, Pki, ensure_pki
+from tilt_operator.devcluster.pki import POD_GATEWAY, SERVICE_CLUSTER_IP_RANGE, KeyPair, Pki, ensure_pki
 from tilt_operator.processes import die_with_parent
 
 _STOP_GRACE = 10.0
@@ -29,6 +34,14 @@ _STOP_GRACE = 10.0
 _CONTROLLERS = (
     "garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller"
 )
+# What a node's pods need besides: Deployments into ReplicaSets into Pods, the CA bundle every
+# pod's service-account volume projects, EndpointSlices for Services, PodDisruptionBudgets, the
+# cleanup of pods whose node or owner is gone, and the node lifecycle (which lifts the not-ready
+# taint a kubelet registers with once the node reports Ready).
+_WORKLOAD_CONTROLLERS = (
+    "deployment-controller,replicaset-controller,root-ca-certificate-publisher-controller,"
+    "endpointslice-controller,pod-garbage-collector-controller,disruption-controller,node-lifecycle-controller"
+)
 
 
 def free_port() -> int:
@@ -36,6 +49,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def spawn(binary: Path, args: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """Start one of the cluster's processes, its output appended to ``log``; it dies with this process."""
+    with open(log, "ab") as output:
+        return subprocess.Popen(
+            [str(binary), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            preexec_fn=die_with_parent,
+        )
+
+
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after a grace period."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(_STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def write_kubeconfig(path: Path, server: str, ca: Path, client: KeyPair, user: str) -> None:
@@ -62,6 +100,7 @@ class DevCluster:
 
     binaries: Binaries
     state_dir: Path
+    workloads: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     apiserver_port: int = 0
     _etcd_url: str = ""
@@ -76,8 +115,13 @@ class DevCluster:
         return self.state_dir / "bin"
 
     @property
+    def address(self) -> str:
+        """Where the API server listens: loopback, or the pod network's gateway for a cluster with a node."""
+        return POD_GATEWAY if self.workloads else "127.0.0.1"
+
+    @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.address}:{self.apiserver_port}"
 
     @property
     def pki(self) -> Pki:
@@ -100,6 +144,21 @@ class DevCluster:
                 self.binaries.kube_controller_manager,
                 self._controller_manager_args(pki, cm_kubeconfig),
             )
+            if self.workloads:
+                scheduler_kubeconfig = self.state_dir / "scheduler.kubeconfig"
+                write_kubeconfig(scheduler_kubeconfig, self.server, pki.ca.cert, pki.scheduler, "scheduler")
+                self._spawn(
+                    "kube-scheduler",
+                    self.binaries.kube_scheduler,
+                    [
+                        f"--kubeconfig={scheduler_kubeconfig}",
+                        f"--authentication-kubeconfig={scheduler_kubeconfig}",
+                        f"--authorization-kubeconfig={scheduler_kubeconfig}",
+                        "--leader-elect=false",
+                        "--bind-address=127.0.0.1",
+                        f"--secure-port={free_port()}",
+                    ],
+                )
         except BaseException:
             self.stop()
             raise
@@ -154,16 +213,23 @@ class DevCluster:
         return client_url
 
     def _apiserver_args(self, pki: Pki, etcd_url: str) -> list[str]:
+        workloads = [
+            "--authorization-mode=Node,RBAC",
+            f"--kubelet-client-certificate={pki.kubelet_client.cert}",
+            f"--kubelet-client-key={pki.kubelet_client.key}",
+            # The node's name resolves nowhere; its address is the pod network's gateway.
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
         return [
             f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self.apiserver_port}",
             f"--cert-dir={self.state_dir / 'apiserver-certs'}",
             f"--tls-cert-file={pki.apiserver.cert}",
             f"--tls-private-key-file={pki.apiserver.key}",
             f"--client-ca-file={pki.ca.cert}",
-            "--authorization-mode=RBAC",
+            *(workloads if self.workloads else ["--authorization-mode=RBAC"]),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.service_account_pub}",
             f"--service-account-signing-key-file={pki.service_account_key}",
@@ -176,7 +242,9 @@ class DevCluster:
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
-            f"--controllers={_CONTROLLERS}",
+            f"--controllers={_CONTROLLERS},{_WORKLOAD_CONTROLLERS}"
+            if self.workloads
+            else f"--controllers={_CONTROLLERS}",
             f"--service-account-private-key-file={pki.service_account_key}",
             f"--root-ca-file={pki.ca.cert}",
             "--use-service-account-credentials=false",
@@ -187,16 +255,7 @@ class DevCluster:
         ]
 
     def _spawn(self, name: str, binary: Path, args: list[str]) -> None:
-        log = open(self.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        with log:
-            self.processes[name] = subprocess.Popen(
-                [str(binary), *args],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.state_dir,
-                preexec_fn=die_with_parent,
-            )
+        self.processes[name] = spawn(binary, args, self.state_dir / "logs" / f"{name}.log", self.state_dir)
 
     def _wait_ready(self, pki: Pki, timeout: float) -> None:
         context = ssl.create_default_context(cafile=str(pki.ca.cert))
@@ -219,14 +278,7 @@ class DevCluster:
     def stop(self) -> None:
         """Stop every process, newest first: SIGTERM, then SIGKILL after a grace period."""
         for name in reversed(list(self.processes)):
-            process = self.processes.pop(name)
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(_STOP_GRACE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            terminate(self.processes.pop(name))
 
     def __enter__(self) -> DevCluster:
         self.start()

@@ -21,6 +21,11 @@ _VALIDITY = datetime.timedelta(days=365)
 # The first address of the service range kube-apiserver is given: its in-cluster Service IP.
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 _API_SERVICE_IP = "10.0.0.1"
+# The local node's pod network (tilt_operator.devcluster.node): a bridge whose address is the pods'
+# gateway, where the API server (and a test's git server) listen when pods must reach them.
+POD_CIDR = "10.200.0.0/24"
+POD_GATEWAY = "10.200.0.1"
+NODE_NAME = "tilt-dev-node"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,24 @@ class Pki:
     @property
     def controller_manager(self) -> KeyPair:
         return self._pair("controller-manager")
+
+    @property
+    def kubelet(self) -> KeyPair:
+        """The node's identity (system:node:<name>), which the Node authorizer scopes to its own pods."""
+        return self._pair("kubelet")
+
+    @property
+    def kubelet_client(self) -> KeyPair:
+        """The API server's identity towards the kubelet (logs, exec, port-forward)."""
+        return self._pair("apiserver-kubelet-client")
+
+    @property
+    def kube_proxy(self) -> KeyPair:
+        return self._pair("kube-proxy")
+
+    @property
+    def scheduler(self) -> KeyPair:
+        return self._pair("kube-scheduler")
 
     @property
     def service_account_key(self) -> Path:
@@ -141,30 +164,54 @@ def _issue_ca(pki: Pki) -> None:
     pki.ca.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def ensure_pki(directory: Path) -> Pki:
-    """Create the CA and every certificate once; a restarted dev cluster keeps its identity."""
-    pki = Pki(directory)
-    if pki.service_account_pub.is_file():
-        return pki
-    directory.mkdir(parents=True, exist_ok=True)
-    _issue_ca(pki)
-    server_names: list[x509.GeneralName] = [
+def _server_names() -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [
         x509.DNSName(name) for name in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
     ]
-    server_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", _API_SERVICE_IP)]
-    _issue(pki, pki.apiserver, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_names)
-    # system:masters is the bootstrap superuser group: the admin kubeconfig and the controller
-    # manager (which runs the garbage collector over every resource) both need it.
-    _issue(pki, pki.admin, _name("tilt-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
-    _issue(
-        pki,
-        pki.controller_manager,
-        _name("system:kube-controller-manager", "system:masters"),
-        ExtendedKeyUsageOID.CLIENT_AUTH,
-    )
-    sa_key = _new_key()
-    _write_key(sa_key, pki.service_account_key)
-    pki.service_account_pub.write_bytes(
-        sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    return names + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", _API_SERVICE_IP, POD_GATEWAY)]
+
+
+def _serves_every_name(pair: KeyPair) -> bool:
+    """Whether a serving certificate from an earlier version still names every address it is reached at."""
+    if not pair.cert.is_file():
+        return False
+    cert = x509.load_pem_x509_certificate(pair.cert.read_bytes())
+    present = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return all(name in present for name in _server_names())
+
+
+def ensure_pki(directory: Path) -> Pki:
+    """Create the CA and every certificate once; a restarted dev cluster keeps its identity.
+
+    A certificate this version needs and an older state directory lacks is issued by the same CA.
+    """
+    pki = Pki(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not pki.ca.cert.is_file():
+        _issue_ca(pki)
+    if not _serves_every_name(pki.apiserver):
+        _issue(pki, pki.apiserver, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, _server_names())
+    clients = {
+        # system:masters is the bootstrap superuser group: the admin kubeconfig, the controller
+        # manager (which runs the garbage collector over every resource) and the API server's calls
+        # to the kubelet (authorised by the kubelet through the API server) all need it.
+        pki.admin: _name("tilt-admin", "system:masters"),
+        pki.controller_manager: _name("system:kube-controller-manager", "system:masters"),
+        pki.kubelet_client: _name("kube-apiserver-kubelet-client", "system:masters"),
+        # The identities Kubernetes' bootstrap RBAC (and the Node authorizer) already grant to.
+        pki.kubelet: _name(f"system:node:{NODE_NAME}", "system:nodes"),
+        pki.kube_proxy: _name("system:kube-proxy"),
+        pki.scheduler: _name("system:kube-scheduler"),
+    }
+    for pair, subject in clients.items():
+        if not pair.cert.is_file():
+            _issue(pki, pair, subject, ExtendedKeyUsageOID.CLIENT_AUTH)
+    if not pki.service_account_pub.is_file():
+        sa_key = _new_key()
+        _write_key(sa_key, pki.service_account_key)
+        pki.service_account_pub.write_bytes(
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
     return pki
