@@ -48,6 +48,12 @@ def _dockerfile(instruction: str) -> list[str]:
     return re.findall(rf"^{instruction} (.+)$", DOCKERFILE, flags=re.MULTILINE)
 
 
+def _base_images() -> list[str]:
+    """Each stage's FROM as a `docker build` without build arguments sees it: the ARG defaults filled in."""
+    defaults = dict(arg.split("=", 1) for arg in _dockerfile("ARG") if "=" in arg)
+    return [re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], line) for line in _dockerfile("FROM")]
+
+
 @pytest.mark.parametrize("directory", [MANIFESTS, MANIFESTS / "examples"])
 def test_each_kustomization_lists_every_yaml_file_beside_it(directory: Path):
     listed = set(yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"])
@@ -117,14 +123,24 @@ def test_the_pod_runs_as_the_image_s_non_root_user_with_bounded_resources():
 def test_the_image_starts_the_operator_and_has_git_and_ssh():
     assert _dockerfile("ENTRYPOINT") == ['["tilt-operator", "run"]']
     assert re.search(r"apt-get install -y --no-install-recommends git\b.* openssh-client\b", DOCKERFILE)
-    *stages, final = _dockerfile("FROM")
+    *stages, final = _base_images()
     assert re.match(r"python:3\.11\.\d+-slim", final), "pin the base image by its full tag"
     assert all(re.match(r"\S+:v?\d+\.\d+\.\d+\S* ", stage) for stage in stages), "pin every build stage by its full tag"
 
 
+def test_every_base_image_is_a_build_argument_so_a_machine_without_a_registry_can_pass_its_own():
+    """`buildah bud --build-arg PYTHON_IMAGE=…` (tilt_operator.devcluster.images) replaces each one."""
+    assert all(re.match(r"\$\{\w+_IMAGE\}", line) for line in _dockerfile("FROM"))
+    assert {arg.split("=")[0] for arg in _dockerfile("ARG") if "=" in arg} >= {
+        "PYTHON_IMAGE",
+        "GOLANG_IMAGE",
+        "KUBECTL_IMAGE",
+    }
+
+
 def test_the_image_runs_tiltfiles_with_a_host_built_in_a_stage_of_its_own():
     """The image has no Go: the Tiltfile host comes from a build stage, and the operator is told where."""
-    assert "golang:1.26.8-bookworm AS host" in _dockerfile("FROM")
+    assert "golang:1.26.8-bookworm AS host" in _base_images()
     assert "--from=host /tiltfile-host /usr/local/bin/tiltfile-host" in _dockerfile("COPY")
     assert re.search(r"TILT_OPERATOR_TILTFILE_HOST=/usr/local/bin/tiltfile-host\b", DOCKERFILE)
 
