@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make a fresh machine ready: the system tools the operator and its tests call, and a virtualenv
 # in .venv with the package installed (editable) and its test tools. Safe to run again.
-# `bootstrap.sh tests` also installs the browser the dashboard's tests drive and the OpenSSH
-# server the private-repo tests fetch from over ssh.
+# `bootstrap.sh tests` also installs the browser the dashboard's tests drive, the OpenSSH
+# server the private-repo tests fetch from over ssh, and what the local node needs;
+# `bootstrap.sh node` only the last (`tilt-operator dev --node`, docs/design.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,16 @@ fi
 # The ssh tests start their own sshd on loopback (never the system's service).
 if [[ ${1:-} == tests && ! -x /usr/sbin/sshd ]]; then
   missing+=(openssh-server)
+fi
+# The local node and the image: containerd and runc run the pods, the CNI plugins wire them to a
+# bridge, iptables carries kube-proxy's Service rules; debootstrap, podman and buildah make the
+# base images and build the Dockerfile without a daemon.
+if [[ ${1:-} == tests || ${1:-} == node ]]; then
+  for pair in containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
+    iptables:iptables debootstrap:debootstrap podman:podman buildah:buildah; do
+    tool=${pair%%:*} package=${pair#*:}
+    [[ -x $tool ]] || command -v "$tool" >/dev/null 2>&1 || missing+=("$package")
+  done
 fi
 if ((${#missing[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then

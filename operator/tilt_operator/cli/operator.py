@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -23,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the operator against the current kubeconfig (the default)")
     dev = commands.add_parser("dev", help="start a local control plane, install the CRDs and run the operator on it")
     dev.add_argument("--state-dir", type=Path, help="where the local cluster keeps its data and kubeconfig")
+    dev.add_argument(
+        "--node",
+        action="store_true",
+        help="add a node (kubelet, containerd, kube-proxy; needs root) and run the operator on it as users "
+        "deploy it: the image built from the Dockerfile with buildah, and kubectl apply -k manifests/",
+    )
     run.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
@@ -70,7 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     liveness = getattr(options, "liveness", DEFAULT_LIVENESS)
     liveness = None if liveness == "none" else liveness
 
-    if command == "dev":
+    if command == "dev" and options.node:
+        _dev_node(options.state_dir)
+    elif command == "dev":
         _dev(options.state_dir, settings, liveness)
     else:
         run_operator(settings, liveness_endpoint=liveness)
@@ -103,6 +112,15 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
             # A terminal's Ctrl-C reached the child too; a `kill -INT` of this process did not.
             child.terminate()
             child.wait()
+
+
+def _dev_node(state_dir: Path | None) -> None:
+    """The dev cluster with a node, the operator deployed onto it; until Ctrl-C or SIGTERM, then all of it stops."""
+    from tilt_operator.devcluster.dev import default_state_dir, dev_cluster
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with dev_cluster(state_dir or default_state_dir(), node=True), contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """``tilt-operator dev``: a local cluster with the CRDs, for the operator to run on, with no cluster of yours needed.
 
 Everything a person needs to try the operator on a machine without Docker, in one command that
-cleans up after itself on Ctrl-C; the CLI runs the operator inside this context.
+cleans up after itself on Ctrl-C; the CLI runs the operator inside this context. With ``--node``
+the cluster gets a real node (tilt_operator.devcluster.node) and the operator runs as users deploy
+it: the image built from the Dockerfile, under the name the manifests use, and ``kubectl apply -k
+manifests/``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from pathlib import Path
 from tilt_operator.config import DEFAULT_NAMESPACE, xdg_dir
 from tilt_operator.devcluster.binaries import ensure_binaries, repo_root
 from tilt_operator.devcluster.cluster import DevCluster
+from tilt_operator.devcluster.images import ensure_image, pause_image
+from tilt_operator.devcluster.node import cluster_with_node
+
+# The image the Deployment in manifests/ names, as containerd spells it.
+MANIFEST_IMAGE = "docker.io/library/tilt-operator:dev"
 
 
 def default_state_dir() -> Path:
@@ -31,23 +39,40 @@ def link_kubectl(cluster: DevCluster) -> Path:
 
 
 @contextmanager
-def dev_cluster(state_dir: Path, dashboard: str | None = None) -> Iterator[DevCluster]:
+def _started(state_dir: Path, node: bool) -> Iterator[DevCluster]:
+    binaries = ensure_binaries()
+    if not node:
+        with DevCluster(binaries, state_dir) as cluster:
+            yield cluster
+        return
+    image = ensure_image(binaries)
+    with cluster_with_node(binaries, state_dir, [pause_image(), image]) as started:
+        started.tag(image, MANIFEST_IMAGE)
+        yield started.cluster
+
+
+@contextmanager
+def dev_cluster(state_dir: Path, dashboard: str | None = None, node: bool = False) -> Iterator[DevCluster]:
     """A running local cluster with the CRDs and the operator's namespace; stopped on exit.
 
-    ``dashboard`` is the address the operator will serve at, to print with the hints.
+    ``dashboard`` is the address the operator will serve at, to print with the hints; with
+    ``node``, the operator is deployed onto the cluster's node from manifests/ instead.
     """
-    with DevCluster(ensure_binaries(), state_dir) as cluster:
+    with _started(state_dir, node) as cluster:
         cluster.install_crds(repo_root() / "crds")
         # The operator's namespace, where the Secrets of private repos go, as in a cluster.
         cluster.kubectl(
             "apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {DEFAULT_NAMESPACE}}}\n"
         )
+        if node:
+            cluster.kubectl("apply", "-k", str(repo_root() / "manifests"))
         bin_dir = link_kubectl(cluster)
         host, _, port = (dashboard or "").rpartition(":")
         print(
             f"\nlocal cluster ready at {cluster.server}; in another shell:\n"
             f"  export KUBECONFIG={cluster.kubeconfig} PATH={bin_dir}:$PATH\n"
             "  kubectl get tilt\n"
+            + ("  kubectl get pods -n tilt-operator   # the operator, deployed from manifests/\n" if node else "")
             + (f"dashboard: http://{host}:{port}/ (kubectl tilt ui opens it)\n" if dashboard else ""),
             file=sys.stderr,
             flush=True,

@@ -1,0 +1,343 @@
+"""A real node for the local cluster: a kubelet, containerd and runc to run its pods, kube-proxy for Services.
+
+The node is this machine. Its pods live on a bridge of their own (``POD_CIDR``) whose address is
+their gateway; the API server listens on that address (a cluster started with ``workloads=True``),
+so the ``kubernetes`` Service that kube-proxy routes reaches it, and nothing of the pod network
+leaves this machine. Images come from OCI archives (tilt_operator.devcluster.images): no registry
+is pulled from. Every file lives under ``<state dir>/node``; on exit the node stops its pods,
+unmounts what the kubelet mounted, removes kube-proxy's rules and the bridge. Needs root, like
+any kubelet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tilt_operator.devcluster.binaries import Binaries
+from tilt_operator.devcluster.cluster import DevCluster, free_port, spawn, terminate, write_kubeconfig
+from tilt_operator.devcluster.images import Image
+from tilt_operator.devcluster.pki import NODE_NAME, POD_CIDR, POD_GATEWAY
+
+BRIDGE = "tiltdev0"
+# containerd's namespace for what the kubelet runs (CRI).
+_CRI_NAMESPACE = "k8s.io"
+_KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
+
+
+@contextlib.contextmanager
+def pod_network() -> Iterator[None]:
+    """The pods' bridge, up with the gateway address, for as long as the cluster runs."""
+    prefix = ipaddress.ip_network(POD_CIDR).prefixlen
+    _ip("link", "add", BRIDGE, "type", "bridge", ignore="File exists")
+    try:
+        _ip("addr", "replace", f"{POD_GATEWAY}/{prefix}", "dev", BRIDGE)
+        _ip("link", "set", BRIDGE, "up")
+        yield
+    finally:
+        _ip("link", "delete", BRIDGE, ignore="Cannot find device")
+
+
+def _ip(*args: str, ignore: str = "") -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if result.returncode != 0 and not (ignore and ignore in result.stderr):
+        raise RuntimeError(f"ip {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+@dataclass
+class Node:
+    """One kubelet, with its containerd and kube-proxy, registered to ``cluster`` as ``NODE_NAME``."""
+
+    cluster: DevCluster
+    images: list[Image]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> Path:
+        return self.cluster.state_dir / "node"
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "containerd.sock"
+
+    @property
+    def binaries(self) -> Binaries:
+        return self.cluster.binaries
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start containerd, import the images, start the kubelet and kube-proxy; return when the node is Ready."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            containerd = Path(shutil.which("containerd") or "containerd")
+            self._spawn("containerd", containerd, ["--config", str(self._containerd_config())])
+            self._wait_for(lambda: self._ctr("version", check=False).returncode == 0, "containerd", timeout)
+            for image in self.images:
+                self._ctr("images", "import", str(image.archive))
+            pki = self.cluster.pki
+            kubelet_kubeconfig = self.directory / "kubelet.kubeconfig"
+            write_kubeconfig(kubelet_kubeconfig, self.cluster.server, pki.ca.cert, pki.kubelet, "kubelet")
+            proxy_kubeconfig = self.directory / "kube-proxy.kubeconfig"
+            write_kubeconfig(proxy_kubeconfig, self.cluster.server, pki.ca.cert, pki.kube_proxy, "kube-proxy")
+            self._spawn(
+                "kubelet",
+                self.binaries.kubelet,
+                [
+                    f"--config={self._kubelet_config()}",
+                    f"--kubeconfig={kubelet_kubeconfig}",
+                    f"--root-dir={self.directory / 'kubelet'}",
+                    f"--cert-dir={self.directory / 'kubelet-pki'}",
+                    f"--hostname-override={NODE_NAME}",
+                    f"--node-ip={POD_GATEWAY}",
+                ],
+            )
+            self._spawn("kube-proxy", self.binaries.kube_proxy, [f"--config={self._proxy_config(proxy_kubeconfig)}"])
+            self._wait_for(self._ready, f"node {NODE_NAME}", timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        """Ready, and schedulable: the node lifecycle controller has lifted the taint it registered with."""
+        found = self.cluster.kubectl(
+            "get",
+            "node",
+            NODE_NAME,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints}',
+            check=False,
+        )
+        return found.stdout.strip() == "True"
+
+    def tag(self, image: Image, name: str) -> None:
+        """Give an imported image another name, such as the one the manifests use (``tilt-operator:dev``)."""
+        self._ctr("images", "tag", "--force", image.ref, name)
+
+    def _containerd_config(self) -> Path:
+        cni = self.directory / "cni"
+        cni.mkdir(exist_ok=True)
+        network = {
+            "cniVersion": "1.0.0",
+            "name": "tilt-dev",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": BRIDGE,
+                    "isGateway": True,
+                    "hairpinMode": True,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": POD_CIDR, "gateway": POD_GATEWAY}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                        "dataDir": str(self.directory / "ipam"),
+                    },
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ],
+        }
+        (cni / "10-tilt-dev.conflist").write_text(json.dumps(network, indent=2))
+        cri = {
+            "sandbox_image": self.images[0].ref,
+            # Pods never rank below this machine's own processes for the OOM killer: the kubelet
+            # asks for -998 for every sandbox, which some kernels refuse (EIO) and which would
+            # outrank the developer's own programs.
+            "restrict_oom_score_adj": True,
+            "netns_mounts_under_state_dir": True,
+            "cni": {"bin_dir": "/usr/lib/cni", "conf_dir": str(cni)},
+            "containerd": {
+                "snapshotter": "overlayfs",
+                "runtimes": {"runc": {"runtime_type": "io.containerd.runc.v2"}},
+            },
+        }
+        config = self.directory / "containerd.toml"
+        config.write_text(
+            "version = 2\n"
+            f'root = "{self.directory / "containerd"}"\n'
+            f'state = "{self.directory / "containerd-state"}"\n'
+            f'[grpc]\naddress = "{self.socket}"\n'
+            f'[ttrpc]\naddress = "{self.directory / "containerd-ttrpc.sock"}"\n'
+            '[plugins."io.containerd.grpc.v1.cri"]\n' + _toml(cri, 'plugins."io.containerd.grpc.v1.cri"')
+        )
+        return config
+
+    def _kubelet_config(self) -> Path:
+        config = {
+            "apiVersion": "kubelet.config.k8s.io/v1beta1",
+            "kind": "KubeletConfiguration",
+            # This machine's kernel may still mount cgroup v1, which the kubelet refuses by default.
+            "failCgroupV1": False,
+            "failSwapOn": False,
+            "cgroupDriver": "cgroupfs",
+            "containerRuntimeEndpoint": f"unix://{self.socket}",
+            "address": POD_GATEWAY,
+            "port": free_port(),
+            "readOnlyPort": 0,
+            "healthzPort": 0,
+            # Only the API server talks to the kubelet: by certificate, authorised through the API server.
+            "authentication": {
+                "anonymous": {"enabled": False},
+                "webhook": {"enabled": True},
+                "x509": {"clientCAFile": str(self.cluster.pki.ca.cert)},
+            },
+            "authorization": {"mode": "Webhook"},
+            "clusterDomain": "cluster.local",
+            "podLogsDir": str(self.directory / "pod-logs"),
+            "volumePluginDir": str(self.directory / "volume-plugins"),
+            # Images cannot be pulled again here: never collect them, never evict for a full disk.
+            "imageGCHighThresholdPercent": 100,
+            "imageGCLowThresholdPercent": 99,
+            "evictionHard": {"memory.available": "1Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+            "registerNode": True,
+            "rotateCertificates": False,
+            # The kubelet's own OOM score: left as it is, as its pods' are (restrict_oom_score_adj).
+            "oomScoreAdj": 0,
+        }
+        path = self.directory / "kubelet.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def _proxy_config(self, kubeconfig: Path) -> Path:
+        config = {
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+            "kind": "KubeProxyConfiguration",
+            "clientConnection": {"kubeconfig": str(kubeconfig)},
+            "mode": "iptables",
+            "hostnameOverride": NODE_NAME,
+            "clusterCIDR": POD_CIDR,
+            "bindAddress": POD_GATEWAY,
+            "healthzBindAddress": f"127.0.0.1:{free_port()}",
+            "metricsBindAddress": f"127.0.0.1:{free_port()}",
+            # Leave the machine's conntrack settings and kube-proxy's OOM score alone.
+            "conntrack": {"maxPerCore": 0},
+            "oomScoreAdj": 0,
+        }
+        path = self.directory / "kube-proxy.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["ctr", "--address", str(self.socket), "--namespace", _CRI_NAMESPACE, *args],
+            capture_output=True,
+            text=True,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"ctr {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def _spawn(self, name: str, binary: Path, args: list[str]) -> None:
+        log = self.cluster.state_dir / "logs" / f"{name}.log"
+        self.processes[name] = spawn(binary, args, log, self.directory)
+
+    def _wait_for(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {process.returncode}; see {self.cluster.state_dir / 'logs'}"
+                    )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop the kubelet and kube-proxy, then every pod's containers, then containerd; leave nothing mounted."""
+        for name in ("kubelet", "kube-proxy"):
+            self._terminate(name)
+        if "containerd" in self.processes:
+            self._remove_containers()
+            self._terminate("containerd")
+        subprocess.run([str(self.binaries.kube_proxy), "--cleanup"], capture_output=True)
+        _remove_kubelet_chains()
+        _unmount_under(self.directory)
+        _remove_cgroups("kubepods")
+
+    def _remove_containers(self) -> None:
+        """Kill and delete every task and container containerd runs for the kubelet, pods' sandboxes too."""
+        tasks = self._ctr("tasks", "list", "--quiet", check=False).stdout.split()
+        for task in tasks:
+            self._ctr("tasks", "kill", "--all", "--signal", "SIGKILL", task, check=False)
+        for task in tasks:
+            self._ctr("tasks", "delete", "--force", task, check=False)
+        containers = self._ctr("containers", "list", "--quiet", check=False).stdout.split()
+        if containers:
+            self._ctr("containers", "delete", *containers, check=False)
+
+    def _terminate(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            terminate(process)
+
+    def __enter__(self) -> Node:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()
+
+
+def _toml(table: dict[str, object], prefix: str) -> str:
+    """containerd's CRI settings as TOML: scalars and lists first, then each sub-table under its dotted name."""
+    lines, tables = [], []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            tables.append(f"[{prefix}.{key}]\n" + _toml(value, f"{prefix}.{key}"))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}\n")
+    return "".join(lines) + "".join(tables)
+
+
+def _remove_kubelet_chains() -> None:
+    """The iptables chains the kubelet makes for itself (kube-proxy's go with ``kube-proxy --cleanup``)."""
+    for command in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            listed = subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True).stdout
+            for rule in listed.splitlines():
+                words = shlex.split(rule)
+                if words[:1] == ["-A"] and words[-2:] in (["-j", chain] for chain in _KUBELET_CHAINS):
+                    subprocess.run([command, "-t", table, "-D", *words[1:]], capture_output=True)
+            for chain in _KUBELET_CHAINS:
+                if f"-N {chain}" in listed.splitlines():
+                    subprocess.run([command, "-t", table, "-F", chain], capture_output=True)
+                    subprocess.run([command, "-t", table, "-X", chain], capture_output=True)
+
+
+def _unmount_under(directory: Path) -> None:
+    """Unmount what the kubelet and containerd mounted under ``directory``, deepest first."""
+    resolved = str(directory.resolve())
+    mounts = [
+        line.split()[4].encode().decode("unicode_escape")
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    ]
+    for mount in sorted((m for m in mounts if m == resolved or m.startswith(resolved + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", mount], capture_output=True)
+
+
+def _remove_cgroups(name: str) -> None:
+    """Remove the kubelet's cgroup tree from every controller once nothing runs in it (cgroup v1 and v2)."""
+    root = Path("/sys/fs/cgroup")
+    for top in [root / name, *root.glob(f"*/{name}")]:
+        if not top.is_dir():
+            continue
+        for directory, _, _ in sorted(os.walk(top), key=lambda entry: len(entry[0]), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+
+
+@contextlib.contextmanager
+def cluster_with_node(binaries: Binaries, state_dir: Path, images: list[Image]) -> Iterator[Node]:
+    """A cluster for workloads with its node Ready, the images imported (the pause image first)."""
+    with pod_network(), DevCluster(binaries, state_dir, workloads=True) as cluster, Node(cluster, images) as node:
+        yield node
