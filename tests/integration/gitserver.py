@@ -104,11 +104,13 @@ class _Server(ThreadingHTTPServer):
 class GitServer:
     """Bare repos under ``root`` served at ``https://127.0.0.1:<port>/<name>.git``; stoppable and restartable."""
 
-    def __init__(self, workdir: Path, pki_dir: Path | None = None) -> None:
-        """``pki_dir`` shares another server's CA, so clients that trust one trust both."""
+    def __init__(self, workdir: Path, pki_dir: Path | None = None, host: str = "127.0.0.1") -> None:
+        """``pki_dir`` shares another server's CA, so clients that trust one trust both; ``host`` is
+        where it listens (a local node's pods reach the pod network's gateway, never loopback)."""
         self.root = workdir / "repos"
         self.root.mkdir(parents=True)
         self.pki = ensure_pki(pki_dir or workdir / "pki")
+        self.host = host
         self.port = free_port()
         self.requests: list[str] = []
         self.throttle = 0.0
@@ -123,10 +125,10 @@ class GitServer:
         return self.pki.ca.cert
 
     def url(self, name: str) -> str:
-        return f"https://127.0.0.1:{self.port}/{name}.git"
+        return f"https://{self.host}:{self.port}/{name}.git"
 
     def start(self) -> None:
-        server = _Server(("127.0.0.1", self.port), _Backend)
+        server = _Server((self.host, self.port), _Backend)
         server.root, server.requests, server.throttle = self.root, self.requests, self.throttle
         server.authorized = self.authorized
         server.git, server.environ = self.git, self.environ

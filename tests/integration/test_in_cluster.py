@@ -1,0 +1,223 @@
+"""The operator as users deploy it: the image built from the Dockerfile, run by a real kubelet from manifests/.
+
+A cluster of its own with a node (tilt_operator.devcluster.node): containerd and runc run the pods,
+kube-proxy routes the ``kubernetes`` Service to the API server. The image is the repo's Dockerfile
+built by buildah on locally made bases (tilt_operator.devcluster.images); what is applied is
+``manifests/`` through an overlay that changes nothing but the image's name. The test git server
+listens on the pod network's gateway, trusted through a Secret's ca.crt as a user's would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+from tests.conftest import eventually
+from tests.integration.conftest import REPO
+from tests.integration.gitserver import GitServer
+from tests.integration.objects import Api, extension, ready, repo
+from tests.integration.test_logs import VENV_BIN
+from tilt_operator.config import DEFAULT_NAMESPACE
+from tilt_operator.devcluster import DevCluster, ensure_binaries
+from tilt_operator.devcluster.images import Image, ensure_image, pause_image
+from tilt_operator.devcluster.node import Node, cluster_with_node
+from tilt_operator.devcluster.pki import POD_GATEWAY
+
+LEASE = "tilt-operator"
+SELECTOR = "app.kubernetes.io/name=tilt-operator"
+# Long enough for two cold pod starts (the image unpacked, kopf's caches filled), never a sleep.
+START = 180.0
+
+
+@pytest.fixture(scope="module")
+def image() -> Image:
+    return ensure_image(ensure_binaries())
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory, image: Image) -> Iterator[Node]:
+    binaries = ensure_binaries()
+    with cluster_with_node(binaries, tmp_path_factory.mktemp("node-cluster"), [pause_image(), image]) as started:
+        started.cluster.install_crds(REPO / "crds")
+        yield started
+
+
+@pytest.fixture(scope="module")
+def cluster(node: Node, image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
+    """``kubectl apply -k`` of manifests/ with only the image renamed to the one just built."""
+    overlay = tmp_path_factory.mktemp("overlay")
+    name, _, tag = image.ref.rpartition(":")
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(REPO / "manifests", overlay)],
+        "images": [{"name": "tilt-operator", "newName": name, "newTag": tag}],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    node.cluster.kubectl("apply", "-k", str(overlay))
+    yield node.cluster
+    node.cluster.kubectl("delete", "-k", str(overlay), "--wait=false", "--ignore-not-found")
+
+
+@pytest.fixture(scope="module")
+def api(cluster: DevCluster) -> Api:
+    return Api(client.CustomObjectsApi(config.new_client_from_config(config_file=str(cluster.kubeconfig))))
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory: pytest.TempPathFactory, node: Node) -> Iterator[GitServer]:
+    """The test git server where the pods reach it: on the pod network's gateway, never loopback."""
+    server = GitServer(tmp_path_factory.mktemp("node-git"), pki_dir=node.cluster.pki.directory, host=POD_GATEWAY)
+    server.start()
+    yield server
+    server.stop()
+
+
+def pods(cluster: DevCluster) -> list[dict[str, Any]]:
+    listed = cluster.kubectl("get", "pods", "-n", DEFAULT_NAMESPACE, "-l", SELECTOR, "-o", "json")
+    return [pod for pod in json.loads(listed.stdout)["items"] if not pod["metadata"].get("deletionTimestamp")]
+
+
+def running_and_ready(pod: dict[str, Any]) -> bool:
+    conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+    return pod.get("status", {}).get("phase") == "Running" and conditions.get("Ready") == "True"
+
+
+def both_ready(cluster: DevCluster) -> list[dict[str, Any]] | None:
+    found = pods(cluster)
+    return found if len(found) == 2 and all(running_and_ready(pod) for pod in found) else None
+
+
+def holder(cluster: DevCluster) -> str:
+    found = cluster.kubectl(
+        "get", "lease", LEASE, "-n", DEFAULT_NAMESPACE, "-o", "jsonpath={.spec.holderIdentity}", check=False
+    )
+    return found.stdout.rpartition("_")[0] if found.returncode == 0 else ""
+
+
+def leader(cluster: DevCluster) -> str:
+    """The pod that holds the Lease, once one of the two Ready pods does."""
+
+    def find() -> str | None:
+        names = {pod["metadata"]["name"] for pod in both_ready(cluster) or []}
+        held = holder(cluster)
+        return held if held in names else None
+
+    return eventually(find, timeout=START, what="one of the two Ready pods holds the Lease")
+
+
+def kubectl_tilt_env(cluster: DevCluster, home: Path) -> dict[str, str]:
+    """A user's shell: the cluster's kubeconfig, no operator on this machine (an empty HOME)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_")}
+    return {
+        **env,
+        "HOME": str(home),
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "PATH": f"{VENV_BIN}{os.pathsep}{cluster.binaries.directory}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+def test_both_replicas_run_the_image_and_pass_their_probes(cluster: DevCluster, image: Image) -> None:
+    ready_pods = eventually(lambda: both_ready(cluster), timeout=START, what="two pods Running and Ready")
+    for pod in ready_pods:
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["image"].endswith(image.ref.rpartition("/")[2]), status["image"]
+        assert status["ready"] is True
+        assert status["restartCount"] == 0, f"{pod['metadata']['name']} restarted: {status}"
+        assert pod["spec"]["nodeName"]
+
+
+def test_one_pod_holds_the_lease(cluster: DevCluster) -> None:
+    held = leader(cluster)
+    others = [pod["metadata"]["name"] for pod in pods(cluster) if pod["metadata"]["name"] != held]
+    assert len(others) == 1
+
+
+def test_the_pods_run_as_non_root_on_a_read_only_root_without_privilege_escalation(cluster: DevCluster) -> None:
+    pod = eventually(lambda: both_ready(cluster), timeout=START, what="two pods Ready")[0]["metadata"]["name"]
+    checked = cluster.kubectl(
+        "exec",
+        "-n",
+        DEFAULT_NAMESPACE,
+        pod,
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; grep -E '^(NoNewPrivs|CapEff):' /proc/1/status; touch /root-is-writable 2>&1; touch /tmp/ok",
+        check=False,
+    )
+    lines = checked.stdout.splitlines()
+    assert lines[:2] == ["10001", "10001"], checked
+    assert "NoNewPrivs:\t1" in lines, checked
+    assert "CapEff:\t0000000000000000" in lines, checked
+    assert any("Read-only file system" in line for line in lines), checked
+    # The emptyDir volumes are where it writes: /tmp and the data dir.
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_repo_on_the_git_server_and_an_extension_become_ready_in_the_cluster(
+    cluster: DevCluster, api: Api, git_server: GitServer, tmp_path: Path
+) -> None:
+    leader(cluster)
+    git_server.create_repo("node-shelf", {"hello/Tiltfile": "print('hello from the node')\n"})
+    # A user's Secret: the server's CA, so the operator in its pod trusts this repo's server alone.
+    created = subprocess.run(
+        ["kubectl-tilt", "create", "secret", "git", "node-shelf", "--ca-file", str(git_server.ca_bundle)],
+        env=kubectl_tilt_env(cluster, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    api.create("extensionrepos", repo("node-shelf", git_server.url("node-shelf"), secretRef={"name": "node-shelf"}))
+    api.create("extensions", extension("hello", "node-shelf", "hello"))
+    for plural, name in (("extensionrepos", "node-shelf"), ("extensions", "hello"), ("tiltfiles", "hello")):
+        eventually(
+            lambda plural=plural, name=name: ready(api.status(plural, name)) == "True",
+            timeout=120,
+            what=f"{plural}/{name} Ready",
+        )
+
+
+def test_kubectl_tilt_logs_and_ui_reach_the_leader_s_pod(cluster: DevCluster, api: Api, tmp_path: Path) -> None:
+    eventually(lambda: ready(api.status("tiltfiles", "hello")) == "True", timeout=120, what="tiltfile/hello Ready")
+    env = kubectl_tilt_env(cluster, tmp_path)
+    shown = subprocess.run(["kubectl-tilt", "logs", "hello"], env=env, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "hello from the node" in shown.stdout
+
+    ui = subprocess.Popen(["kubectl-tilt", "ui", "--no-browser"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert ui.stdout is not None
+        first = ui.stdout.readline()
+        assert first.startswith("dashboard: http://127.0.0.1:"), first
+        with urllib.request.urlopen(first.removeprefix("dashboard: ").strip(), timeout=30) as page:
+            assert page.status == 200
+            assert "<title>" in page.read().decode()
+    finally:
+        ui.terminate()
+        ui.wait(10)
+
+
+def test_deleting_the_leader_pod_hands_the_lease_and_the_work_to_the_other(cluster: DevCluster, api: Api) -> None:
+    old = leader(cluster)
+    (standby,) = [pod["metadata"]["name"] for pod in pods(cluster) if pod["metadata"]["name"] != old]
+    cluster.kubectl("delete", "pod", "-n", DEFAULT_NAMESPACE, old, "--wait=false")
+    # The leader gives the Lease up when it gets SIGTERM; the standby takes it at its next retry.
+    eventually(lambda: holder(cluster) == standby, timeout=30, what=f"the Lease moves from {old} to {standby}")
+    api.create("extensions", extension("hello-again", "node-shelf", "hello"))
+    eventually(
+        lambda: ready(api.status("tiltfiles", "hello-again")) == "True", timeout=60, what="the new leader runs it"
+    )
+    # The Deployment replaces the deleted pod, which comes up as the standby.
+    eventually(lambda: both_ready(cluster), timeout=START, what="two pods Ready again")
+    assert holder(cluster) == standby
