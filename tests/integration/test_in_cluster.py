@@ -2,8 +2,9 @@
 
 A cluster of its own with a node (tilt_operator.devcluster.node): containerd and runc run the pods,
 kube-proxy routes the ``kubernetes`` Service to the API server. The image is the repo's Dockerfile
-built by buildah on locally made bases (tilt_operator.devcluster.images); what is applied is
-``manifests/`` through an overlay that changes nothing but the image's name. The test git server
+built by buildah on locally made bases (tilt_operator.devcluster.images), loaded under the name
+the Deployment uses; what is applied is ``manifests/`` itself, as ``tilt-operator dev --node``
+applies it. This is the kubelet path: the pods run under a real kubelet, containerd and runc. The test git server
 listens on the pod network's gateway, trusted through a Secret's ca.crt as a user's would be.
 """
 
@@ -18,17 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client, config
 
 from tests.conftest import eventually
 from tests.integration.conftest import REPO
 from tests.integration.gitserver import GitServer
 from tests.integration.objects import Api, extension, ready, repo
+from tests.integration.test_deployment import DENIED
 from tests.integration.test_logs import VENV_BIN
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.devcluster import DevCluster, ensure_binaries
-from tilt_operator.devcluster.images import Image, ensure_image, pause_image
+from tilt_operator.devcluster.dev import MANIFEST_IMAGE, deploy_operator
+from tilt_operator.devcluster.images import Image, ensure_image, image_id, pause_image
 from tilt_operator.devcluster.node import Node, cluster_with_node
 from tilt_operator.devcluster.pki import POD_GATEWAY
 
@@ -40,6 +42,8 @@ START = 180.0
 
 @pytest.fixture(scope="module")
 def image() -> Image:
+    if os.geteuid() != 0:
+        pytest.fail("the node's kubelet, containerd and buildah need root: run the tests as root (CI does)")
     return ensure_image(ensure_binaries())
 
 
@@ -52,20 +56,11 @@ def node(tmp_path_factory: pytest.TempPathFactory, image: Image) -> Iterator[Nod
 
 
 @pytest.fixture(scope="module")
-def cluster(node: Node, image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
-    """``kubectl apply -k`` of manifests/ with only the image renamed to the one just built."""
-    overlay = tmp_path_factory.mktemp("overlay")
-    name, _, tag = image.ref.rpartition(":")
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [os.path.relpath(REPO / "manifests", overlay)],
-        "images": [{"name": "tilt-operator", "newName": name, "newTag": tag}],
-    }
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    node.cluster.kubectl("apply", "-k", str(overlay))
+def cluster(node: Node, image: Image) -> Iterator[DevCluster]:
+    """``kubectl apply -k manifests/``, with the image just built under the name the Deployment uses."""
+    deploy_operator(node, image)
     yield node.cluster
-    node.cluster.kubectl("delete", "-k", str(overlay), "--wait=false", "--ignore-not-found")
+    node.cluster.kubectl("delete", "-k", str(REPO / "manifests"), "--wait=false", "--ignore-not-found")
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +125,7 @@ def test_both_replicas_run_the_image_and_pass_their_probes(cluster: DevCluster, 
     ready_pods = eventually(lambda: both_ready(cluster), timeout=START, what="two pods Running and Ready")
     for pod in ready_pods:
         (status,) = pod["status"]["containerStatuses"]
-        assert status["image"].endswith(image.ref.rpartition("/")[2]), status["image"]
+        assert (status["image"], status["imageID"]) == (MANIFEST_IMAGE, image_id(image))
         assert status["ready"] is True
         assert status["restartCount"] == 0, f"{pod['metadata']['name']} restarted: {status}"
         assert pod["spec"]["nodeName"]
@@ -218,6 +213,10 @@ def test_deleting_the_leader_pod_hands_the_lease_and_the_work_to_the_other(clust
     eventually(
         lambda: ready(api.status("tiltfiles", "hello-again")) == "True", timeout=60, what="the new leader runs it"
     )
+    # Nothing the pods did was refused by the API server: the ServiceAccount's rights suffice.
+    for pod in pods(cluster):
+        log = cluster.kubectl("logs", "-n", DEFAULT_NAMESPACE, pod["metadata"]["name"]).stdout
+        assert not DENIED.search(log), log
     # The Deployment replaces the deleted pod, which comes up as the standby.
     eventually(lambda: both_ready(cluster), timeout=START, what="two pods Ready again")
     assert holder(cluster) == standby

@@ -17,8 +17,8 @@ from pathlib import Path
 from tilt_operator.config import DEFAULT_NAMESPACE, xdg_dir
 from tilt_operator.devcluster.binaries import ensure_binaries, repo_root
 from tilt_operator.devcluster.cluster import DevCluster
-from tilt_operator.devcluster.images import ensure_image, pause_image
-from tilt_operator.devcluster.node import cluster_with_node
+from tilt_operator.devcluster.images import Image, ensure_image, pause_image
+from tilt_operator.devcluster.node import Node, cluster_with_node
 
 # The image the Deployment in manifests/ names, as containerd spells it.
 MANIFEST_IMAGE = "docker.io/library/tilt-operator:dev"
@@ -38,6 +38,12 @@ def link_kubectl(cluster: DevCluster) -> Path:
     return bin_dir
 
 
+def deploy_operator(node: Node, image: Image) -> None:
+    """The operator as users deploy it: ``image`` under the name manifests/ uses, then ``kubectl apply -k``."""
+    node.tag(image, MANIFEST_IMAGE)
+    node.cluster.kubectl("apply", "-k", str(repo_root() / "manifests"))
+
+
 @contextmanager
 def _started(state_dir: Path, node: bool) -> Iterator[DevCluster]:
     binaries = ensure_binaries()
@@ -47,7 +53,8 @@ def _started(state_dir: Path, node: bool) -> Iterator[DevCluster]:
         return
     image = ensure_image(binaries)
     with cluster_with_node(binaries, state_dir, [pause_image(), image]) as started:
-        started.tag(image, MANIFEST_IMAGE)
+        started.cluster.install_crds(repo_root() / "crds")
+        deploy_operator(started, image)
         yield started.cluster
 
 
@@ -64,8 +71,6 @@ def dev_cluster(state_dir: Path, dashboard: str | None = None, node: bool = Fals
         cluster.kubectl(
             "apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {DEFAULT_NAMESPACE}}}\n"
         )
-        if node:
-            cluster.kubectl("apply", "-k", str(repo_root() / "manifests"))
         bin_dir = link_kubectl(cluster)
         host, _, port = (dashboard or "").rpartition(":")
         print(

@@ -226,3 +226,8 @@ def _build(binaries: Binaries) -> Image:
 def image_size(image: Image) -> int:
     """The image's size unpacked, in bytes, as ``docker images`` reports it."""
     return int(_run("podman", "image", "inspect", "--format", "{{.Size}}", image.ref))
+
+
+def image_id(image: Image) -> str:
+    """The image's ID (the digest of its configuration), as a kubelet reports it for a running container."""
+    return "sha256:" + _run("podman", "image", "inspect", "--format", "{{.Id}}", image.ref)
