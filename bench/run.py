@@ -15,7 +15,18 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from bench import dashboard, engine_overhead, failover, git_cost, harness, idle, latency, reaction, scale
+from bench import (
+    dashboard,
+    engine_overhead,
+    failover,
+    git_cost,
+    harness,
+    idle,
+    in_cluster,
+    latency,
+    reaction,
+    scale,
+)
 from bench.common import Row, describe_machine, load_average, render_report, render_table
 from tilt_operator.devcluster.binaries import repo_root
 
@@ -28,6 +39,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "reaction": reaction,
     "dashboard": dashboard,
     "failover": failover,
+    "node": in_cluster,
 }
 DEFAULT_OUTPUT = Path("docs") / "benchmarks.md"
 _PROFILING = (
