@@ -8,11 +8,18 @@ bash hack/bootstrap.sh tests
 .venv/bin/ruff format --check operator tests bench examples hack
 .venv/bin/mypy
 .venv/bin/lint-imports
-# The Tiltfile host (Go): formatted, vetted.
+# The Go programs (the Tiltfile host, the node's pause): formatted, vetted.
 host=operator/tilt_operator/engine/host
-unformatted=$(gofmt -l "$host")
+unformatted=$(gofmt -l "$host" hack/node)
 [[ -z $unformatted ]] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
 (cd "$host" && go vet .)
-# Build (or find cached) control-plane binaries before the clock of any test starts.
-.venv/bin/python -c 'from tilt_operator.devcluster import ensure_binaries; print(ensure_binaries().directory)'
+go vet hack/node/pause.go
+# Build (or find cached) the control-plane and node binaries, then the operator's image from the
+# Dockerfile (buildah on local bases, cached by the content of its build context) for the
+# end-to-end test on the local node, before the clock of any test starts.
+.venv/bin/python -c '
+from tilt_operator.devcluster import ensure_binaries
+from tilt_operator.devcluster.images import ensure_image, pause_image
+binaries = ensure_binaries()
+print(binaries.directory, ensure_image(binaries).ref, pause_image().ref)'
 exec .venv/bin/python -m pytest "$@"
