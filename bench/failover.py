@@ -23,11 +23,10 @@ from pathlib import Path
 from tests.integration.conftest import Operator
 
 from bench.common import Row, median, percentile, seconds
-from bench.harness import Milestones, custom_api, running_cluster, running_operator
+from bench.harness import GROUP, VERSION, Milestones, custom_api, obj, ready, running_cluster, running_operator
 from tilt_operator import timestamps
 from tilt_operator.config import DEFAULT_NAMESPACE
 
-GROUP, VERSION = "tilt.dev", "v1alpha1"
 LEASE = "tilt-operator"
 TERM_TARGET = 5.0
 
@@ -61,28 +60,14 @@ def _round(cluster, api, replicas: list[Operator], workdir: Path, index: int, ho
         leader.process.send_signal(how)
         stopped = time.time()
         api.create_cluster_custom_object(
-            GROUP,
-            VERSION,
-            "extensionrepos",
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "ExtensionRepo",
-                "metadata": {"name": name},
-                "spec": {"url": f"file://{directory}"},
-            },
+            GROUP, VERSION, "extensionrepos", obj("ExtensionRepo", name, {"url": f"file://{directory}"})
         )
-        ready = repos.until(
-            name,
-            lambda item: any(
-                c["type"] == "Ready" and c["status"] == "True" for c in item.get("status", {}).get("conditions", [])
-            ),
-            60,
-        )
+        reconciled_at = repos.until(name, ready, 60)
     finally:
         repos.stop()
     leader.process.wait(60)
     leader.start()  # the next round's standby
-    reconciled = time.time() - (time.monotonic() - ready)
+    reconciled = time.time() - (time.monotonic() - reconciled_at)
     return reconciled - (expiry if how == signal.SIGKILL else stopped)
 
 

@@ -25,14 +25,13 @@ from pathlib import Path
 from kubernetes import client, config, watch
 
 from bench.common import Row, median, percentile, seconds
-from bench.harness import Milestones
+from bench.harness import GROUP, VERSION, Milestones, obj
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.devcluster import DevCluster, ensure_binaries
 from tilt_operator.devcluster.dev import deploy_operator
 from tilt_operator.devcluster.images import ensure_image, image_size, pause_image
 from tilt_operator.devcluster.node import cluster_with_node
 
-GROUP, VERSION = "tilt.dev", "v1alpha1"
 LEASE = "tilt-operator"
 SELECTOR = "app.kubernetes.io/name=tilt-operator"
 FAILOVER_TARGET = 5.0
@@ -108,18 +107,9 @@ def _round(
         # created: the object is created once it has, so its first status is the new leader's.
         while _holder(leases) == leader:
             time.sleep(0.01)
-        api.create_cluster_custom_object(
-            GROUP,
-            VERSION,
-            "extensionrepos",
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "ExtensionRepo",
-                "metadata": {"name": name},
-                # No such directory in the pod: a reconcile that fails at once, with no network.
-                "spec": {"url": f"file:///nonexistent/{name}"},
-            },
-        )
+        # No such directory in the pod: a reconcile that fails at once, with no network.
+        repo = obj("ExtensionRepo", name, {"url": f"file:///nonexistent/{name}"})
+        api.create_cluster_custom_object(GROUP, VERSION, "extensionrepos", repo)
         reconciled = repos.until(name, lambda item: bool(item.get("status", {}).get("conditions")), 120)
     finally:
         repos.stop()
