@@ -99,3 +99,46 @@ def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_pa
         dev.wait(60)
     assert dev.returncode is not None
     assert not alive(pid), "the operator stops with dev"
+
+
+READY = ".items[*].status.containerStatuses[*].ready"
+
+
+def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tmp_path: Path):
+    """`tilt-operator dev --node`: the image built, a node, manifests/ applied; Ctrl-C removes all of it."""
+    state = tmp_path / "state"
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "tilt_operator", "dev", "--node", "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        assert dev.stdout is not None
+        for line in dev.stdout:
+            output.append(line)
+            if "the operator, deployed from manifests/" in line:
+                break
+        kubectl = [str(state / "bin" / "kubectl"), f"--kubeconfig={state / 'kubeconfig'}"]
+
+        def ready_pods() -> list[str] | None:
+            shown = subprocess.run(
+                [*kubectl, "get", "pods", "-n", "tilt-operator", "-o", f"jsonpath={{{READY}}}"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            return shown if shown == ["true", "true"] else None
+
+        eventually(ready_pods, timeout=180, what="the two replicas Ready")
+        nodes = subprocess.run([*kubectl, "get", "nodes", "-o", "name"], capture_output=True, text=True).stdout
+        assert nodes == "node/tilt-dev-node\n"
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C in the developer's terminal
+        dev.wait(120)
+    assert dev.returncode == 0, "".join(output)
+    assert subprocess.run(["ip", "link", "show", "tiltdev0"], capture_output=True).returncode != 0, "the bridge stays"
+    assert str(state) not in Path("/proc/self/mountinfo").read_text(), "mounts stay"
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    assert "KUBE-" not in rules, rules

@@ -118,7 +118,9 @@ def _dev_node(state_dir: Path | None) -> None:
     """The dev cluster with a node, the operator deployed onto it; until Ctrl-C or SIGTERM, then all of it stops."""
     from tilt_operator.devcluster.dev import default_state_dir, dev_cluster
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Both stop it, even where it was started in the background with SIGINT ignored.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.default_int_handler)
     with dev_cluster(state_dir or default_state_dir(), node=True), contextlib.suppress(KeyboardInterrupt):
         signal.pause()
 

@@ -40,7 +40,13 @@ _KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
 def pod_network() -> Iterator[None]:
     """The pods' bridge, up with the gateway address, for as long as the cluster runs."""
     prefix = ipaddress.ip_network(POD_CIDR).prefixlen
-    _ip("link", "add", BRIDGE, "type", "bridge", ignore="File exists")
+    try:
+        _ip("link", "add", BRIDGE, "type", "bridge")
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"a local node already runs on this machine (the bridge {BRIDGE} exists): stop it first, "
+            f"or delete what a killed one left with `ip link delete {BRIDGE}` ({error})"
+        ) from None
     try:
         _ip("addr", "replace", f"{POD_GATEWAY}/{prefix}", "dev", BRIDGE)
         _ip("link", "set", BRIDGE, "up")
@@ -52,7 +58,7 @@ def pod_network() -> Iterator[None]:
 def _ip(*args: str, ignore: str = "") -> None:
     result = subprocess.run(["ip", *args], capture_output=True, text=True)
     if result.returncode != 0 and not (ignore and ignore in result.stderr):
-        raise RuntimeError(f"ip {' '.join(args)} failed: {result.stderr.strip()}")
+        raise RuntimeError(f"ip {' '.join(args)}: {result.stderr.strip()}")
 
 
 @dataclass
