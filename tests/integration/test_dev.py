@@ -56,32 +56,35 @@ def _get(url: str) -> str | None:
         return None
 
 
-def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_path: Path):
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-    port = free_port()  # Tilt's 10350 by default; a free one here, beside a developer's own
-    dev = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tilt_operator",
-            "dev",
-            "--data-dir",
-            str(tmp_path / "data"),
-            f"--serve=127.0.0.1:{port}",
-        ],
+def start_dev(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`tilt-operator dev ARGS` in a session of its own, as a terminal would start it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tilt_operator", "dev", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+
+
+def read_until(dev: subprocess.Popen[str], marker: str) -> list[str]:
+    """What dev printed, up to and including the first line with ``marker``."""
     output: list[str] = []
+    assert dev.stdout is not None
+    for line in dev.stdout:
+        output.append(line)
+        if marker in line:
+            break
+    return output
+
+
+def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_path: Path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    port = free_port()  # Tilt's 10350 by default; a free one here, beside a developer's own
+    dev = start_dev("--data-dir", str(tmp_path / "data"), f"--serve=127.0.0.1:{port}", env=env)
     try:
-        assert dev.stdout is not None
-        for line in dev.stdout:
-            output.append(line)
-            if "dashboard:" in line:
-                break
+        output = read_until(dev, "dashboard:")
         assert any("export KUBECONFIG=" in line for line in output), "".join(output)
         assert output[-1].startswith(f"dashboard: http://127.0.0.1:{port}/"), "".join(output)
 
@@ -107,20 +110,10 @@ READY = ".items[*].status.containerStatuses[*].ready"
 def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tmp_path: Path):
     """`tilt-operator dev --node`: the image built, a node, manifests/ applied; Ctrl-C removes all of it."""
     state = tmp_path / "state"
-    dev = subprocess.Popen(
-        [sys.executable, "-m", "tilt_operator", "dev", "--node", "--state-dir", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    dev = start_dev("--node", "--state-dir", str(state))
     output: list[str] = []
     try:
-        assert dev.stdout is not None
-        for line in dev.stdout:
-            output.append(line)
-            if "the operator, deployed from manifests/" in line:
-                break
+        output = read_until(dev, "the operator, deployed from manifests/")
         kubectl = [str(state / "bin" / "kubectl"), f"--kubeconfig={state / 'kubeconfig'}"]
 
         def ready_pods() -> list[str] | None:
