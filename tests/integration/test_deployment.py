@@ -1,11 +1,11 @@
 """The in-cluster install, proven on the real API server: manifests/, its RBAC, and the image's install steps.
 
-No container engine runs here, so the image is not built. What the image and the Deployment do is
-replayed instead: the Dockerfile's own COPY lines and pip command install the package into a clean
-virtual environment, and that `tilt-operator run` is started with the Deployment's environment and
-a token of the Deployment's ServiceAccount (TokenRequest API). It must reconcile a repo, an
-extension and its Tiltfile end to end without one 403, while the same identity cannot read a
-Secret or create a Pod.
+The image itself is built and run by a kubelet in test_in_cluster.py. Here, in more detail and
+without a node, the ServiceAccount's rights: the Dockerfile's own COPY lines and pip command
+install the package into a clean virtual environment, and that `tilt-operator run` is started
+with the Deployment's environment and a token of the Deployment's ServiceAccount (TokenRequest
+API). It must reconcile a repo, an extension and its Tiltfile end to end without one 403, while
+the same identity cannot read a Secret or create a Pod.
 """
 
 from __future__ import annotations
