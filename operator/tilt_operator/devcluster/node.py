@@ -33,6 +33,8 @@ from tilt_operator.devcluster.pki import NODE_NAME, POD_CIDR, POD_GATEWAY
 BRIDGE = "tiltdev0"
 # containerd's namespace for what the kubelet runs (CRI).
 _CRI_NAMESPACE = "k8s.io"
+# Longer than the operator's own grace period (30 s), which it never needs whole.
+_DRAIN_TIMEOUT = 45.0
 _KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
 
 
@@ -162,7 +164,10 @@ class Node:
             "cni": {"bin_dir": "/usr/lib/cni", "conf_dir": str(cni)},
             "containerd": {
                 "snapshotter": "overlayfs",
-                "runtimes": {"runc": {"runtime_type": "io.containerd.runc.v2"}},
+                # runc's own state under the node's directory too, not the machine's /run.
+                "runtimes": {
+                    "runc": {"runtime_type": "io.containerd.runc.v2", "options": {"Root": str(self.directory / "runc")}}
+                },
             },
         }
         config = self.directory / "containerd.toml"
@@ -258,7 +263,12 @@ class Node:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        """Stop the kubelet and kube-proxy, then every pod's containers, then containerd; leave nothing mounted."""
+        """Drain the node, stop the kubelet and kube-proxy, then whatever still runs, then containerd.
+
+        Leaves nothing mounted and no chain, cgroup or network namespace behind.
+        """
+        if self.processes.get("kubelet") and self._ready():
+            self._drain()
         for name in ("kubelet", "kube-proxy"):
             self._terminate(name)
         if "containerd" in self.processes:
@@ -269,8 +279,21 @@ class Node:
         _unmount_under(self.directory)
         _remove_cgroups("kubepods")
 
+    def _drain(self) -> None:
+        """As a node is drained: no new pods, and the kubelet stops each one its own way (its network
+        torn down by CNI, its containers removed), within the pods' grace periods."""
+        self.cluster.kubectl("cordon", NODE_NAME, check=False)
+        self.cluster.kubectl(
+            "delete",
+            "pods",
+            "--all-namespaces",
+            f"--field-selector=spec.nodeName={NODE_NAME}",
+            f"--timeout={_DRAIN_TIMEOUT:.0f}s",
+            check=False,
+        )
+
     def _remove_containers(self) -> None:
-        """Kill and delete every task and container containerd runs for the kubelet, pods' sandboxes too."""
+        """Kill and delete every task and container containerd still runs for the kubelet (after a failed drain)."""
         tasks = self._ctr("tasks", "list", "--quiet", check=False).stdout.split()
         for task in tasks:
             self._ctr("tasks", "kill", "--all", "--signal", "SIGKILL", task, check=False)
