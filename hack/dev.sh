@@ -3,5 +3,6 @@
 # it, with process execution on. Ctrl-C stops everything. Extra arguments go to `tilt-operator dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash hack/bootstrap.sh
+# `--node` (as root) also needs what the local node runs on: containerd, runc, buildah…
+if [[ " $* " == *" --node "* ]]; then bash hack/bootstrap.sh node; else bash hack/bootstrap.sh; fi
 exec .venv/bin/tilt-operator dev "$@"

@@ -41,7 +41,8 @@ IDENTITY = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 GROUPS = ("system:serviceaccounts", f"system:serviceaccounts:{NAMESPACE}", "system:authenticated")
 # What a 403 looks like in the operator's log, from kopf (APIForbiddenError, "Failed to post an
 # event ... Code: 403", "Not enough permissions") and from the kubernetes client (ForbiddenException).
-DENIED = re.compile(r"403|forbidden|not enough permissions", re.IGNORECASE)
+# As a status code, never the milliseconds of a log line's timestamp ("11:40:03,403").
+DENIED = re.compile(r"(?<![\d,.:])403(?!\d)|forbidden|not enough permissions", re.IGNORECASE)
 
 
 def rendered(cluster: DevCluster) -> list[dict[str, Any]]:

@@ -135,3 +135,20 @@ def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tm
     assert str(state) not in Path("/proc/self/mountinfo").read_text(), "mounts stay"
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     assert "KUBE-" not in rules, rules
+
+
+def test_dev_node_as_another_user_says_it_needs_root_and_starts_nothing(tmp_path: Path):
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    refused = subprocess.run(
+        [*nobody, sys.executable, "-m", "tilt_operator", "dev", "--node", "--state-dir", str(tmp_path / "state")],
+        env={**os.environ, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "tilt-operator dev --node: a node needs root: its kubelet, containerd and the image build with buildah "
+        "run as root\n"
+    )
+    assert not (tmp_path / "state").exists()

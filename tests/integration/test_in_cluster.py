@@ -31,7 +31,7 @@ from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.devcluster import DevCluster, ensure_binaries
 from tilt_operator.devcluster.dev import MANIFEST_IMAGE, deploy_operator
 from tilt_operator.devcluster.images import Image, ensure_image, image_id, pause_image
-from tilt_operator.devcluster.node import Node, cluster_with_node
+from tilt_operator.devcluster.node import Node, cluster_with_node, unmet_needs
 from tilt_operator.devcluster.pki import POD_GATEWAY
 
 LEASE = "tilt-operator"
@@ -42,8 +42,9 @@ START = 180.0
 
 @pytest.fixture(scope="module")
 def image() -> Image:
-    if os.geteuid() != 0:
-        pytest.fail("the node's kubelet, containerd and buildah need root: run the tests as root (CI does)")
+    unmet = unmet_needs()
+    if unmet:
+        pytest.fail(f"{unmet}; run the tests as root (CI does)")
     return ensure_image(ensure_binaries())
 
 

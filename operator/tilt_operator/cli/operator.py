@@ -117,7 +117,11 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
 def _dev_node(state_dir: Path | None) -> None:
     """The dev cluster with a node, the operator deployed onto it; until Ctrl-C or SIGTERM, then all of it stops."""
     from tilt_operator.devcluster.dev import default_state_dir, dev_cluster
+    from tilt_operator.devcluster.node import unmet_needs
 
+    unmet = unmet_needs()
+    if unmet:
+        raise SystemExit(f"tilt-operator dev --node: {unmet}")
     # Both stop it, even where it was started in the background with SIGINT ignored.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.default_int_handler)

@@ -38,6 +38,30 @@ _DRAIN_TIMEOUT = 45.0
 _KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
 
 
+# What the node and the image build run, and the Debian package each comes from.
+_TOOLS = {
+    "containerd": "containerd",
+    "ctr": "containerd",
+    "runc": "runc",
+    "/usr/lib/cni/bridge": "containernetworking-plugins",
+    "iptables": "iptables",
+    "ip": "iproute2",
+    "debootstrap": "debootstrap",
+    "podman": "podman",
+    "buildah": "buildah",
+}
+
+
+def unmet_needs() -> str | None:
+    """Why a node cannot start on this machine (not root, packages missing), or None."""
+    if os.geteuid() != 0:
+        return "a node needs root: its kubelet, containerd and the image build with buildah run as root"
+    missing = sorted({package for tool, package in _TOOLS.items() if not shutil.which(tool)})
+    if missing:
+        return f"a node needs these packages: {' '.join(missing)} (bash hack/bootstrap.sh node installs them)"
+    return None
+
+
 @contextlib.contextmanager
 def pod_network() -> Iterator[None]:
     """The pods' bridge, up with the gateway address, for as long as the cluster runs."""
