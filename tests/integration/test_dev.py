@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.conftest import eventually
 from tests.conftest import process_alive as alive
 from tilt_operator.devcluster.cluster import free_port
+from tilt_operator.devcluster.node import read_sysctls
 
 
 def children(pid: int) -> list[int]:
@@ -110,6 +111,7 @@ READY = ".items[*].status.containerStatuses[*].ready"
 def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tmp_path: Path):
     """`tilt-operator dev --node`: the image built, a node, manifests/ applied; Ctrl-C removes all of it."""
     state = tmp_path / "state"
+    settings = read_sysctls()
     dev = start_dev("--node", "--state-dir", str(state))
     output: list[str] = []
     try:
@@ -135,6 +137,9 @@ def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tm
     assert str(state) not in Path("/proc/self/mountinfo").read_text(), "mounts stay"
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     assert "KUBE-" not in rules, rules
+    # What the kubelet, kube-proxy and CNI set machine-wide is as it was (new keys aside: a module loaded).
+    after = read_sysctls()
+    assert {name: after[name] for name in settings} == settings
 
 
 def test_dev_node_as_another_user_says_it_needs_root_and_starts_nothing(tmp_path: Path):

@@ -5,8 +5,8 @@ their gateway; the API server listens on that address (a cluster started with ``
 so the ``kubernetes`` Service that kube-proxy routes reaches it, and nothing of the pod network
 leaves this machine. Images come from OCI archives (tilt_operator.devcluster.images): no registry
 is pulled from. Every file lives under ``<state dir>/node``; on exit the node stops its pods,
-unmounts what the kubelet mounted, removes kube-proxy's rules and the bridge. Needs root, like
-any kubelet.
+unmounts what the kubelet mounted, removes kube-proxy's rules and the bridge, and puts back the
+kernel settings the kubelet, kube-proxy and CNI changed. Needs root, like any kubelet.
 """
 
 from __future__ import annotations
@@ -36,6 +36,41 @@ _CRI_NAMESPACE = "k8s.io"
 # Longer than the operator's own grace period (30 s), which it never needs whole.
 _DRAIN_TIMEOUT = 45.0
 _KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
+
+
+# The machine-wide settings a node changes: the kubelet sets its kernel tunables, kube-proxy its
+# conntrack and localhost settings, the CNI bridge plugin turns on forwarding. Each is put back as
+# it was when the node stops (a setting the kernel did not have before is left alone).
+SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+    "net/ipv4/ip_forward",
+    "net/ipv4/conf/all/route_localnet",
+    "net/netfilter/nf_conntrack_max",
+    "net/netfilter/nf_conntrack_tcp_timeout_established",
+    "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
+    "net/bridge/bridge-nf-call-iptables",
+    "net/bridge/bridge-nf-call-ip6tables",
+)
+
+
+def read_sysctls() -> dict[str, str]:
+    """The present value of each of ``SYSCTLS`` this kernel has."""
+    found = {}
+    for name in SYSCTLS:
+        with contextlib.suppress(OSError):
+            found[name] = (Path("/proc/sys") / name).read_text().strip()
+    return found
+
+
+def _write_sysctls(values: dict[str, str]) -> None:
+    for name, value in values.items():
+        with contextlib.suppress(OSError):
+            (Path("/proc/sys") / name).write_text(value)
 
 
 # What the node and the image build run, and the Debian package each comes from.
@@ -94,6 +129,8 @@ class Node:
     cluster: DevCluster
     images: list[Image]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The machine's settings before the node changed any, put back on stop.
+    sysctls: dict[str, str] = field(default_factory=read_sysctls)
 
     @property
     def directory(self) -> Path:
@@ -252,8 +289,9 @@ class Node:
             "bindAddress": POD_GATEWAY,
             "healthzBindAddress": f"127.0.0.1:{free_port()}",
             "metricsBindAddress": f"127.0.0.1:{free_port()}",
-            # Leave the machine's conntrack settings and kube-proxy's OOM score alone.
-            "conntrack": {"maxPerCore": 0},
+            # Leave the machine's conntrack settings, localhost routing and kube-proxy's OOM score alone.
+            "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+            "iptables": {"localhostNodePorts": False},
             "oomScoreAdj": 0,
         }
         path = self.directory / "kube-proxy.yaml"
@@ -302,6 +340,7 @@ class Node:
         _remove_kubelet_chains()
         _unmount_under(self.directory)
         _remove_cgroups("kubepods")
+        _write_sysctls(self.sysctls)
 
     def _drain(self) -> None:
         """As a node is drained: no new pods, and the kubelet stops each one its own way (its network
