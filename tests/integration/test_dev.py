@@ -108,6 +108,19 @@ def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_pa
 READY = ".items[*].status.containerStatuses[*].ready"
 
 
+def running_from(directory: Path) -> list[str]:
+    """The command lines of every process that names ``directory``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(directory) in line:
+            found.append(line)
+    return found
+
+
 def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tmp_path: Path):
     """`tilt-operator dev --node`: the image built, a node, manifests/ applied; Ctrl-C removes all of it."""
     state = tmp_path / "state"
@@ -135,6 +148,7 @@ def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tm
     assert dev.returncode == 0, "".join(output)
     assert subprocess.run(["ip", "link", "show", "tiltdev0"], capture_output=True).returncode != 0, "the bridge stays"
     assert str(state) not in Path("/proc/self/mountinfo").read_text(), "mounts stay"
+    assert not running_from(state), "processes of the node stay (containerd's shims, say)"
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     assert "KUBE-" not in rules, rules
     # What the kubelet, kube-proxy and CNI set machine-wide is as it was (new keys aside: a module loaded).

@@ -52,7 +52,11 @@ def free_port() -> int:
 
 
 def spawn(binary: Path, args: list[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    """Start one of the cluster's processes, its output appended to ``log``; it dies with this process."""
+    """Start one of the cluster's processes, its output appended to ``log``; it dies with this process.
+
+    In a session of its own: a terminal's Ctrl-C reaches only the command that started it, which
+    then stops the cluster in order (a node is drained while the API server and containerd still run).
+    """
     with open(log, "ab") as output:
         return subprocess.Popen(
             [str(binary), *args],
@@ -60,6 +64,7 @@ def spawn(binary: Path, args: list[str], log: Path, cwd: Path) -> subprocess.Pop
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            start_new_session=True,
             preexec_fn=die_with_parent,
         )
 
