@@ -122,6 +122,16 @@ def kubectl_tilt_env(cluster: DevCluster, home: Path) -> dict[str, str]:
     }
 
 
+def test_building_the_image_leaves_no_working_container_behind(image: Image) -> None:
+    listed = subprocess.run(
+        ["buildah", "containers", "--format", "{{.ImageName}} {{.ContainerName}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [line for line in listed.splitlines() if line.startswith("localhost/tilt-operator")] == []
+
+
 def test_both_replicas_run_the_image_and_pass_their_probes(cluster: DevCluster, image: Image) -> None:
     ready_pods = eventually(lambda: both_ready(cluster), timeout=START, what="two pods Running and Ready")
     for pod in ready_pods:

@@ -205,6 +205,11 @@ def _build(binaries: Binaries) -> Image:
     arguments = [f"--build-arg={name}={ref}" for name, ref in bases.items()]
     # The host's network: the build's RUN steps reach the package mirrors as this machine does.
     _run("buildah", "bud", "--quiet", "--layers", "--network=host", *arguments, "--tag", image.ref, str(root))
+    # buildah (1.28) keeps the working container of a stage that is a FROM line alone (the
+    # Dockerfile's kubectl stage), one per build: it goes here.
+    leftover = _run("buildah", "containers", "--quiet", "--filter", f"ancestor={bases['KUBECTL_IMAGE']}")
+    if leftover:
+        _run("buildah", "rm", *leftover.split())
     # One operator image at a time: older builds go from the cache and from buildah's storage.
     for archive in cache_root().glob("tilt-operator-*.tar"):
         archive.unlink()
