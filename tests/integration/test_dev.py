@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.conftest import eventually
 from tests.conftest import process_alive as alive
 from tilt_operator.devcluster.cluster import free_port
-from tilt_operator.devcluster.node import read_sysctls
+from tilt_operator.devcluster.machine import read_sysctls
 
 
 def children(pid: int) -> list[int]:
@@ -70,14 +70,14 @@ def start_dev(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
 
 
 def read_until(dev: subprocess.Popen[str], marker: str) -> list[str]:
-    """What dev printed, up to and including the first line with ``marker``."""
+    """What dev printed, up to and including the first line with ``marker`` (which it must print)."""
     output: list[str] = []
     assert dev.stdout is not None
     for line in dev.stdout:
         output.append(line)
         if marker in line:
-            break
-    return output
+            return output
+    raise AssertionError(f"dev exited with {dev.wait()} before printing {marker!r}:\n{''.join(output)}")
 
 
 def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_path: Path):
@@ -121,36 +121,64 @@ def running_from(directory: Path) -> list[str]:
     return found
 
 
+def leftovers(state: Path) -> list[str]:
+    """What a node left on this machine: its bridge, mounts, processes, iptables chains."""
+    found = []
+    if subprocess.run(["ip", "link", "show", "tiltdev0"], capture_output=True).returncode == 0:
+        found.append("the bridge tiltdev0")
+    if str(state) in Path("/proc/self/mountinfo").read_text():
+        found.append("mounts under the state directory")
+    found += [f"a process: {line}" for line in running_from(state)]
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    found += [f"a chain: {line}" for line in rules.splitlines() if line.startswith(":KUBE-")]
+    return found
+
+
+def wait_for_the_operator(dev: subprocess.Popen[str], state: Path) -> list[str]:
+    """What `tilt-operator dev --node` printed, once the operator's two replicas are Ready on its node."""
+    output = read_until(dev, "the operator, deployed from manifests/")
+    kubectl = [str(state / "bin" / "kubectl"), f"--kubeconfig={state / 'kubeconfig'}"]
+
+    def ready_pods() -> list[str] | None:
+        shown = subprocess.run(
+            [*kubectl, "get", "pods", "-n", "tilt-operator", "-o", f"jsonpath={{{READY}}}"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        return shown if shown == ["true", "true"] else None
+
+    eventually(ready_pods, timeout=180, what="the two replicas Ready")
+    nodes = subprocess.run([*kubectl, "get", "nodes", "-o", "name"], capture_output=True, text=True).stdout
+    assert nodes == "node/tilt-dev-node\n"
+    return output
+
+
 def test_dev_node_deploys_the_manifests_onto_a_node_and_leaves_nothing_behind(tmp_path: Path):
-    """`tilt-operator dev --node`: the image built, a node, manifests/ applied; Ctrl-C removes all of it."""
+    """`tilt-operator dev --node`: the image built, a node, manifests/ applied; Ctrl-C removes all of it.
+
+    The first one is killed outright, as a closed terminal kills it: the second puts back what it left.
+    """
     state = tmp_path / "state"
     settings = read_sysctls()
+    killed = start_dev("--node", "--state-dir", str(state))
+    try:
+        wait_for_the_operator(killed, state)
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(30)
+    assert "the bridge tiltdev0" in leftovers(state), "a killed node leaves its bridge: nothing to put back"
+    assert any(line.startswith("a process:") for line in leftovers(state)), "the pods outlive a killed node"
+
     dev = start_dev("--node", "--state-dir", str(state))
     output: list[str] = []
     try:
-        output = read_until(dev, "the operator, deployed from manifests/")
-        kubectl = [str(state / "bin" / "kubectl"), f"--kubeconfig={state / 'kubeconfig'}"]
-
-        def ready_pods() -> list[str] | None:
-            shown = subprocess.run(
-                [*kubectl, "get", "pods", "-n", "tilt-operator", "-o", f"jsonpath={{{READY}}}"],
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-            return shown if shown == ["true", "true"] else None
-
-        eventually(ready_pods, timeout=180, what="the two replicas Ready")
-        nodes = subprocess.run([*kubectl, "get", "nodes", "-o", "name"], capture_output=True, text=True).stdout
-        assert nodes == "node/tilt-dev-node\n"
+        output = wait_for_the_operator(dev, state)
+        assert any("a node that was killed" in line and "putting them back" in line for line in output), output
     finally:
         os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C in the developer's terminal
         dev.wait(120)
     assert dev.returncode == 0, "".join(output)
-    assert subprocess.run(["ip", "link", "show", "tiltdev0"], capture_output=True).returncode != 0, "the bridge stays"
-    assert str(state) not in Path("/proc/self/mountinfo").read_text(), "mounts stay"
-    assert not running_from(state), "processes of the node stay (containerd's shims, say)"
-    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-    assert "KUBE-" not in rules, rules
+    assert leftovers(state) == []
     # What the kubelet, kube-proxy and CNI set machine-wide is as it was (new keys aside: a module loaded).
     after = read_sysctls()
     assert {name: after[name] for name in settings} == settings

@@ -1,7 +1,8 @@
 """The embedded local control plane: etcd, kube-apiserver and kube-controller-manager as processes.
 
 With a node (``tilt-operator dev --node``), also kube-scheduler, a kubelet with containerd and
-kube-proxy (``node``), and the operator's image built from the Dockerfile (``images``).
+kube-proxy (``node``), its claim on the machine and how what it changed there is put back
+(``machine``), and the operator's image built from the Dockerfile (``images``).
 
 The operator's default way to run locally, and the cluster every integration test talks to. It is
 never used by the operator in a real cluster; nothing outside this package imports from it but the

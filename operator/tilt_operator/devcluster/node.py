@@ -4,18 +4,16 @@ The node is this machine. Its pods live on a bridge of their own (``POD_CIDR``) 
 their gateway; the API server listens on that address (a cluster started with ``workloads=True``),
 so the ``kubernetes`` Service that kube-proxy routes reaches it, and nothing of the pod network
 leaves this machine. Images come from OCI archives (tilt_operator.devcluster.images): no registry
-is pulled from. Every file lives under ``<state dir>/node``; on exit the node stops its pods,
-unmounts what the kubelet mounted, removes kube-proxy's rules and the bridge, and puts back the
-kernel settings the kubelet, kube-proxy and CNI changed. Needs root, like any kubelet.
+is pulled from. Every file lives under ``<state dir>/node``; on exit the node drains, stops its
+processes and what containerd still runs, and its claim on the machine puts back everything else
+it changed there (tilt_operator.devcluster.machine). Needs root, like any kubelet.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import time
@@ -28,49 +26,13 @@ import yaml
 from tilt_operator.devcluster.binaries import Binaries
 from tilt_operator.devcluster.cluster import DevCluster, free_port, spawn, terminate, write_kubeconfig
 from tilt_operator.devcluster.images import Image
+from tilt_operator.devcluster.machine import BRIDGE, claimed
 from tilt_operator.devcluster.pki import NODE_NAME, POD_CIDR, POD_GATEWAY
 
-BRIDGE = "tiltdev0"
 # containerd's namespace for what the kubelet runs (CRI).
 _CRI_NAMESPACE = "k8s.io"
 # Longer than the operator's own grace period (30 s), which it never needs whole.
 _DRAIN_TIMEOUT = 45.0
-_KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
-
-
-# The machine-wide settings a node changes: the kubelet sets its kernel tunables, kube-proxy its
-# conntrack and localhost settings, the CNI bridge plugin turns on forwarding. Each is put back as
-# it was when the node stops (a setting the kernel did not have before is left alone).
-SYSCTLS = (
-    "vm/overcommit_memory",
-    "vm/panic_on_oom",
-    "kernel/panic",
-    "kernel/panic_on_oops",
-    "kernel/keys/root_maxkeys",
-    "kernel/keys/root_maxbytes",
-    "net/ipv4/ip_forward",
-    "net/ipv4/conf/all/route_localnet",
-    "net/netfilter/nf_conntrack_max",
-    "net/netfilter/nf_conntrack_tcp_timeout_established",
-    "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
-    "net/bridge/bridge-nf-call-iptables",
-    "net/bridge/bridge-nf-call-ip6tables",
-)
-
-
-def read_sysctls() -> dict[str, str]:
-    """The present value of each of ``SYSCTLS`` this kernel has."""
-    found = {}
-    for name in SYSCTLS:
-        with contextlib.suppress(OSError):
-            found[name] = (Path("/proc/sys") / name).read_text().strip()
-    return found
-
-
-def _write_sysctls(values: dict[str, str]) -> None:
-    for name, value in values.items():
-        with contextlib.suppress(OSError):
-            (Path("/proc/sys") / name).write_text(value)
 
 
 # What the node and the image build run, and the Debian package each comes from.
@@ -97,31 +59,6 @@ def unmet_needs() -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def pod_network() -> Iterator[None]:
-    """The pods' bridge, up with the gateway address, for as long as the cluster runs."""
-    prefix = ipaddress.ip_network(POD_CIDR).prefixlen
-    try:
-        _ip("link", "add", BRIDGE, "type", "bridge")
-    except RuntimeError as error:
-        raise RuntimeError(
-            f"a local node already runs on this machine (the bridge {BRIDGE} exists): stop it first, "
-            f"or delete what a killed one left with `ip link delete {BRIDGE}` ({error})"
-        ) from None
-    try:
-        _ip("addr", "replace", f"{POD_GATEWAY}/{prefix}", "dev", BRIDGE)
-        _ip("link", "set", BRIDGE, "up")
-        yield
-    finally:
-        _ip("link", "delete", BRIDGE, ignore="Cannot find device")
-
-
-def _ip(*args: str, ignore: str = "") -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True)
-    if result.returncode != 0 and not (ignore and ignore in result.stderr):
-        raise RuntimeError(f"ip {' '.join(args)}: {result.stderr.strip()}")
-
-
 @dataclass
 class Node:
     """One kubelet, with its containerd and kube-proxy, registered to ``cluster`` as ``NODE_NAME``."""
@@ -129,12 +66,14 @@ class Node:
     cluster: DevCluster
     images: list[Image]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    # The machine's settings before the node changed any, put back on stop.
-    sysctls: dict[str, str] = field(default_factory=read_sysctls)
+
+    @staticmethod
+    def directory_in(state_dir: Path) -> Path:
+        return state_dir / "node"
 
     @property
     def directory(self) -> Path:
-        return self.cluster.state_dir / "node"
+        return self.directory_in(self.cluster.state_dir)
 
     @property
     def socket(self) -> Path:
@@ -325,9 +264,9 @@ class Node:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        """Drain the node, stop the kubelet and kube-proxy, then whatever still runs, then containerd.
+        """Drain the node, stop the kubelet and kube-proxy, then whatever containerd still runs, then containerd.
 
-        Leaves nothing mounted and no chain, cgroup or network namespace behind.
+        What the node changed on the machine is put back when its claim ends (``cluster_with_node``).
         """
         if self.processes.get("kubelet") and self._ready():
             self._drain()
@@ -336,11 +275,6 @@ class Node:
         if "containerd" in self.processes:
             self._remove_containers()
             self._terminate("containerd")
-        subprocess.run([str(self.binaries.kube_proxy), "--cleanup"], capture_output=True)
-        _remove_kubelet_chains()
-        _unmount_under(self.directory)
-        _remove_cgroups("kubepods")
-        _write_sysctls(self.sysctls)
 
     def _drain(self) -> None:
         """As a node is drained: no new pods, and the kubelet stops each one its own way (its network
@@ -391,45 +325,12 @@ def _toml(table: dict[str, object], prefix: str) -> str:
     return "".join(lines) + "".join(tables)
 
 
-def _remove_kubelet_chains() -> None:
-    """The iptables chains the kubelet makes for itself (kube-proxy's go with ``kube-proxy --cleanup``)."""
-    for command in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle"):
-            listed = subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True).stdout
-            for rule in listed.splitlines():
-                words = shlex.split(rule)
-                if words[:1] == ["-A"] and words[-2:] in (["-j", chain] for chain in _KUBELET_CHAINS):
-                    subprocess.run([command, "-t", table, "-D", *words[1:]], capture_output=True)
-            for chain in _KUBELET_CHAINS:
-                if f"-N {chain}" in listed.splitlines():
-                    subprocess.run([command, "-t", table, "-F", chain], capture_output=True)
-                    subprocess.run([command, "-t", table, "-X", chain], capture_output=True)
-
-
-def _unmount_under(directory: Path) -> None:
-    """Unmount what the kubelet and containerd mounted under ``directory``, deepest first."""
-    resolved = str(directory.resolve())
-    mounts = [
-        line.split()[4].encode().decode("unicode_escape")
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-    ]
-    for mount in sorted((m for m in mounts if m == resolved or m.startswith(resolved + "/")), key=len, reverse=True):
-        subprocess.run(["umount", "--lazy", mount], capture_output=True)
-
-
-def _remove_cgroups(name: str) -> None:
-    """Remove the kubelet's cgroup tree from every controller once nothing runs in it (cgroup v1 and v2)."""
-    root = Path("/sys/fs/cgroup")
-    for top in [root / name, *root.glob(f"*/{name}")]:
-        if not top.is_dir():
-            continue
-        for directory, _, _ in sorted(os.walk(top), key=lambda entry: len(entry[0]), reverse=True):
-            with contextlib.suppress(OSError):
-                os.rmdir(directory)
-
-
 @contextlib.contextmanager
 def cluster_with_node(binaries: Binaries, state_dir: Path, images: list[Image]) -> Iterator[Node]:
     """A cluster for workloads with its node Ready, the images imported (the pause image first)."""
-    with pod_network(), DevCluster(binaries, state_dir, workloads=True) as cluster, Node(cluster, images) as node:
+    with (
+        claimed(Node.directory_in(state_dir), binaries.kube_proxy),
+        DevCluster(binaries, state_dir, workloads=True) as cluster,
+        Node(cluster, images) as node,
+    ):
         yield node
