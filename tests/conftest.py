@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,12 +36,3 @@ def holds(check: Callable[[], object], *, seconds: float, because: str, interval
         if time.monotonic() > deadline:
             return
         time.sleep(interval)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether the process exists and has not exited (a zombie waiting for its parent counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"

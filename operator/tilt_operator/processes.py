@@ -38,6 +38,14 @@ def die_with_parent() -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie waiting for its parent counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def child_environment(env: Sequence[str]) -> dict[str, str]:
     """The operator's environment, the Cmd's ``KEY=VALUE`` entries on top, and the operator's own
     interpreter first on PATH, so an extension's ``python3`` has the kubernetes client."""

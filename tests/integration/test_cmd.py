@@ -7,10 +7,10 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import eventually
-from tests.conftest import process_alive as alive
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, button, extension, obj, repo
 from tilt_operator.devcluster import DevCluster
+from tilt_operator.processes import alive
 
 CMDS = "cmds"
 

@@ -19,13 +19,14 @@ import pytest
 from kubernetes import client, config
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import eventually, process_alive
+from tests.conftest import eventually
 from tests.integration.browser import chromium
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, button, extension, obj, repo, tiltfile
 from tests.integration.test_logs import cli_env
 from tests.integration.test_tiltfile import write
 from tilt_operator.devcluster import DevCluster, ensure_binaries
+from tilt_operator.processes import alive
 
 SCREENSHOT = REPO / "docs" / "dashboard.png"
 WAIT = 60_000  # ms: an extension's first run includes fetching its repo and starting its watcher
@@ -107,7 +108,7 @@ def test_a_sleep_cmd_is_cancelled_with_its_button_in_the_page(fresh: tuple[Opera
     expect(sidebar).to_contain_text("terminated: killed by SIGTERM")
     assert not_reloaded(page)
     assert api.status("cmds", "sleeper")["terminated"]["reason"] == "killed by SIGTERM"
-    eventually(lambda: not process_alive(pid), what="the sleep process to be gone")
+    eventually(lambda: not alive(pid), what="the sleep process to be gone")
 
 
 def test_a_tiltfile_error_is_shown_with_its_file_and_line(

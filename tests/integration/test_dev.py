@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import eventually
-from tests.conftest import process_alive as alive
 from tilt_operator.devcluster.cluster import free_port
 from tilt_operator.devcluster.machine import read_sysctls
+from tilt_operator.processes import alive
 
 
 def children(pid: int) -> list[int]:

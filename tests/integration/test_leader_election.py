@@ -18,12 +18,12 @@ import pytest
 from kubernetes import client, config
 
 from tests.conftest import eventually
-from tests.conftest import process_alive as alive
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, extension, ready, repo
 from tests.integration.test_logs import cli_env
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.devcluster import DevCluster, ensure_binaries
+from tilt_operator.processes import alive
 
 LEASE = "tilt-operator"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import process_alive
 from tilt_operator.devcluster.machine import BRIDGE, claimed, read_sysctls
 from tilt_operator.devcluster.node import unmet_needs
+from tilt_operator.processes import alive
 
 FORWARDING = Path("/proc/sys/net/ipv4/ip_forward")
 
@@ -72,12 +72,12 @@ def test_the_next_node_puts_back_what_a_killed_one_changed(tmp_path: Path, capfd
         killed.wait()
     assert bridge_exists()
     assert FORWARDING.read_text().strip() == "1"
-    assert process_alive(shim)
+    assert alive(shim)
     assert str(directory) in Path("/proc/self/mountinfo").read_text()
 
     with claimed(tmp_path / "next" / "node", Path("/nonexistent/kube-proxy")):
         assert f"a node that was killed (pid {killed.pid}, in {directory}) left things behind" in capfd.readouterr().err
-        assert not process_alive(shim), "what the killed node ran is stopped"
+        assert not alive(shim), "what the killed node ran is stopped"
         assert str(directory) not in Path("/proc/self/mountinfo").read_text(), "and unmounted"
         assert FORWARDING.read_text().strip() == before["net/ipv4/ip_forward"]
         assert bridge_exists(), "the next node has a bridge of its own"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import eventually, holds
-from tests.conftest import process_alive as alive
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, obj
 from tilt_operator.devcluster import DevCluster
+from tilt_operator.processes import alive
 
 OUTAGE_SECONDS = 12
 

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from tests.conftest import eventually
-from tests.conftest import process_alive as alive
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, extension, obj, repo, tiltfile
 from tests.integration.test_cmd import state
 from tests.integration.test_tiltfile import terminated, write
 from tilt_operator.devcluster import DevCluster
+from tilt_operator.processes import alive
 
 VENV_BIN = Path(sys.executable).parent
 

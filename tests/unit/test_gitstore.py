@@ -28,7 +28,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import process_alive
 from tilt_operator.config import Settings
 from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.environment import GIT_CONFIG
@@ -45,6 +44,7 @@ from tilt_operator.gitstore.git import (
 )
 from tilt_operator.gitstore.store import Checkout, GitStore
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL
+from tilt_operator.processes import alive
 
 
 class RecordingGit(Git):
@@ -501,10 +501,10 @@ def test_a_hung_git_is_killed_with_its_helpers(
 
     with pytest.raises(GitTimeout, match=r"^git init timed out after 0\.5 s$"):
         store.sync("https://h/r", "")  # a first fetch: its first git call is the init
-    assert wait_until(lambda: not process_alive(int(pid_file.read_text())))
+    assert wait_until(lambda: not alive(int(pid_file.read_text())))
     with pytest.raises(GitTimeout, match=r"^listing the refs of https://h/r timed out after 0\.5 s$"):
         store.remote_head("https://h/r", "")
-    assert wait_until(lambda: not process_alive(int(pid_file.read_text())))
+    assert wait_until(lambda: not alive(int(pid_file.read_text())))
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import process_alive as alive
 from tests.unit.fakes import FakeCluster
 from tilt_operator import reasons, timestamps
 from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION, shipped_crds
@@ -24,6 +23,7 @@ from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.store import Checkout
 from tilt_operator.logstore import LogStore
+from tilt_operator.processes import alive
 from tilt_operator.reconcilers import relations as relation
 from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler

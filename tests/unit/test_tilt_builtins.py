@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import eventually, process_alive
+from tests.conftest import eventually
 from tests.unit.test_engine import _error_at, _run
 from tilt_operator.engine import RunResult
+from tilt_operator.processes import alive
 
 
 def _ok(tmp_path: Path, source: str, files: dict[str, str] | None = None, **options: Any) -> RunResult:
@@ -401,4 +402,4 @@ def test_what_local_started_goes_with_the_run_at_the_time_limit(tmp_path: Path) 
     result = _run(tmp_path, {"Tiltfile": source}, exec_enabled=True, env={"PATH": "/usr/bin:/bin"}, timeout=2)
     assert result.error == "Tiltfile timed out after 2s"
     pid = int(pidfile.read_text())
-    eventually(lambda: not process_alive(pid), timeout=5, what="the backgrounded sleep to be gone")
+    eventually(lambda: not alive(pid), timeout=5, what="the backgrounded sleep to be gone")

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tilt_operator.devcluster.pki import POD_CIDR, POD_GATEWAY
+from tilt_operator.processes import alive
 
 CLAIM_DIR = Path("/run/tilt-operator")
 BRIDGE = "tiltdev0"
@@ -193,16 +194,8 @@ def _kill(pids: set[int]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + _KILL_TIMEOUT
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    """Running, or dead and not yet reaped by whoever its parent is now (a zombie holds no mount)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _remove_kubelet_chains() -> None:
@@ -222,12 +215,12 @@ def _remove_kubelet_chains() -> None:
 
 def _unmount_under(directory: Path) -> None:
     """Unmount what the kubelet and containerd mounted under ``directory``, deepest first."""
-    resolved = str(directory)
+    prefix = str(directory)
     mounts = [
         line.split()[4].encode().decode("unicode_escape")
         for line in Path("/proc/self/mountinfo").read_text().splitlines()
     ]
-    for mount in sorted((m for m in mounts if m == resolved or m.startswith(resolved + "/")), key=len, reverse=True):
+    for mount in sorted((m for m in mounts if m == prefix or m.startswith(prefix + "/")), key=len, reverse=True):
         subprocess.run(["umount", "--lazy", mount], capture_output=True)
 
 
