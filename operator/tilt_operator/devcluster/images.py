@@ -206,10 +206,11 @@ def _build(binaries: Binaries) -> Image:
     # The host's network: the build's RUN steps reach the package mirrors as this machine does.
     _run("buildah", "bud", "--quiet", "--layers", "--network=host", *arguments, "--tag", image.ref, str(root))
     # buildah (1.28) keeps the working container of a stage that is a FROM line alone (the
-    # Dockerfile's kubectl stage), one per build: it goes here.
-    leftover = _run("buildah", "containers", "--quiet", "--filter", f"ancestor={bases['KUBECTL_IMAGE']}")
+    # Dockerfile's kubectl stage), one per build: whatever the build left of its bases goes here.
+    listed = _run("buildah", "containers", "--noheading", "--format", "{{.ContainerID}} {{.ImageName}}")
+    leftover = [ident for ident, name in (line.split() for line in listed.splitlines()) if name in bases.values()]
     if leftover:
-        _run("buildah", "rm", *leftover.split())
+        _run("buildah", "rm", *leftover)
     # One operator image at a time: older builds go from the cache and from buildah's storage.
     for archive in cache_root().glob("tilt-operator-*.tar"):
         archive.unlink()
