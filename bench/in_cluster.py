@@ -28,6 +28,7 @@ from bench.common import Row, median, percentile, seconds
 from bench.harness import GROUP, VERSION, Milestones, obj
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.devcluster import DevCluster, ensure_binaries
+from tilt_operator.devcluster.binaries import repo_root
 from tilt_operator.devcluster.dev import deploy_operator
 from tilt_operator.devcluster.images import ensure_image, image_size, pause_image
 from tilt_operator.devcluster.node import cluster_with_node
@@ -129,7 +130,7 @@ def run(workdir: Path, *, quick: bool) -> list[Row]:
         node = stack.enter_context(cluster_with_node(binaries, workdir / "cluster", [pause_image(), image]))
         node_start = time.monotonic() - started
         cluster = node.cluster
-        cluster.install_crds(Path(__file__).resolve().parents[1] / "crds")
+        cluster.install_crds(repo_root() / "crds")
         api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
         pods = PodTimes(client.CoreV1Api(api_client))
         stack.callback(pods.stop)

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import eventually
+from tests.integration.test_machine import bridge_exists
 from tilt_operator.devcluster.cluster import free_port
 from tilt_operator.devcluster.machine import read_sysctls
 from tilt_operator.processes import alive
@@ -124,7 +125,7 @@ def running_from(directory: Path) -> list[str]:
 def leftovers(state: Path) -> list[str]:
     """What a node left on this machine: its bridge, mounts, processes, iptables chains."""
     found = []
-    if subprocess.run(["ip", "link", "show", "tiltdev0"], capture_output=True).returncode == 0:
+    if bridge_exists():
         found.append("the bridge tiltdev0")
     if str(state) in Path("/proc/self/mountinfo").read_text():
         found.append("mounts under the state directory")
