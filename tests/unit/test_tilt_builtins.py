@@ -193,6 +193,20 @@ def test_config_reads_tilt_config_json_and_args_win(tmp_path: Path) -> None:
     assert str(tmp_path / "tilt_config.json") in result.files_read
 
 
+def test_a_tilt_config_json_that_leads_out_of_the_runs_root_is_refused(tmp_path: Path) -> None:
+    """A symlink in a repo must not read a file outside it (the operator's token, say) as settings."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    secret = tmp_path / "outside.json"
+    secret.write_text(json.dumps({"name": "a secret of the machine's"}))
+    (root / "tilt_config.json").symlink_to(secret)
+    result = _run(root, {"Tiltfile": CONFIG})
+    assert result.error is not None
+    assert "config.parse: " in result.error
+    assert f"is outside {root}" in result.error
+    assert "a secret of the machine's" not in result.output + result.error
+
+
 @pytest.mark.parametrize(
     ("source", "args", "message"),
     [

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -100,7 +98,7 @@ func (r *run) builtinConfigParse(thread *starlark.Thread, fn *starlark.Builtin, 
 			fn.Name(), state.parsedFrom, dir)
 	}
 	state.parsed, state.parsedFrom = true, dir
-	settings, err := r.configFromFile(filepath.Join(dir, configFileName))
+	settings, err := r.configFromFile(thread, filepath.Join(dir, configFileName))
 	if err != nil {
 		return nil, err
 	}
@@ -157,17 +155,18 @@ func (c *configState) parseArgs(args []string) (map[string]configValue, error) {
 	return values, nil
 }
 
-// configFromFile reads tilt_config.json (a run depends on it, present or not).
-func (r *run) configFromFile(path string) (map[string]configValue, error) {
-	r.recordFile(path)
+// configFromFile reads tilt_config.json (a run depends on it, present or not), confined to the
+// run's root like every other read: a symlink there that leads out of the repo is refused.
+func (r *run) configFromFile(thread *starlark.Thread, path string) (map[string]configValue, error) {
 	settings := map[string]configValue{}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	data, target, err := r.readConfined(thread, "config.parse", path)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
 		return settings, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("error opening %s: %s", path, reason(err))
-	}
+	path = target
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("error parsing json from %s: %v", path, err)
