@@ -26,7 +26,7 @@ from kubernetes import client, config, watch
 from tests.integration.conftest import Operator
 
 from tilt_operator.devcluster import DevCluster, ensure_binaries
-from tilt_operator.devcluster.binaries import repo_root
+from tilt_operator.devcluster.dev import install_api
 from tilt_operator.devcluster.pki import Pki
 
 GROUP, VERSION = "tilt.dev", "v1alpha1"
@@ -62,10 +62,11 @@ class AuditedCluster(DevCluster):
 
 @contextmanager
 def running_cluster(state_dir: Path) -> Iterator[AuditedCluster]:
-    """A fresh cluster with the CRDs installed, per benchmark, so no benchmark sees another's objects."""
+    """A fresh cluster with the CRDs and the account extensions act as installed, per benchmark, so no
+    benchmark sees another's objects."""
     cluster = AuditedCluster(ensure_binaries(), state_dir)
     with cluster:
-        cluster.install_crds(repo_root() / "crds")
+        install_api(cluster)
         yield cluster
 
 

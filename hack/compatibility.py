@@ -20,6 +20,7 @@ Every extension is then one of:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tilt_operator import processes
 from tilt_operator.api import shipped_crds
 from tilt_operator.engine import ExtensionRoots
 from tilt_operator.engine.pool import run_tiltfile
@@ -103,7 +103,7 @@ def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
         memory_mb=512,
         root=checkout,
         ext_roots=ExtensionRoots(default=checkout),
-        env=processes.child_environment([]),
+        env=dict(os.environ),  # the user's own command: local() runs as they do
         exec_enabled=True,
     )
     if result.error is None:

@@ -47,6 +47,9 @@ ANNOTATION_RESOURCE = "tilt.dev/resource"
 # reconcile.fluxcd.io/requestedAt does.
 ANNOTATION_REQUESTED_AT = "tilt.dev/reconcile-requested-at"
 
+# On the Cmds a Tiltfile registers: the ServiceAccount (of the operator's namespace) their process acts as.
+ANNOTATION_SERVICE_ACCOUNT = "tilt.dev/service-account"
+
 # Stamped on an Extension by the operator whenever its repo changes: the update that re-reconciles it.
 ANNOTATION_REPO_REVISION = "tilt.dev/repo-revision"
 

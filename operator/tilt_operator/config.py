@@ -57,6 +57,16 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _paths(value: str | None) -> tuple[Path, ...]:
+    """Absolute directories separated by ``:`` (``os.pathsep``), as PATH lists them; empty entries dropped."""
+    return tuple(Path(entry) for entry in (value or "").split(os.pathsep) if entry.strip())
+
+
+# The ServiceAccount an extension acts as when its Extension (or Tiltfile) names none: Flux's
+# --default-service-account. manifests/ and `tilt-operator dev` install it with the Tilt API only.
+DEFAULT_SERVICE_ACCOUNT = "tilt-extension"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the reconcilers need to know about their environment."""
@@ -93,6 +103,24 @@ class Settings:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = field(default_factory=default_identity)
+    # The ServiceAccount (in ``namespace``) every extension acts as unless its Extension or Tiltfile
+    # names another in spec.serviceAccountName: its writes impersonate it, its processes get a
+    # token of it, never the operator's own credentials (docs/design.md, "Identity").
+    default_service_account: str = DEFAULT_SERVICE_ACCOUNT
+    # How long the tokens extension processes get are valid (the TokenRequest API allows 600 s at
+    # least), and when they are renewed: after this many seconds, or (None) at 80% of their life.
+    token_expiration: int = 3600
+    token_renewal: float | None = None
+    # The directories under which file:// ExtensionRepos may be: none unless listed (``/`` in
+    # `tilt-operator dev`, for local development as Tilt does it).
+    file_roots: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.token_expiration < 600:
+            raise ValueError("TILT_OPERATOR_TOKEN_EXPIRATION: the TokenRequest API issues tokens for 600 s at least")
+        relative = [str(root) for root in self.file_roots if not root.is_absolute()]
+        if relative:
+            raise ValueError(f"TILT_OPERATOR_FILE_ROOTS: every directory must be absolute, not {', '.join(relative)}")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -114,4 +142,8 @@ class Settings:
             lease_duration=float(env.get("TILT_OPERATOR_LEASE_DURATION", cls.lease_duration)),
             renew_deadline=float(env.get("TILT_OPERATOR_RENEW_DEADLINE", cls.renew_deadline)),
             retry_period=float(env.get("TILT_OPERATOR_RETRY_PERIOD", cls.retry_period)),
+            default_service_account=env.get("TILT_OPERATOR_DEFAULT_SERVICE_ACCOUNT") or cls.default_service_account,
+            token_expiration=int(env.get("TILT_OPERATOR_TOKEN_EXPIRATION", cls.token_expiration)),
+            token_renewal=float(env["TILT_OPERATOR_TOKEN_RENEWAL"]) if env.get("TILT_OPERATOR_TOKEN_RENEWAL") else None,
+            file_roots=_paths(env.get("TILT_OPERATOR_FILE_ROOTS")),
         )

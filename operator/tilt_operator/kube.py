@@ -10,6 +10,7 @@ loop, where a request costs a fraction of the CPU and no thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -63,6 +64,15 @@ class Call:
     missing_ok: bool = False
     # A write the fence may refuse (see Client.fence); the leader Lease's own calls are not fenced.
     fenced: bool = True
+    # Sent as this user (Impersonate-User): a ServiceAccount's username, for what an extension writes.
+    impersonate: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Content-Type": self.content_type}
+        if self.impersonate:
+            # The API server adds a ServiceAccount's groups itself when none are named.
+            headers["Impersonate-User"] = self.impersonate
+        return headers
 
 
 def _path(kind: Kind, name: str = "", subresource: str = "") -> str:
@@ -78,9 +88,12 @@ def list_call(kind: Kind, label_selector: str = "", limit: int = 0) -> Call:
     return Call("GET", _path(kind), query)
 
 
-def apply_call(kind: Kind, obj: Mapping[str, Any], field_manager: str, force: bool) -> Call:
+def apply_call(
+    kind: Kind, obj: Mapping[str, Any], field_manager: str, force: bool, impersonate: str | None = None
+) -> Call:
     query = {"fieldManager": field_manager, **({"force": "true"} if force else {})}
-    return Call("PATCH", _path(kind, obj["metadata"]["name"]), query, dict(obj), "application/apply-patch+yaml")
+    path, body = _path(kind, obj["metadata"]["name"]), dict(obj)
+    return Call("PATCH", path, query, body, "application/apply-patch+yaml", impersonate=impersonate)
 
 
 def create_call(kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Call:
@@ -96,8 +109,23 @@ def patch_status_call(kind: Kind, name: str, status: Mapping[str, Any], resource
     return Call("PATCH", path, body=body, content_type="application/merge-patch+json", missing_ok=True)
 
 
-def delete_call(kind: Kind, name: str) -> Call:
-    return Call("DELETE", _path(kind, name), missing_ok=True)
+def delete_call(kind: Kind, name: str, impersonate: str | None = None) -> Call:
+    return Call("DELETE", _path(kind, name), missing_ok=True, impersonate=impersonate)
+
+
+def service_account_user(namespace: str, name: str) -> str:
+    """The username a ServiceAccount authenticates as, and is impersonated as."""
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
+def token_request_call(namespace: str, name: str, expiration_seconds: int) -> Call:
+    """A TokenRequest: a new bound token of the ServiceAccount, valid ``expiration_seconds``; 404: no such account."""
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": expiration_seconds},
+    }
+    return Call("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", body=body, missing_ok=True)
 
 
 def event_call(obj: Mapping[str, Any], *, reason: str, message: str, warning: bool) -> Call:
@@ -141,6 +169,25 @@ def lease_replace_call(lease: Mapping[str, Any]) -> Call:
     return Call("PUT", _lease_path(metadata["namespace"], metadata["name"]), body=dict(lease), fenced=False)
 
 
+@dataclass(frozen=True)
+class ClusterAccess:
+    """Where the API server is and how to trust it: what a kubeconfig for an extension names."""
+
+    server: str
+    # The PEM the server's certificate is checked against; None: the system's CAs.
+    ca_pem: bytes | None = None
+    insecure: bool = False
+
+
+def cluster_access() -> ClusterAccess:
+    """The API server the operator talks to, as its own configuration reaches it, without its credentials."""
+    configuration = api_client().configuration
+    ca_file = configuration.ssl_ca_cert
+    with open(ca_file, "rb") if ca_file else contextlib.nullcontext(None) as pem:
+        ca_pem = pem.read() if pem is not None else None
+    return ClusterAccess(str(configuration.host), ca_pem, insecure=not configuration.verify_ssl)
+
+
 # The command line's calls: blocking, through the official client.
 
 
@@ -155,7 +202,7 @@ def send(call: Call) -> Object | None:
         method=call.method,
         resource_path=call.path,
         query_params=list(call.query.items()),
-        header_params={"Accept": "application/json", "Content-Type": call.content_type},
+        header_params=call.headers(),
         body=call.body,
         auth_settings=["BearerToken"],
     )
@@ -275,7 +322,7 @@ class Client:
         if call.method != "GET" and call.fenced and self.fence is not None and not self.fence():
             raise Fenced(f"not the leader: {call.method} {call.path} was not sent")
         session = self._open()
-        headers = {"Accept": "application/json", "Content-Type": call.content_type, "User-Agent": USER_AGENT}
+        headers = {**call.headers(), "User-Agent": USER_AGENT}
         # Read for every request: an in-cluster token is refreshed by the configuration's hook.
         token = api_client().configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
         if token:
@@ -302,14 +349,19 @@ class Client:
     async def list(self, kind: Kind, label_selector: str = "") -> list[Object]:
         return cast(list[Object], cast(Object, await self.send(list_call(kind, label_selector)))["items"])
 
-    async def apply(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
-        return cast(Object, await self.send(apply_call(kind, obj, field_manager, force=True)))
+    async def apply(
+        self, kind: Kind, obj: Mapping[str, Any], field_manager: str, *, as_user: str | None = None
+    ) -> Object:
+        return cast(Object, await self.send(apply_call(kind, obj, field_manager, force=True, impersonate=as_user)))
 
     async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
         return cast(Object, await self.send(create_call(kind, obj, field_manager)))
 
-    async def delete(self, kind: Kind, name: str) -> None:
-        await self.send(delete_call(kind, name))
+    async def delete(self, kind: Kind, name: str, *, as_user: str | None = None) -> None:
+        await self.send(delete_call(kind, name, as_user))
+
+    async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:
+        return await self.send(token_request_call(namespace, name, expiration_seconds))
 
     async def patch_status(
         self, kind: Kind, name: str, status: Mapping[str, Any], *, resource_version: str | None = None

@@ -46,12 +46,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-def child_environment(env: Sequence[str]) -> dict[str, str]:
-    """The operator's environment, the Cmd's ``KEY=VALUE`` entries on top, and the operator's own
-    interpreter first on PATH, so an extension's ``python3`` has the kubernetes client."""
-    environment = dict(os.environ)
+# What a child keeps of the operator's environment: nothing that could carry a credential or a
+# setting of the operator's (no KUBECONFIG, no TILT_OPERATOR_*, no cloud or proxy credentials).
+_KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "USER", "LOGNAME", "SHELL", "TMPDIR")
+
+
+def child_environment(env: Sequence[str], *, kubeconfig: Path, home: Path) -> dict[str, str]:
+    """The environment of a process an extension supplies, built from nothing: a few harmless
+    variables of the operator's, the kubeconfig and HOME of the extension's ServiceAccount, the
+    Cmd's ``KEY=VALUE`` entries on top, and the operator's own interpreter first on PATH, so an
+    extension's ``python3`` has the kubernetes client and its ``tilt`` is this package's."""
+    environment = {key: os.environ[key] for key in _KEPT if key in os.environ}
     tools = str(Path(sys.executable).parent)
     environment["PATH"] = os.pathsep.join([tools, environment.get("PATH", os.defpath)])
+    environment["KUBECONFIG"] = str(kubeconfig)
+    environment["HOME"] = str(home)
     for entry in env:
         key, _, value = entry.partition("=")
         environment[key] = value

@@ -23,6 +23,10 @@ SECRET_NOT_FOUND = "SecretNotFound"
 SECRET_INVALID = "SecretInvalid"
 AUTHENTICATION_FAILED = "AuthenticationFailed"
 HOST_KEY_MISMATCH = "HostKeyMismatch"
+# The Secret's credentials are not for this URL: it has no `url`, or the repo's URL is not under it.
+SECRET_URL_MISMATCH = "SecretURLMismatch"
+# A file:// repo outside the directories the operator's settings allow.
+URL_NOT_ALLOWED = "URLNotAllowed"
 
 # Extension.
 REPO_NOT_FOUND = "RepoNotFound"
@@ -35,6 +39,9 @@ TILTFILE_FAILED = "TiltfileFailed"
 # Tiltfile.
 RUN_SUCCEEDED = "RunSucceeded"
 RUN_FAILED = "RunFailed"
+
+# Extension, Tiltfile, Cmd: the ServiceAccount it acts as does not exist (retried until it does).
+SERVICE_ACCOUNT_NOT_FOUND = "ServiceAccountNotFound"
 
 # Cmd.
 PROCESS_RUNNING = "ProcessRunning"
@@ -50,7 +57,9 @@ PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
 RUN_IN_PROGRESS = "RunInProgress"
 
 # Ready reasons that mean the operator is still at work or will retry by itself: Reconciling.
-RECONCILING = frozenset({FETCH_FAILED, SECRET_NOT_FOUND, REPO_NOT_FOUND, REPO_NOT_READY, TILTFILE_PENDING})
+RECONCILING = frozenset(
+    {FETCH_FAILED, SECRET_NOT_FOUND, REPO_NOT_FOUND, REPO_NOT_READY, TILTFILE_PENDING, SERVICE_ACCOUNT_NOT_FOUND}
+)
 # Ready reasons that no retry can change: Stalled until the spec, a file or a Secret changes.
 STALLED = frozenset(
     {
@@ -58,6 +67,8 @@ STALLED = frozenset(
         REF_INVALID,
         SPEC_INVALID,
         SECRET_INVALID,
+        SECRET_URL_MISMATCH,
+        URL_NOT_ALLOWED,
         AUTHENTICATION_FAILED,
         HOST_KEY_MISMATCH,
         PATH_INVALID,

@@ -24,6 +24,7 @@ from tests.integration.objects import Api
 from tilt_operator.devcluster import DevCluster, ensure_binaries
 from tilt_operator.devcluster.binaries import repo_root
 from tilt_operator.devcluster.cluster import free_port
+from tilt_operator.devcluster.dev import install_api
 from tilt_operator.engine.binary import ENV_BINARY, ensure_host
 
 REPO = repo_root()
@@ -33,7 +34,7 @@ REPO = repo_root()
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     dev = DevCluster(ensure_binaries(), tmp_path_factory.mktemp("devcluster"))
     with dev:
-        dev.install_crds(REPO / "crds")
+        install_api(dev)
         yield dev
 
 
@@ -101,6 +102,8 @@ class Operator:
             "KUBECONFIG": str(self.cluster.kubeconfig),
             "TILT_OPERATOR_DATA_DIR": str(self.data_dir),
             ENV_BINARY: str(ensure_host()),
+            # Repos in the tests' temp dirs and the examples, as `tilt-operator dev` allows.
+            "TILT_OPERATOR_FILE_ROOTS": "/",
         }
 
     def start(self) -> None:
@@ -166,6 +169,8 @@ def operator(
             "TILT_OPERATOR_TILTFILE_MEMORY_MB": "256",
             # kubectl for the `tilt` command that extension scripts run.
             "PATH": f"{cluster.binaries.directory}{os.pathsep}{os.environ['PATH']}",
+            # Tokens renewed every few seconds, so every test runs across renewals.
+            "TILT_OPERATOR_TOKEN_RENEWAL": "5",
         },
         args=("--exec",),
     )

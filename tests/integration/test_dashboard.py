@@ -26,6 +26,7 @@ from tests.integration.objects import Api, button, extension, obj, repo, tiltfil
 from tests.integration.test_logs import cli_env
 from tests.integration.test_tiltfile import write
 from tilt_operator.devcluster import DevCluster, ensure_binaries
+from tilt_operator.devcluster.dev import install_api
 from tilt_operator.processes import alive
 
 SCREENSHOT = REPO / "docs" / "dashboard.png"
@@ -35,7 +36,7 @@ WAIT = 60_000  # ms: an extension's first run includes fetching its repo and sta
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Operator, Api]]:
     with DevCluster(ensure_binaries(), tmp_path_factory.mktemp("dashboard-cluster")) as cluster:
-        cluster.install_crds(REPO / "crds")
+        install_api(cluster)
         operator = Operator(
             cluster,
             tmp_path_factory.mktemp("dashboard-operator"),

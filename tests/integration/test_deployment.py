@@ -33,6 +33,7 @@ from tests.integration.objects import Api, extension, ready, repo
 from tilt_operator.api import KINDS
 from tilt_operator.devcluster import DevCluster
 from tilt_operator.devcluster.cluster import free_port
+from tilt_operator.devcluster.dev import install_extension_identity
 
 MANIFESTS = REPO / "manifests"
 NAMESPACE = SERVICE_ACCOUNT = "tilt-operator"
@@ -55,7 +56,9 @@ def installed(cluster: DevCluster) -> Iterator[list[dict[str, Any]]]:
     """The install command for real. The dev cluster runs no Deployment controller, so no pod starts."""
     cluster.kubectl("apply", "-k", str(MANIFESTS))
     yield rendered(cluster)
-    cluster.kubectl("delete", "-k", str(MANIFESTS), "--wait=false", "--ignore-not-found")
+    # The namespace goes, and the account extensions act as with it: the tests after this one need it back.
+    cluster.kubectl("delete", "-k", str(MANIFESTS), "--ignore-not-found", "--timeout=120s")
+    install_extension_identity(cluster)
 
 
 @pytest.mark.parametrize("version", ["1.35", "1.36"])
@@ -131,6 +134,8 @@ TILT = [kind.resource for kind in KINDS]
         ("create", "events", "-n", "default"),
         *[(verb, "secrets", "-n", NAMESPACE) for verb in ("get", "list", "watch")],
         *[(verb, "leases.coordination.k8s.io", "-n", NAMESPACE) for verb in ("get", "create", "update")],
+        ("impersonate", "serviceaccounts/tilt-extension", "-n", NAMESPACE),
+        ("create", "serviceaccounts/tilt-extension", "--subresource=token", "-n", NAMESPACE),
     ],
     ids=" ".join,
 )
@@ -157,7 +162,12 @@ def test_the_service_account_may_do_what_the_operator_does(cluster: DevCluster, 
         ("create", "pods/exec", "-n", NAMESPACE),
         ("create", "deployments.apps", "-n", NAMESPACE),
         ("list", "namespaces"),
-        ("create", "serviceaccounts/token", "-n", NAMESPACE),
+        ("create", "serviceaccounts/token", "-n", "default"),
+        ("create", "serviceaccounts/token", "-n", "kube-system"),
+        ("impersonate", "serviceaccounts", "-n", "kube-system"),
+        ("impersonate", "groups"),
+        ("create", "serviceaccounts", "-n", NAMESPACE),
+        ("create", "rolebindings.rbac.authorization.k8s.io", "-n", NAMESPACE),
         ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
         ("create", "customresourcedefinitions.apiextensions.k8s.io"),
         ("get", "customresourcedefinitions.apiextensions.k8s.io"),
@@ -310,7 +320,11 @@ def test_the_operator_as_its_service_account_reconciles_a_repo_an_extension_and_
     pod = PodOperator(
         cluster,
         tmp_path / "pod",
-        env={"KUBECONFIG": str(token_kubeconfig(cluster, tmp_path / "token.kubeconfig"))},
+        env={
+            "KUBECONFIG": str(token_kubeconfig(cluster, tmp_path / "token.kubeconfig")),
+            # The Deployment allows no file:// repo; this test's repo is a directory, allowed here alone.
+            "TILT_OPERATOR_FILE_ROOTS": str(tmp_path / "repo"),
+        },
         venv=image_venv,
         deployment=deployment_of(installed),
     )
@@ -323,6 +337,11 @@ def test_the_operator_as_its_service_account_reconciles_a_repo_an_extension_and_
         api.create("extensions", extension(name, name, "hello"))
 
         eventually(lambda: ready(api.status("extensionrepos", name)) == "True", what="the repo to be Ready")
+        # A directory outside the file roots is no repo, however readable.
+        api.create("extensionrepos", repo(f"{name}-outside", f"file://{tmp_path}"))
+        outside = eventually(lambda: api.status("extensionrepos", f"{name}-outside").get("error"), what="a refusal")
+        assert outside.startswith("invalid url: file:// repos are allowed only under the operator's file roots")
+        api.delete("extensionrepos", f"{name}-outside")
         eventually(lambda: ready(api.status("extensions", name)) == "True", what="the Extension to be Ready")
         state = eventually(lambda: api.status("tiltfiles", name).get("terminated"), what="the Tiltfile's run")
         assert "error" not in state, state

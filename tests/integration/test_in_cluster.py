@@ -177,7 +177,10 @@ def test_a_repo_on_the_git_server_and_an_extension_become_ready_in_the_cluster(
     git_server.create_repo("node-shelf", {"hello/Tiltfile": "print('hello from the node')\n"})
     # A user's Secret: the server's CA, so the operator in its pod trusts this repo's server alone.
     created = subprocess.run(
-        ["kubectl-tilt", "create", "secret", "git", "node-shelf", "--ca-file", str(git_server.ca_bundle)],
+        [
+            *("kubectl-tilt", "create", "secret", "git", "node-shelf"),
+            *("--url", git_server.url("node-shelf"), "--ca-file", str(git_server.ca_bundle)),
+        ],
         env=kubectl_tilt_env(cluster, tmp_path),
         capture_output=True,
         text=True,

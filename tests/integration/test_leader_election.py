@@ -18,11 +18,12 @@ import pytest
 from kubernetes import client, config
 
 from tests.conftest import eventually
-from tests.integration.conftest import REPO, Operator
+from tests.integration.conftest import Operator
 from tests.integration.objects import Api, extension, ready, repo
 from tests.integration.test_logs import cli_env
 from tilt_operator.config import DEFAULT_NAMESPACE
 from tilt_operator.devcluster import DevCluster, ensure_binaries
+from tilt_operator.devcluster.dev import install_api
 from tilt_operator.processes import alive
 
 LEASE = "tilt-operator"
@@ -39,8 +40,7 @@ class Replica(Operator):
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevCluster, Api, list[Replica]]]:
     with DevCluster(ensure_binaries(), tmp_path_factory.mktemp("ha-cluster")) as cluster:
-        cluster.install_crds(REPO / "crds")
-        cluster.kubectl("create", "namespace", DEFAULT_NAMESPACE)
+        install_api(cluster)
         api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
         api = Api(client.CustomObjectsApi(api_client))
         replicas = [

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import eventually, holds
-from tests.integration.conftest import REPO, Operator
+from tests.integration.conftest import Operator
 from tests.integration.objects import Api, obj
 from tilt_operator.devcluster import DevCluster
+from tilt_operator.devcluster.dev import install_api
 from tilt_operator.processes import alive
 
 OUTAGE_SECONDS = 12
@@ -22,7 +23,7 @@ def own_cluster(cluster: DevCluster, tmp_path: Path) -> Iterator[DevCluster]:
     """A cluster of this test's own: stopping its API server must not disturb the other tests."""
     dev = DevCluster(cluster.binaries, tmp_path / "cluster")
     with dev:
-        dev.install_crds(REPO / "crds")
+        install_api(dev)
         yield dev
 
 

@@ -21,6 +21,7 @@ from tests.conftest import eventually, holds
 from tests.integration.conftest import Operator
 from tests.integration.gitserver import GitServer
 from tests.integration.objects import Api, ready, repo
+from tests.integration.objects import tiltfile as tiltfile_obj
 from tests.integration.sshserver import SshServer, keypair
 from tests.integration.test_logs import cli_env
 from tilt_operator import reasons
@@ -108,7 +109,10 @@ def test_basic_auth_then_a_bearer_token_then_a_ca_of_the_secrets_own(
     https_server.authorized = {basic("alice", PASSWORD), f"Bearer {TOKEN}"}
     https_server.start()
 
-    create_secret(cluster, operator, f"{name}-basic", "--username", "alice", "--password-stdin", stdin=PASSWORD + "\n")
+    bound = ("--url", https_server.url(name))
+    create_secret(
+        cluster, operator, f"{name}-basic", *bound, "--username", "alice", "--password-stdin", stdin=PASSWORD + "\n"
+    )
     api.create(REPOS, repo(f"{name}-basic", https_server.url(name), secretRef={"name": f"{name}-basic"}))
     status = settled(api, f"{name}-basic", reasons.CHECKOUT_READY)
     checkout = Path(status["path"])
@@ -116,7 +120,7 @@ def test_basic_auth_then_a_bearer_token_then_a_ca_of_the_secrets_own(
     assert PASSWORD not in (checkout / ".git" / "config").read_text()
     assert "extraheader" not in (checkout / ".git" / "config").read_text().lower()
 
-    create_secret(cluster, operator, f"{name}-token", "--bearer-token-stdin", stdin=TOKEN)
+    create_secret(cluster, operator, f"{name}-token", *bound, "--bearer-token-stdin", stdin=TOKEN)
     api.create(REPOS, repo(f"{name}-token", https_server.url(name), secretRef={"name": f"{name}-token"}))
     assert ready(settled(api, f"{name}-token", reasons.CHECKOUT_READY)) == "True"
 
@@ -127,7 +131,7 @@ def test_basic_auth_then_a_bearer_token_then_a_ca_of_the_secrets_own(
     private_ca.authorized = {basic("alice", PASSWORD)}
     private_ca.start()
     try:
-        login = ("--username", "alice", "--password-stdin")
+        login = ("--url", private_ca.url(name), "--username", "alice", "--password-stdin")
         create_secret(cluster, operator, f"{name}-ca", *login, stdin=PASSWORD)
         api.create(REPOS, repo(f"{name}-ca", private_ca.url(name), secretRef={"name": f"{name}-ca"}))
         failed = settled(api, f"{name}-ca", reasons.FETCH_FAILED)
@@ -150,7 +154,8 @@ def test_a_wrong_password_fails_once_and_a_rotated_secret_fetches_at_once(
     https_server.create_repo(name, {"Tiltfile": "print(1)\n"})
     https_server.authorized = {basic("alice", PASSWORD)}
     https_server.start()
-    create_secret(cluster, operator, name, "--username", "alice", "--password-stdin", stdin="wrong")
+    bound = ("--url", https_server.url(name))
+    create_secret(cluster, operator, name, *bound, "--username", "alice", "--password-stdin", stdin="wrong")
     api.create(REPOS, repo(name, https_server.url(name), secretRef={"name": name}))
 
     failed = settled(api, name, reasons.AUTHENTICATION_FAILED)
@@ -168,7 +173,7 @@ def test_a_wrong_password_fails_once_and_a_rotated_secret_fetches_at_once(
         because="the queue's backoff starts at half a second: a retry storm shows within five",
     )
 
-    replace_secret(cluster, operator, name, "--username", "alice", "--password-stdin", stdin=PASSWORD)
+    replace_secret(cluster, operator, name, *bound, "--username", "alice", "--password-stdin", stdin=PASSWORD)
     status = settled(api, name, reasons.CHECKOUT_READY, timeout=20)
     assert "error" not in status
 
@@ -184,13 +189,14 @@ def test_a_missing_secret_is_named_and_creating_it_fetches_within_seconds(
     assert missing["error"].startswith(f"Secret {DEFAULT_NAMESPACE}/{name} not found")
     assert https_server.requests == []  # nothing was tried without the credentials
 
-    cluster.kubectl("create", "secret", "generic", name, "-n", DEFAULT_NAMESPACE, "--from-literal=token=x")
+    url = f"--from-literal=url={https_server.url(name)}"
+    cluster.kubectl("create", "secret", "generic", name, "-n", DEFAULT_NAMESPACE, "--from-literal=token=x", url)
     invalid = settled(api, name, reasons.SECRET_INVALID, timeout=20)
     assert "expected the keys username and password, or bearerToken" in invalid["error"]
 
     cluster.kubectl("delete", "secret", name, "-n", DEFAULT_NAMESPACE)
     settled(api, name, reasons.SECRET_NOT_FOUND, timeout=20)
-    create_secret(cluster, operator, name, "--bearer-token-stdin", stdin=TOKEN)
+    create_secret(cluster, operator, name, "--url", https_server.url(name), "--bearer-token-stdin", stdin=TOKEN)
     assert ready(settled(api, name, reasons.CHECKOUT_READY, timeout=20)) == "True"
 
 
@@ -200,7 +206,8 @@ def test_the_twin_without_credentials_gets_nothing_the_private_one_fetched(
     https_server.create_repo(name, {"Tiltfile": "print('secret sauce')\n"})
     https_server.authorized = {basic("alice", PASSWORD)}
     https_server.start()
-    create_secret(cluster, operator, name, "--username", "alice", "--password-stdin", stdin=PASSWORD)
+    login = ("--url", https_server.url(name), "--username", "alice", "--password-stdin")
+    create_secret(cluster, operator, name, *login, stdin=PASSWORD)
     api.create(REPOS, repo(name, https_server.url(name), secretRef={"name": name}))
     private = settled(api, name, reasons.CHECKOUT_READY)
 
@@ -224,7 +231,7 @@ def test_ssh_with_a_pinned_host_key_and_a_host_key_that_does_not_match(
         url = sshd.url(server.root / f"{name}.git")
         known_hosts = tmp_path / "known_hosts"
         known_hosts.write_text(sshd.known_hosts())
-        key = ("--identity-file", str(sshd.client_key), "--known-hosts-file", str(known_hosts))
+        key = ("--url", url, "--identity-file", str(sshd.client_key), "--known-hosts-file", str(known_hosts))
         create_secret(cluster, operator, name, *key)
         created = kubectl_tilt(cluster, operator, "create", "repo", name, url, "--secret", name)
         assert created.returncode == 0, created.stderr
@@ -233,7 +240,7 @@ def test_ssh_with_a_pinned_host_key_and_a_host_key_that_does_not_match(
 
         impostor = tmp_path / "impostor_known_hosts"
         impostor.write_text(sshd.known_hosts(keypair(tmp_path / "other_host_key")))
-        pinned_wrong = ("--identity-file", str(sshd.client_key), "--known-hosts-file", str(impostor))
+        pinned_wrong = ("--url", url, "--identity-file", str(sshd.client_key), "--known-hosts-file", str(impostor))
         create_secret(cluster, operator, f"{name}-mismatch", *pinned_wrong)
         api.create(REPOS, repo(f"{name}-mismatch", url, secretRef={"name": f"{name}-mismatch"}))
         mismatch = settled(api, f"{name}-mismatch", reasons.HOST_KEY_MISMATCH)
@@ -260,7 +267,8 @@ def test_the_password_the_token_and_the_key_appear_nowhere(
     https_server.authorized = {basic("alice", PASSWORD)}
     https_server.throttle = 0.05
     https_server.start()
-    create_secret(cluster, operator, name, "--username", "alice", "--password-stdin", stdin=PASSWORD)
+    login = ("--url", https_server.url(name), "--username", "alice", "--password-stdin")
+    create_secret(cluster, operator, name, *login, stdin=PASSWORD)
     api.create(REPOS, repo(name, https_server.url(name), secretRef={"name": name}))
     header = basic("alice", PASSWORD).split()[1]
     seen_git = False
@@ -287,3 +295,57 @@ def test_the_password_the_token_and_the_key_appear_nowhere(
 
 def files(root: Path) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file() and not path.is_symlink()]
+
+
+def test_a_secrets_credentials_never_reach_a_url_outside_its_own(
+    cluster: DevCluster, api: Api, operator: Operator, https_server: GitServer, tmp_path: Path, name: str
+):
+    """Argo CD's rule, against a person's repo and a repo an extension's Tiltfile registers alike:
+    a URL that is not under the Secret's `url` gets no request at all, and the repo says why."""
+    https_server.create_repo(name, {"Tiltfile": "print('private')\n"})
+    https_server.authorized = {f"Bearer {TOKEN}"}
+    https_server.start()
+    elsewhere = GitServer(tmp_path / "elsewhere", pki_dir=https_server.pki.directory)
+    elsewhere.create_repo(name, {"Tiltfile": "print('anyone')\n"})
+    elsewhere.start()
+    try:
+        create_secret(cluster, operator, name, "--url", https_server.url(name), "--bearer-token-stdin", stdin=TOKEN)
+        api.create(REPOS, repo(name, https_server.url(name), secretRef={"name": name}))
+        settled(api, name, reasons.CHECKOUT_READY)
+
+        # A person names the Secret for another server.
+        api.create(REPOS, repo(f"{name}-person", elsewhere.url(name), secretRef={"name": name}))
+        refused = settled(api, f"{name}-person", reasons.SECRET_URL_MISMATCH)
+        assert refused["error"] == (
+            f"Secret {DEFAULT_NAMESPACE}/{name} is for {https_server.url(name)}, not for {elsewhere.url(name)}: "
+            "its credentials go to no other URL"
+        )
+        # An extension's Tiltfile does, as its ServiceAccount may register any ExtensionRepo.
+        tiltfile = tmp_path / "ext" / "Tiltfile"
+        tiltfile.parent.mkdir()
+        tiltfile.write_text(
+            f"extension_repo(name='{name}-tiltfile', url='{elsewhere.url(name)}', secret_ref={{'name': '{name}'}})\n"
+        )
+        api.create("tiltfiles", tiltfile_obj(f"{name}-tiltfile", str(tiltfile)))
+        settled(api, f"{name}-tiltfile", reasons.SECRET_URL_MISMATCH)
+        # A Secret without a url is for no URL at all.
+        cluster.kubectl(
+            "create",
+            "secret",
+            "generic",
+            f"{name}-unbound",
+            "-n",
+            DEFAULT_NAMESPACE,
+            f"--from-literal=bearerToken={TOKEN}",
+        )
+        api.create(REPOS, repo(f"{name}-unbound", https_server.url(name), secretRef={"name": f"{name}-unbound"}))
+        unbound = settled(api, f"{name}-unbound", reasons.SECRET_URL_MISMATCH)
+        assert unbound["error"].startswith(f"Secret {DEFAULT_NAMESPACE}/{name}-unbound has no url")
+        holds(
+            lambda: elsewhere.requests == [],
+            seconds=3,
+            because="a refused repo is Stalled: nothing retries it within seconds",
+        )
+    finally:
+        api.delete("tiltfiles", f"{name}-tiltfile")
+        elsewhere.stop()

@@ -13,6 +13,7 @@ import copy
 import itertools
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tilt_operator.api import API_VERSION, KINDS, Kind
@@ -45,6 +46,9 @@ class FakeCluster:
         self.crds = crds or []
         # The data of the Secrets in the operator's namespace, by name (its own index in the operator).
         self.secrets: dict[str, dict[str, str]] = {}
+        # The ServiceAccounts of the operator's namespace that exist, and who every write was made as.
+        self.service_accounts: set[str] = {"tilt-extension"}
+        self.written_as: list[tuple[str, str, str | None]] = []
         self._versions = itertools.count(1)
         self._uids = itertools.count(1)
         for obj in objects:
@@ -93,8 +97,11 @@ class FakeCluster:
             if k == kind.kind and (not key or (obj["metadata"].get("labels") or {}).get(key) == value)
         ]
 
-    async def apply(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> dict[str, Any]:
+    async def apply(
+        self, kind: Kind, obj: Mapping[str, Any], field_manager: str, *, as_user: str | None = None
+    ) -> dict[str, Any]:
         self.calls[f"apply {kind.kind}"] += 1
+        self.written_as.append((f"apply {kind.kind}", obj["metadata"]["name"], as_user))
         existing = self.objects.get((kind.kind, obj["metadata"]["name"]))
         merged = merge(copy.deepcopy(existing) if existing else {}, obj)
         merged["spec"] = copy.deepcopy(obj.get("spec"))
@@ -106,9 +113,18 @@ class FakeCluster:
             raise ApiError(409, f'{kind.plural}.tilt.dev "{obj["metadata"]["name"]}" already exists')
         return copy.deepcopy(self.put({**obj, "kind": kind.kind}))
 
-    async def delete(self, kind: Kind, name: str) -> None:
+    async def delete(self, kind: Kind, name: str, *, as_user: str | None = None) -> None:
         self.calls[f"delete {kind.kind}"] += 1
+        self.written_as.append((f"delete {kind.kind}", name, as_user))
         self.objects.pop((kind.kind, name), None)
+
+    async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> dict[str, Any] | None:
+        self.calls["request token"] += 1
+        if name not in self.service_accounts:
+            return None
+        expires = datetime.now(UTC) + timedelta(seconds=expiration_seconds)
+        token = f"token-{name}-{self.calls['request token']}"
+        return {"status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
     async def patch_status(
         self, kind: Kind, name: str, status: Mapping[str, Any], *, resource_version: str | None = None

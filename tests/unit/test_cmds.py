@@ -86,12 +86,21 @@ def test_exit_reasons(code, expected):
     assert exit_reason(code) == expected
 
 
-def test_children_get_their_env_on_top_and_the_operators_python_first_on_path(monkeypatch):
-    monkeypatch.setenv("KEEP", "1")
-    env = child_environment(["A=b=c", "KEEP=2"])
+def test_children_get_their_env_on_top_and_the_operators_python_first_on_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    env = child_environment(["A=b=c", "LANG=2"], kubeconfig=tmp_path / "kubeconfig", home=tmp_path)
     assert env["A"] == "b=c"
-    assert env["KEEP"] == "2"
+    assert env["LANG"] == "2"
     assert env["PATH"].split(":")[0].endswith("bin")
+
+
+def test_children_get_nothing_of_the_operators_credentials_or_settings(monkeypatch, tmp_path):
+    for leaked in ("KUBECONFIG", "TILT_OPERATOR_EXEC", "AWS_SECRET_ACCESS_KEY", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.setenv(leaked, "the operator's")
+    env = child_environment([], kubeconfig=tmp_path / "kubeconfig", home=tmp_path / "home")
+    assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
+    assert env["HOME"] == str(tmp_path / "home")
+    assert "the operator's" not in env.values()
 
 
 def test_a_process_the_operator_took_down_counts_as_lost_and_one_that_ended_does_not():

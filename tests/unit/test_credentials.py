@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tilt_operator import reasons
-from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, from_secret, git_settings
+from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, covers, from_secret, git_settings
 from tilt_operator.gitstore.git import AuthenticationFailed, HostKeyMismatch
 from tilt_operator.gitstore.store import Checkout
 from tilt_operator.reconcilers import extensionrepo as repos
@@ -49,6 +49,27 @@ def test_https_secrets_without_usable_keys_say_which_keys_are_expected(values: d
         from_secret("ns", "s", data(**values), ssh=False)
     assert message in str(error.value)
     assert str(error.value).startswith("Secret ns/s")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url", "expected"),
+    [
+        ("https://host/org", "https://host/org", True),
+        ("https://host/org", "https://host/org.git", True),
+        ("https://host/org", "https://host/org/repo", True),
+        ("https://host/org/", "https://host/org/repo", True),
+        ("https://host/", "https://host/anything/at/all", True),
+        ("ssh://git@host/org", "ssh://git@host/org/repo.git", True),
+        ("https://host/org", "https://host/org-other/repo", False),
+        ("https://host/org", "https://host/organisation", False),
+        ("https://host", "https://host.evil.example/org", False),
+        ("https://host/org", "http://host/org", False),
+        ("https://host/org/repo", "https://host/org", False),
+        ("", "https://host/org", False),
+    ],
+)
+def test_credentials_cover_their_url_and_what_is_under_it_on_a_path_boundary(prefix: str, url: str, expected: bool):
+    assert covers(prefix, url) is expected
 
 
 def test_a_value_that_is_not_base64_is_named():

@@ -41,7 +41,7 @@ POD = DEPLOYMENT["spec"]["template"]["spec"]
 (CONTAINER,) = POD["containers"]
 ENV = {item["name"]: item["value"] for item in CONTAINER.get("env", []) if "value" in item}
 MOUNTS = {mount["mountPath"] for mount in CONTAINER["volumeMounts"]}
-CLUSTER_RULES = _one("ClusterRole")["rules"]
+CLUSTER_RULES = _one("ClusterRole", "tilt-operator")["rules"]
 
 
 def _dockerfile(instruction: str) -> list[str]:
@@ -146,12 +146,47 @@ def test_the_image_runs_tiltfiles_with_a_host_built_in_a_stage_of_its_own():
 
 
 def test_the_service_account_of_the_pod_is_the_one_bound_to_the_role():
-    account = _one("ServiceAccount")["metadata"]
+    account = _one("ServiceAccount", "tilt-operator")["metadata"]
     assert (POD["serviceAccountName"], DEPLOYMENT["metadata"]["namespace"]) == (account["name"], account["namespace"])
-    bindings = [doc for doc in DOCS if doc["kind"] in {"ClusterRoleBinding", "RoleBinding"}]
-    assert len(bindings) == 4  # the ClusterRole; Events in default; Secrets and the Lease in its own namespace
+    bindings = [
+        doc
+        for doc in DOCS
+        if doc["kind"] in {"ClusterRoleBinding", "RoleBinding"} and doc["roleRef"]["name"] != "tilt-extension"
+    ]
+    # The ClusterRole; Events in default; Secrets, the Lease and the extensions' identities in its own namespace.
+    assert len(bindings) == 5
     for binding in bindings:
         assert binding["subjects"] == [{"kind": "ServiceAccount", **account}]
+
+
+def test_extensions_act_as_an_account_of_their_own_that_may_use_the_tilt_api_and_nothing_else():
+    assert Settings.from_env(ENV).default_service_account == "tilt-extension"
+    account = _one("ServiceAccount", "tilt-extension")
+    assert account["metadata"]["namespace"] == DEPLOYMENT["metadata"]["namespace"]
+    assert account["automountServiceAccountToken"] is False
+    assert _one("ClusterRole", "tilt-extension")["rules"] == [
+        {
+            "apiGroups": [api.GROUP],
+            "resources": ["*"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
+        }
+    ]
+    binding = _one("ClusterRoleBinding", "tilt-extension")
+    assert binding["roleRef"]["name"] == "tilt-extension"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tilt-extension", "namespace": "tilt-operator"}]
+
+
+def test_the_operator_impersonates_and_asks_tokens_of_accounts_of_its_own_namespace_only():
+    role = _one("Role", "tilt-operator-identities")
+    assert role["metadata"]["namespace"] == "tilt-operator"
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+    ]
+
+
+def test_no_file_repo_is_allowed_in_a_cluster():
+    assert Settings.from_env(ENV).file_roots == ()
 
 
 def test_the_cluster_role_covers_every_tilt_dev_kind_and_grants_no_wildcards():

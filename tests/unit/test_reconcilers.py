@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
 from tests.unit.fakes import FakeCluster
 from tilt_operator import reasons, timestamps
@@ -22,6 +23,7 @@ from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.store import Checkout
+from tilt_operator.kube import ClusterAccess
 from tilt_operator.logstore import LogStore
 from tilt_operator.processes import alive
 from tilt_operator.reconcilers import relations as relation
@@ -29,6 +31,7 @@ from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.identities import Identities
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
@@ -38,6 +41,19 @@ from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
 T = TypeVar("T")
 CRDS = shipped_crds()
 COMMIT = "c" * 40
+
+
+def identities(cluster: FakeCluster, tmp_path: Path, renewal: float | None = None) -> Identities:
+    """Tokens from the fake's TokenRequest API, kubeconfigs under ``tmp_path``."""
+    return Identities(
+        client=cluster,
+        namespace="tilt-operator",
+        default="tilt-extension",
+        directory=tmp_path / "identities",
+        access=ClusterAccess("https://127.0.0.1:6443", b"CA PEM"),
+        expiration=3600,
+        renewal=renewal,
+    )
 
 
 def run(coroutine: Awaitable[T]) -> T:
@@ -79,7 +95,7 @@ class FakeStore:
 
 
 def repos(cluster: FakeCluster, store: Any, tmp_path: Path) -> ExtensionRepoReconciler:
-    settings = Settings(data_dir=tmp_path / "data", default_interval=300)
+    settings = Settings(data_dir=tmp_path / "data", default_interval=300, file_roots=(tmp_path,))
     return ExtensionRepoReconciler(cache=cluster.cache(), writer=StatusWriter(cluster), store=store, settings=settings)
 
 
@@ -130,7 +146,7 @@ def test_a_private_repo_waits_for_its_secret_and_fetches_as_soon_as_it_appears(t
     assert status["error"].startswith("Secret tilt-operator/creds not found")
     assert store.syncs == 0
 
-    cluster.secrets["creds"] = {"bearerToken": _b64("t0ken")}
+    cluster.secrets["creds"] = {"bearerToken": _b64("t0ken"), "url": _b64("https://example.com/")}
     reconcile.secret_changed("r")
     run(reconcile("r"))
     assert ready(cluster.get_object("ExtensionRepo", "r")) == ("True", reasons.CHECKOUT_READY)
@@ -141,7 +157,7 @@ def test_a_private_repo_waits_for_its_secret_and_fetches_as_soon_as_it_appears(t
 
 def test_a_changed_secret_fetches_at_once_whatever_the_interval(tmp_path: Path):
     cluster = FakeCluster(repo("r", "https://example.com/r", secretRef={"name": "creds"}))
-    cluster.secrets["creds"] = {"username": _b64("alice"), "password": _b64("one")}
+    cluster.secrets["creds"] = {"username": _b64("alice"), "password": _b64("one"), "url": _b64("https://example.com")}
     store = FakeStore(tmp_path)
     reconcile = repos(cluster, store, tmp_path)
     run(reconcile("r"))
@@ -157,7 +173,7 @@ def test_a_changed_secret_fetches_at_once_whatever_the_interval(tmp_path: Path):
 
 def test_a_secret_without_usable_keys_says_which_keys_are_expected(tmp_path: Path):
     cluster = FakeCluster(repo("r", "ssh://git@example.com/r", secretRef={"name": "creds"}))
-    cluster.secrets["creds"] = {"username": _b64("alice"), "password": _b64("pw")}
+    cluster.secrets["creds"] = {"username": _b64("alice"), "password": _b64("pw"), "url": _b64("ssh://git@example.com")}
     reconcile = repos(cluster, FakeStore(tmp_path), tmp_path)
     run(reconcile("r"))
     obj = cluster.get_object("ExtensionRepo", "r")
@@ -166,6 +182,29 @@ def test_a_secret_without_usable_keys_says_which_keys_are_expected(tmp_path: Pat
         "Secret tilt-operator/creds has no usable ssh credentials: expected the keys identity (a private key) "
         "and known_hosts"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (None, "Secret tilt-operator/creds has no url: name the URL prefix its credentials are for"),
+        ("https://example.com/other", "Secret tilt-operator/creds is for https://example.com/other, not for"),
+        ("https://example.com/r", "Secret tilt-operator/creds is for https://example.com/r, not for"),
+        ("https://example.co", "Secret tilt-operator/creds is for https://example.co, not for"),
+    ],
+)
+def test_credentials_go_only_to_urls_under_the_secrets_url(tmp_path: Path, url: str | None, message: str):
+    """Argo CD's rule: a repo that names a Secret for other URLs (an extension's, say) gets nothing."""
+    cluster = FakeCluster(repo("r", "https://example.com/r-other", secretRef={"name": "creds"}))
+    cluster.secrets["creds"] = {"bearerToken": _b64("t0ken"), **({"url": _b64(url)} if url else {})}
+    store = FakeStore(tmp_path)
+    reconcile = repos(cluster, store, tmp_path)
+    assert run(reconcile("r")) == Result(), "Stalled: only a new Secret or spec helps"
+    obj = cluster.get_object("ExtensionRepo", "r")
+    assert ready(obj) == ("False", reasons.SECRET_URL_MISMATCH)
+    assert obj["status"]["error"].startswith(message)
+    assert "t0ken" not in str(obj["status"])
+    assert store.syncs == 0, "nothing is sent"
 
 
 def test_a_new_requested_at_fetches_now_and_is_acknowledged(tmp_path: Path):
@@ -296,6 +335,7 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             pool=pool,
             logs=LogStore(tmp_path / "logs"),
             relations=Relations(),
+            identities=identities(cluster, tmp_path),
         )
         try:
             await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
@@ -334,6 +374,7 @@ def test_a_cmd_runs_its_process_reports_its_exit_and_settles(tmp_path: Path):
             logs=LogStore(tmp_path),
             exec_enabled=True,
             requeue=requeued,
+            identities=identities(cluster, tmp_path),
         )
         await reconcile("c")
         assert cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -358,6 +399,7 @@ def test_a_deleted_cmd_stops_its_process(tmp_path: Path):
             logs=LogStore(tmp_path),
             exec_enabled=True,
             requeue=Requeued(),
+            identities=identities(cluster, tmp_path),
         )
         await reconcile("c")
         pid = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -381,6 +423,7 @@ def test_with_execution_off_a_cmd_waits_and_settles(tmp_path: Path):
             logs=LogStore(tmp_path),
             exec_enabled=False,
             requeue=Requeued(),
+            identities=identities(cluster, tmp_path),
         )
         await reconcile("c")
         status = cluster.get_object("Cmd", "c")["status"]
@@ -405,6 +448,7 @@ def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
             logs=LogStore(tmp_path),
             exec_enabled=True,
             requeue=Requeued(),
+            identities=identities(cluster, tmp_path),
         )
         await reconcile("c")
         first = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -441,3 +485,196 @@ def test_relations_follow_changes_and_deletes():
     assert relations.names(relation.BUTTON, "go", CMD) == []
     relations.remove(CMD, "c")
     assert relations.registered_by("tf") == []
+
+
+# Identity: who an extension acts as.
+
+
+def tiltfile_reconciler(
+    cluster: FakeCluster, tmp_path: Path, requeued: Requeued, pool: WorkerPool
+) -> TiltfileReconciler:
+    return TiltfileReconciler(
+        cache=cluster.cache(),
+        writer=StatusWriter(cluster),
+        client=cluster,
+        settings=Settings(data_dir=tmp_path / "data", tiltfile_timeout=10),
+        records=RunRecords(tmp_path / "records"),
+        watcher=FileWatcher(requeued),
+        requeue=requeued,
+        pool=pool,
+        logs=LogStore(tmp_path / "logs"),
+        relations=Relations(),
+        identities=identities(cluster, tmp_path),
+    )
+
+
+def test_what_a_tiltfile_registers_is_written_as_its_service_account_and_its_cmds_are_marked(tmp_path: Path):
+    path = tmp_path / "Tiltfile"
+    path.write_text("cmd(name='c', args=['true'])\n")
+    spec = {"path": str(path), "serviceAccountName": "builder"}
+    cluster = FakeCluster({"kind": "Tiltfile", "metadata": {"name": "t"}, "spec": spec}, crds=CRDS)
+    cluster.service_accounts.add("builder")
+    requeued = Requeued()
+
+    async def scenario() -> None:
+        pool = WorkerPool(size=1, memory_mb=256)
+        pool.start()
+        reconcile = tiltfile_reconciler(cluster, tmp_path, requeued, pool)
+        try:
+            await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
+        finally:
+            await pool.stop()
+
+    run(scenario())
+    assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
+    assert cluster.written_as == [("apply Cmd", "c", "system:serviceaccount:tilt-operator:builder")]
+    annotations = cluster.get_object("Cmd", "c")["metadata"]["annotations"]
+    assert annotations["tilt.dev/service-account"] == "builder"
+
+
+def test_a_tiltfile_whose_service_account_is_missing_waits_says_so_and_runs_once_it_exists(tmp_path: Path):
+    path = tmp_path / "Tiltfile"
+    path.write_text("print('hi')\n")
+    spec = {"path": str(path), "serviceAccountName": "later"}
+    cluster = FakeCluster({"kind": "Tiltfile", "metadata": {"name": "t"}, "spec": spec}, crds=CRDS)
+    requeued = Requeued()
+
+    async def scenario() -> None:
+        pool = WorkerPool(size=1, memory_mb=256)
+        pool.start()
+        reconcile = tiltfile_reconciler(cluster, tmp_path, requeued, pool)
+        try:
+            assert await reconcile("t") == Result(retry=True), "retried with backoff until the account exists"
+            status = status_of(cluster, "Tiltfile", "t")
+            message = status["waiting"]["reason"]
+            assert message.startswith("ServiceAccount tilt-operator/later not found: create it")
+            assert ready(cluster.get_object("Tiltfile", "t")) == ("False", reasons.SERVICE_ACCOUNT_NOT_FOUND)
+            assert "Reconciling" in [c["type"] for c in status["conditions"]]
+            writes = cluster.writes
+            assert await reconcile("t") == Result(retry=True)
+            assert cluster.writes == writes, "the same answer is not written again"
+            cluster.service_accounts.add("later")
+            await reconcile("t")
+            await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
+            assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
+        finally:
+            await pool.stop()
+
+    run(scenario())
+
+
+def test_an_extension_names_the_missing_service_account_of_its_tiltfile(tmp_path: Path):
+    cluster, reconcile = extension_setup(tmp_path)
+    cluster.put(
+        {
+            **cluster.get_object("Extension", "e"),
+            "spec": {**cluster.get_object("Extension", "e")["spec"], "serviceAccountName": "gone"},
+        }
+    )
+    run(reconcile("e"))
+    tiltfile = cluster.get_object("Tiltfile", "e")
+    assert tiltfile["spec"]["serviceAccountName"] == "gone", "an Extension's Tiltfile carries its account"
+    message = "ServiceAccount tilt-operator/gone not found: create it"
+    cluster.set_status(
+        "Tiltfile",
+        "e",
+        {
+            "waiting": {"reason": message},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": reasons.SERVICE_ACCOUNT_NOT_FOUND,
+                    "message": message,
+                    "observedGeneration": tiltfile["metadata"]["generation"],
+                    "lastTransitionTime": timestamps.now(),
+                }
+            ],
+        },
+    )
+    run(reconcile("e"))
+    extension = cluster.get_object("Extension", "e")
+    assert ready(extension) == ("False", reasons.SERVICE_ACCOUNT_NOT_FOUND)
+    assert extension["status"]["error"] == message
+
+
+def test_a_cmds_process_gets_its_accounts_kubeconfig_and_none_of_the_operators_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("KUBECONFIG", "/the/operators/admin.kubeconfig")
+    monkeypatch.setenv("TILT_OPERATOR_EXEC", "1")
+    out = tmp_path / "env.txt"
+    spec = {"args": ["sh", "-c", f"env > {out}"]}
+    annotations = {"tilt.dev/service-account": "builder"}
+    cluster = FakeCluster({"kind": "Cmd", "metadata": {"name": "c", "annotations": annotations}, "spec": spec})
+    cluster.service_accounts.add("builder")
+    requeued = Requeued()
+
+    async def scenario() -> None:
+        reconcile = CmdReconciler(
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            logs=LogStore(tmp_path / "logs"),
+            exec_enabled=True,
+            requeue=requeued,
+            identities=identities(cluster, tmp_path),
+        )
+        await reconcile("c")
+        await settle(reconcile, "c", requeued, lambda: bool(status_of(cluster, "Cmd", "c").get("terminated")))
+
+    run(scenario())
+    env = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    kubeconfig = tmp_path / "identities" / "builder" / "kubeconfig"
+    assert env["KUBECONFIG"] == str(kubeconfig)
+    assert "TILT_OPERATOR_EXEC" not in env
+    config = yaml.safe_load(kubeconfig.read_text())
+    token_file = config["users"][0]["user"]["tokenFile"]
+    assert Path(token_file).read_text() == "token-builder-1"
+    assert config["clusters"][0]["cluster"] == {
+        "server": "https://127.0.0.1:6443",
+        "certificate-authority-data": base64.b64encode(b"CA PEM").decode(),
+    }
+    assert config["contexts"][0]["context"]["namespace"] == "tilt-operator"
+
+
+def test_a_cmd_whose_account_is_missing_waits_and_says_which(tmp_path: Path):
+    annotations = {"tilt.dev/service-account": "nobody-made-it"}
+    cluster = FakeCluster(
+        {"kind": "Cmd", "metadata": {"name": "c", "annotations": annotations}, "spec": {"args": ["true"]}}
+    )
+
+    async def scenario() -> None:
+        reconcile = CmdReconciler(
+            cache=cluster.cache(),
+            writer=StatusWriter(cluster),
+            logs=LogStore(tmp_path / "logs"),
+            exec_enabled=True,
+            requeue=Requeued(),
+            identities=identities(cluster, tmp_path),
+        )
+        assert await reconcile("c") == Result(retry=True)
+
+    run(scenario())
+    obj = cluster.get_object("Cmd", "c")
+    assert ready(obj) == ("False", reasons.SERVICE_ACCOUNT_NOT_FOUND)
+    assert obj["status"]["waiting"]["reason"].startswith("ServiceAccount tilt-operator/nobody-made-it not found")
+
+
+def test_tokens_are_renewed_before_they_expire_and_one_request_serves_every_caller(tmp_path: Path):
+    cluster = FakeCluster()
+
+    async def scenario() -> None:
+        accounts = identities(cluster, tmp_path, renewal=0.2)
+        first, again = await asyncio.gather(accounts.get("tilt-extension"), accounts.get("tilt-extension"))
+        assert first == again
+        assert cluster.calls["request token"] == 1
+        token = tmp_path / "identities" / "tilt-extension" / "token"
+        assert token.read_text() == "token-tilt-extension-1"
+        for _ in range(100):
+            if token.read_text() != "token-tilt-extension-1":
+                break
+            await asyncio.sleep(0.05)
+        assert token.read_text() == "token-tilt-extension-2", "renewed in place, at the same path"
+        await accounts.stop()
+
+    run(scenario())

@@ -89,7 +89,7 @@ def test_a_fetch_failure_with_nothing_to_serve_is_retried():
 
 
 def test_a_file_repo_is_its_directory(tmp_path: Path):
-    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}"}, FakeStore())
+    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}"}, FakeStore(), file_roots=[tmp_path.parent])
     assert outcome.ready
     assert outcome.fields["path"] == str(tmp_path)
     assert "checkoutRef" not in outcome.fields
@@ -97,10 +97,32 @@ def test_a_file_repo_is_its_directory(tmp_path: Path):
 
 @pytest.mark.parametrize("key", ["ref", "gitSubpath"])
 def test_a_file_repo_refuses_git_only_fields(tmp_path: Path, key: str):
-    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}", key: "x"}, FakeStore())
+    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}", key: "x"}, FakeStore(), file_roots=[Path("/")])
     assert not outcome.ready
     assert not outcome.retry
     assert outcome.fields["error"] == f"invalid spec: {key} is not supported for file:// repos; remove it"
+
+
+@pytest.mark.parametrize("roots", [[], ["/nowhere"], ["{tmp}/sub"]])
+def test_a_file_repo_outside_the_operators_file_roots_is_refused(tmp_path: Path, roots: list[str]):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (tmp_path / "outside").mkdir()
+    allowed = [Path(root.format(tmp=tmp_path)) for root in roots]
+    for url in (f"file://{tmp_path}", f"file://{tmp_path}/link"):
+        outcome = repos.reconcile_repo({"url": url}, FakeStore(), file_roots=allowed)
+        assert (outcome.ready, outcome.reason, outcome.retry) == (False, "URLNotAllowed", False)
+        assert outcome.fields["error"].startswith("invalid url: file:// repos are allowed only under")
+
+
+def test_a_symlink_inside_a_file_root_that_leads_out_of_it_is_refused(tmp_path: Path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "root" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    allowed = [tmp_path / "root"]
+    assert repos.reconcile_repo({"url": f"file://{tmp_path}/root"}, FakeStore(), file_roots=allowed).ready
+    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}/root/link"}, FakeStore(), file_roots=allowed)
+    assert outcome.reason == "URLNotAllowed"
 
 
 def _extension(root: Path, path: str) -> None:
@@ -131,9 +153,10 @@ def test_the_catalogue_is_scanned_once_per_commit(tmp_path: Path):
 def test_a_file_repo_is_scanned_every_time(tmp_path: Path):
     _extension(tmp_path, "cancel")
     spec = {"url": f"file://{tmp_path}"}
-    known = repos.reconcile_repo(spec, FakeStore()).fields
+    known = repos.reconcile_repo(spec, FakeStore(), file_roots=[tmp_path]).fields
     _extension(tmp_path, "added")
-    assert [e["path"] for e in repos.reconcile_repo(spec, FakeStore(), known).fields["extensions"]] == [
+    rescanned = repos.reconcile_repo(spec, FakeStore(), known, file_roots=[tmp_path]).fields
+    assert [e["path"] for e in rescanned["extensions"]] == [
         "added",
         "cancel",
     ]

@@ -27,6 +27,11 @@ log = logging.getLogger("cancel")
 
 
 def connect() -> client.CustomObjectsApi:
+    """A client as this process is now: in a pod its token file, else its kubeconfig, read anew.
+
+    The operator renews the token its kubeconfig names before it expires, so each watch (a few
+    minutes long) reads it again and a watcher running for days keeps working.
+    """
     try:
         config.load_incluster_config()
     except config.ConfigException:
@@ -122,9 +127,9 @@ def reconcile(api: client.CustomObjectsApi, event_type: str, cmd: dict[str, Any]
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    api = connect()
     log.info("watching Cmds")
     while True:
+        api = connect()
         try:
             for event in watch.Watch().stream(
                 api.list_cluster_custom_object, GROUP, VERSION, "cmds", timeout_seconds=300

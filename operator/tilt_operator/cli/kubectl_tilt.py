@@ -15,6 +15,7 @@ one ``error: …`` line on stderr and exit code 1, as kubectl's do; never a trac
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -25,7 +26,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
-from tilt_operator import clicks, kube, processes, timestamps
+from tilt_operator import clicks, kube, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, GROUP, TILTFILE, UI_BUTTON, Kind, shipped_crds
 from tilt_operator.cli import catalogue, logs, secrets, table, ui
 from tilt_operator.cli.errors import CLIError
@@ -206,7 +207,7 @@ def _render(options: argparse.Namespace) -> None:
         timeout=settings.tiltfile_timeout,
         memory_mb=settings.tiltfile_memory_mb,
         max_steps=settings.tiltfile_max_steps,
-        env=processes.child_environment([]),
+        env=dict(os.environ),  # the user's own command: local() runs as they do
         exec_enabled=settings.exec_enabled,
         args=options.args,
         root=options.root,

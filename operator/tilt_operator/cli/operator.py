@@ -56,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="let Cmd objects run processes (TILT_OPERATOR_EXEC; off for run, on for dev)",
         )
+        command.add_argument(
+            "--default-service-account",
+            metavar="NAME",
+            help="the ServiceAccount in the operator's namespace that extensions act as when they name none "
+            "(TILT_OPERATOR_DEFAULT_SERVICE_ACCOUNT; default tilt-extension)",
+        )
+        command.add_argument(
+            "--file-root",
+            action="append",
+            type=Path,
+            metavar="DIR",
+            help="a directory under which file:// ExtensionRepos may be; repeat for more "
+            "(TILT_OPERATOR_FILE_ROOTS, separated by ':'; none for run, / for dev)",
+        )
     return parser
 
 
@@ -72,6 +86,13 @@ def main(argv: list[str] | None = None) -> None:
         settings = dataclasses.replace(settings, exec_enabled=exec_enabled)
     if getattr(options, "serve", None):
         settings = dataclasses.replace(settings, serve=None if options.serve == "none" else options.serve)
+    if getattr(options, "default_service_account", None):
+        settings = dataclasses.replace(settings, default_service_account=options.default_service_account)
+    file_roots = getattr(options, "file_root", None) or (
+        [Path("/")] if command == "dev" and not settings.file_roots else None
+    )
+    if file_roots:
+        settings = dataclasses.replace(settings, file_roots=tuple(file_roots))
     if getattr(options, "leader_elect", None) is not None:
         settings = dataclasses.replace(settings, leader_elect=options.leader_elect)
     liveness = getattr(options, "liveness", DEFAULT_LIVENESS)
@@ -100,6 +121,9 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
             # One process on a developer's machine: nothing to elect.
             "TILT_OPERATOR_LEADER_ELECT": "0",
             "TILT_OPERATOR_SERVE": settings.serve or "none",
+            "TILT_OPERATOR_DEFAULT_SERVICE_ACCOUNT": settings.default_service_account,
+            # Local development, as Tilt: an ExtensionRepo may be any directory of this machine.
+            "TILT_OPERATOR_FILE_ROOTS": os.pathsep.join(map(str, settings.file_roots)),
         }
         child = subprocess.Popen(
             [sys.executable, "-m", "tilt_operator", "run", f"--liveness={liveness or 'none'}"], env=env

@@ -1,7 +1,8 @@
 """``kubectl tilt create secret git NAME``: the Secret a private ExtensionRepo names in ``spec.secretRef``.
 
 The keys are Flux's (``username``/``password``, ``bearerToken``, ``ca.crt``, ``identity``,
-``known_hosts``), checked by the same rules the operator applies
+``known_hosts``) and Argo CD's ``url`` (the URL prefix the credentials are for: they go to no other),
+checked by the same rules the operator applies
 (:func:`~tilt_operator.gitstore.credentials.from_secret`), in the operator's namespace. A password,
 token or key is read from stdin or a file, never from the command line, where ``ps`` and the
 shell's history would show it; and nothing this command prints holds one, unless ``--dry-run=client
@@ -39,9 +40,11 @@ def add_parser(kinds: argparse._SubParsersAction[Any], create_options: Any) -> N
         description="Create a Secret in the operator's namespace for an ExtensionRepo's spec.secretRef. "
         "Passwords, tokens and keys are read from stdin or files, never from the command line.",
         epilog="examples:\n"
-        f"  gh auth token | {PROG} github --username x-access-token --password-stdin\n"
-        f"  {PROG} internal --bearer-token-stdin --ca-file internal-ca.pem < token.txt\n"
-        f"  {PROG} deploy-key --identity-file ~/.ssh/deploy_key --known-hosts-file known_hosts\n"
+        f"  gh auth token | {PROG} github --url https://github.com/my-team/ --username x-access-token "
+        "--password-stdin\n"
+        f"  {PROG} internal --url https://git.internal/ --bearer-token-stdin --ca-file internal-ca.pem < token.txt\n"
+        f"  {PROG} deploy-key --url ssh://git@github.com/my-team/extensions --identity-file ~/.ssh/deploy_key "
+        "--known-hosts-file known_hosts\n"
         f"  then: kubectl tilt create repo my-team URL --secret NAME",
     )
     git.add_argument("name", metavar="NAME", help="the Secret's name")
@@ -50,6 +53,11 @@ def add_parser(kinds: argparse._SubParsersAction[Any], create_options: Any) -> N
         "--namespace",
         default=own_namespace(os.environ),
         help=f"the operator's namespace (default: $TILT_OPERATOR_NAMESPACE, else {DEFAULT_NAMESPACE})",
+    )
+    git.add_argument(
+        "--url",
+        required=True,
+        help="the URL prefix the credentials are for (Argo CD's url): they go to no repo outside it",
     )
     git.add_argument("--username", help="for https basic auth (with --password-stdin); a token's user for a token")
     git.add_argument("--password-stdin", action="store_true", help="read the password (or token) from stdin")
@@ -63,7 +71,9 @@ def add_parser(kinds: argparse._SubParsersAction[Any], create_options: Any) -> N
 
 def _create_git_secret(options: argparse.Namespace) -> None:
     name = object_name(options.name)
-    data = _data(options)
+    if not options.url.startswith(("https://", "ssh://")):
+        raise CLIError(f"--url {options.url}: credentials are for https:// or ssh:// URLs (a prefix of the repos')")
+    data = {**_data(options), "url": options.url.encode()}
     encoded = {key: base64.b64encode(value).decode() for key, value in data.items()}
     try:
         from_secret(options.namespace, name, encoded, ssh="identity" in data)

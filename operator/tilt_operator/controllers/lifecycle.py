@@ -55,6 +55,7 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, logger: kopf.Logg
         indexes={name: kwargs[name] for name in NAMES},
         unreachable=kube.is_unreachable,
         ping=client.ping,
+        access=kube.cluster_access(),
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_KopfRetries(memo.controller))

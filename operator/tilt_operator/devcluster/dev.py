@@ -38,6 +38,20 @@ def link_kubectl(cluster: DevCluster) -> Path:
     return bin_dir
 
 
+def install_extension_identity(cluster: DevCluster) -> None:
+    """The operator's namespace, where the Secrets of private repos go, and the ServiceAccount
+    extensions act as by default (with the Tilt API only), as manifests/ installs them."""
+    namespace = f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {DEFAULT_NAMESPACE}}}\n"
+    cluster.kubectl("apply", "-f", "-", stdin=namespace)
+    cluster.kubectl("apply", "-f", str(repo_root() / "manifests" / "extension-identity.yaml"))
+
+
+def install_api(cluster: DevCluster) -> None:
+    """What an operator needs of a new cluster: the CRDs, its namespace and the account extensions act as."""
+    cluster.install_crds(repo_root() / "crds")
+    install_extension_identity(cluster)
+
+
 def deploy_operator(node: Node, image: Image) -> None:
     """The operator as users deploy it: ``image`` under the name manifests/ uses, then ``kubectl apply -k``."""
     node.tag(image, MANIFEST_IMAGE)
@@ -66,11 +80,7 @@ def dev_cluster(state_dir: Path, dashboard: str | None = None, node: bool = Fals
     ``node``, the operator is deployed onto the cluster's node from manifests/ instead.
     """
     with _started(state_dir, node) as cluster:
-        cluster.install_crds(repo_root() / "crds")
-        # The operator's namespace, where the Secrets of private repos go, as in a cluster.
-        cluster.kubectl(
-            "apply", "-f", "-", stdin=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {DEFAULT_NAMESPACE}}}\n"
-        )
+        install_api(cluster)
         bin_dir = link_kubectl(cluster)
         host, _, port = (dashboard or "").rpartition(":")
         print(

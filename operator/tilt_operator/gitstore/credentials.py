@@ -6,6 +6,11 @@ GitLab and Bitbucket take a token) or ``bearerToken``, optionally ``ca.crt`` (a 
 addition to the system's); for ``ssh://`` urls ``identity`` (a private key) and ``known_hosts``,
 which is required: host keys are always checked strictly.
 
+Credentials are bound to URLs, as Argo CD's repository credentials are: the Secret's ``url`` key is
+the URL prefix they are for, and they go to no repo whose URL is not under it (:func:`covers`), so
+an ExtensionRepo that names the Secret with a URL of its own (one an extension registered, say) gets
+nothing but :class:`URLMismatch`.
+
 How they reach git (:func:`git_settings`), so that they are never in a process's argv, a file in
 the checkout, its ``.git/config``, or anything git prints:
 
@@ -37,6 +42,37 @@ SSH_KEYS = "identity (a private key) and known_hosts"
 
 class SecretInvalid(ValueError):
     """The Secret exists but has no usable credentials; the message says which keys are expected."""
+
+
+class URLMismatch(ValueError):
+    """The Secret's credentials are not for this URL: it names no ``url``, or the URL is not under it."""
+
+
+def covers(prefix: str, url: str) -> bool:
+    """Whether credentials for the URL prefix ``prefix`` may go to ``url``: the same URL, or one under
+    it on a path boundary (``https://host/org`` covers ``https://host/org/repo`` and
+    ``https://host/org.git``, never ``https://host/org-other`` or ``https://host/organisation``)."""
+    if not prefix or not url.startswith(prefix):
+        return False
+    rest = url[len(prefix) :]
+    return rest in ("", ".git") or prefix.endswith("/") or rest.startswith("/")
+
+
+def bound_url(namespace: str, name: str, data: Mapping[str, str] | None, repo_url: str) -> str:
+    """The Secret's ``url`` when it covers ``repo_url``; :class:`URLMismatch` (which names both) otherwise."""
+    where = f"Secret {namespace}/{name}"
+    try:
+        prefix = base64.b64decode((data or {}).get("url", ""), validate=True).decode().strip()
+    except (binascii.Error, ValueError):
+        raise SecretInvalid(f"{where}: key 'url' is not valid base64 text") from None
+    if not prefix:
+        raise URLMismatch(
+            f"{where} has no url: name the URL prefix its credentials are for in its key url "
+            f"(kubectl tilt create secret git {name} --url PREFIX ...); they go to no other URL"
+        )
+    if not covers(prefix, repo_url):
+        raise URLMismatch(f"{where} is for {prefix}, not for {repo_url}: its credentials go to no other URL")
+    return prefix
 
 
 @dataclass(frozen=True, repr=False)

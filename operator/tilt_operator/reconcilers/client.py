@@ -20,16 +20,25 @@ class Client(Protocol):
 
     async def list(self, kind: Kind, label_selector: str = "") -> list[Object]: ...
 
-    async def apply(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
-        """Server-side apply, forcing conflicts: the field manager owns what it sends."""
+    async def apply(
+        self, kind: Kind, obj: Mapping[str, Any], field_manager: str, *, as_user: str | None = None
+    ) -> Object:
+        """Server-side apply, forcing conflicts: the field manager owns what it sends.
+
+        With ``as_user``, the API server decides as for that user (impersonation): an extension's writes.
+        """
         ...
 
     async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
         """Create; an object of that name already there is an :class:`~tilt_operator.kube.ApiError` (409)."""
         ...
 
-    async def delete(self, kind: Kind, name: str) -> None:
-        """Delete; an object already gone is not an error."""
+    async def delete(self, kind: Kind, name: str, *, as_user: str | None = None) -> None:
+        """Delete; an object already gone is not an error. ``as_user`` as for :meth:`apply`."""
+        ...
+
+    async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:
+        """A new token of the ServiceAccount (the TokenRequest API's answer), None when it does not exist."""
         ...
 
     async def patch_status(

@@ -27,6 +27,7 @@ from tilt_operator.messages import quoted
 from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, RESTART_ON, START_ON
 from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, cmd_service_account
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
@@ -112,8 +113,11 @@ def last_started(status: Mapping[str, Any]) -> str | None:
     return None
 
 
-def cmd_status(obj: Mapping[str, Any], current: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole status of a Cmd in ``state`` (one of the builders above), with its Ready condition."""
+def cmd_status(
+    obj: Mapping[str, Any], current: Mapping[str, Any], state: Mapping[str, Any], reason: str | None = None
+) -> dict[str, Any]:
+    """The whole status of a Cmd in ``state`` (one of the builders above), with its Ready condition
+    (``reason`` when given, else the state's own)."""
     if state.get("running"):
         reason, message = reasons.PROCESS_RUNNING, f"running as pid {state['running']['pid']}"
     elif state.get("terminated"):
@@ -122,7 +126,7 @@ def cmd_status(obj: Mapping[str, Any], current: Mapping[str, Any], state: Mappin
         message = str(state["terminated"]["reason"])
     else:
         message = str((state.get("waiting") or {}).get("reason", ""))
-        reason = reasons.EXEC_DISABLED if message == EXEC_DISABLED else reasons.PROCESS_WAITING
+        reason = reason or (reasons.EXEC_DISABLED if message == EXEC_DISABLED else reasons.PROCESS_WAITING)
     return desired_status(
         state, obj=obj, current=current, ready=bool(state.get("ready")), reason=reason, message=message
     )
@@ -169,6 +173,8 @@ class Proc:
     started_at: str
     child: processes.Child
     journal: Journal
+    # The ServiceAccount it acts as: another one is a new spec.
+    account: str
     # Queues the Cmd when the process exits.
     waiter: asyncio.Task[None] | None = None
     # When the process was seen to exit.
@@ -204,8 +210,10 @@ class CmdReconciler:
         logs: LogStore,
         exec_enabled: bool,
         requeue: Callable[[str], None],
+        identities: Identities,
     ) -> None:
         self._cache, self._writer, self._logs, self._exec, self._requeue = cache, writer, logs, exec_enabled, requeue
+        self._identities = identities
         self._procs: dict[str, Proc] = {}
 
     async def __call__(self, name: str) -> Result:
@@ -232,23 +240,33 @@ class CmdReconciler:
         reason = start_reason(
             spec,
             last_started=proc.started_at if proc else last_started(current),
-            spec_changed=proc is not None and proc.generation != generation,
+            spec_changed=proc is not None
+            and (proc.generation != generation or proc.account != cmd_service_account(obj, self._identities.default)),
             clicks=buttons.clicks(self._cache, buttons.named(spec, *CMD_BUTTONS)),
             lost_process=proc is None and lost_with_operator(current),
         )
         if reason:
-            await self._restart(obj, reason)
-        elif proc is not None:
+            return await self._restart(obj, reason)
+        if proc is not None:
             await self._write(obj, running_status(proc.process.pid, proc.started_at))
         elif not current.get("terminated"):
             await self._write(obj, waiting_status(waiting_reason(spec)))
         return Result()
 
-    async def _write(self, obj: Mapping[str, Any], state: Mapping[str, Any]) -> None:
-        await self._writer.write(CMD, obj, cmd_status(obj, self._writer.current(obj), state))
+    async def _write(self, obj: Mapping[str, Any], state: Mapping[str, Any], reason: str | None = None) -> bool:
+        return await self._writer.write(CMD, obj, cmd_status(obj, self._writer.current(obj), state, reason))
 
-    async def _restart(self, obj: Mapping[str, Any], reason: str) -> None:
+    async def _restart(self, obj: Mapping[str, Any], reason: str) -> Result:
         name = obj["metadata"]["name"]
+        try:
+            identity = await self._identities.get(cmd_service_account(obj, self._identities.default))
+        except ServiceAccountNotFound as missing:
+            # No process without its identity: it waits, and a retry finds the account once it exists.
+            if name in self._procs:
+                await self._stop(name)
+            if await self._write(obj, waiting_status(str(missing)), reasons.SERVICE_ACCOUNT_NOT_FOUND):
+                for_object(logger, name).warning("%s", missing)
+            return Result(retry=True)
         if name in self._procs:
             # The old process's end is in its log; the status goes from running to running
             # again in one patch, with the new pid.
@@ -267,7 +285,7 @@ class CmdReconciler:
             child = await processes.start(
                 spec["args"],
                 cwd=spec.get("dir"),
-                env=processes.child_environment([*(spec.get("env") or []), *inputs]),
+                env=identity.environment([*(spec.get("env") or []), *inputs]),
                 output=journal.output,
             )
         except OSError as error:
@@ -279,11 +297,13 @@ class CmdReconciler:
                     pid=None, exit_code=127, started_at=started_at, finished_at=timestamps.now(), reason=message
                 ),
             )
-            return
-        proc = Proc(obj["metadata"]["uid"], obj["metadata"].get("generation") or 0, started_at, child, journal)
+            return Result()
+        generation = obj["metadata"].get("generation") or 0
+        proc = Proc(obj["metadata"]["uid"], generation, started_at, child, journal, identity.name)
         proc.waiter = asyncio.create_task(self._exited(name, proc), name=f"cmd {name} wait")
         self._procs[name] = proc
         await self._write(obj, running_status(child.process.pid, started_at))
+        return Result()
 
     async def _exited(self, name: str, proc: Proc) -> None:
         await proc.process.wait()

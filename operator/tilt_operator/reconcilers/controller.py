@@ -28,6 +28,7 @@ from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
+from tilt_operator.kube import ClusterAccess
 from tilt_operator.logstore import SYSTEM, Key, LogStore
 from tilt_operator.reconcilers import relations
 from tilt_operator.reconcilers.cache import Cache, Index
@@ -36,6 +37,7 @@ from tilt_operator.reconcilers.cmd import CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.identities import Identities
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.outage import Outage
 from tilt_operator.reconcilers.queue import Reconcile, Result, WorkQueue
@@ -76,10 +78,20 @@ class Controller:
         indexes: Mapping[str, Index],
         unreachable: Callable[[BaseException], bool],
         ping: Callable[[], Awaitable[object]],
+        access: ClusterAccess,
     ) -> None:
         self.settings = settings
         self.cache = Cache(indexes)
         self.writer = StatusWriter(client)
+        self.identities = Identities(
+            client=client,
+            namespace=settings.namespace,
+            default=settings.default_service_account,
+            directory=settings.data_dir / "identities",
+            access=access,
+            expiration=settings.token_expiration,
+            renewal=settings.token_renewal,
+        )
         checkouts = settings.data_dir / "repos"
         self.watcher = FileWatcher(lambda name: self.queues[TILTFILE].add(name), ignore_under=[checkouts])
         self.logs = LogStore(settings.data_dir / "logs")
@@ -90,6 +102,7 @@ class Controller:
             logs=self.logs,
             exec_enabled=settings.exec_enabled,
             requeue=lambda name: self.queues[CMD].add(name),
+            identities=self.identities,
         )
         self.pool = WorkerPool(
             size=settings.tiltfile_workers,
@@ -107,6 +120,7 @@ class Controller:
             pool=self.pool,
             logs=self.logs,
             relations=self.relations,
+            identities=self.identities,
         )
         self.repos = ExtensionRepoReconciler(
             cache=self.cache, writer=self.writer, store=GitStore(settings), settings=settings
@@ -241,4 +255,5 @@ class Controller:
         await self.tiltfiles.stop()
         await self.pool.stop()
         await self.cmds.stop()
+        await self.identities.stop()
         await self.outage.stop()

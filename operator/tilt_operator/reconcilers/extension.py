@@ -96,6 +96,7 @@ def resolve_extension(spec: Mapping[str, Any], repo: RepoView | None) -> Extensi
 def build_tiltfile(extension: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """The Tiltfile object an Extension owns: same name, labelled, controller-owned, path and args."""
     name = extension["metadata"]["name"]
+    account = extension.get("spec", {}).get("serviceAccountName")
     return {
         "apiVersion": API_VERSION,
         "kind": TILTFILE.kind,
@@ -109,6 +110,8 @@ def build_tiltfile(extension: Mapping[str, Any], path: Path) -> dict[str, Any]:
             "args": list(extension.get("spec", {}).get("args") or []),
             # Everything the extension's Tiltfile registers says which extension it came from.
             "labels": {LABEL_EXTENSION: name},
+            # It acts as the extension's ServiceAccount (none: the operator's default).
+            **({"serviceAccountName": account} if account else {}),
         },
     }
 
@@ -124,6 +127,7 @@ def tiltfile_is_current(existing: Mapping[str, Any] | None, desired: Mapping[str
         all(labels.get(key) == value for key, value in wanted["labels"].items())
         and controlled_by(existing, wanted["ownerReferences"][0]["uid"])
         and all(spec.get(key, [] if key == "args" else None) == value for key, value in desired["spec"].items())
+        and spec.get("serviceAccountName") == desired["spec"].get("serviceAccountName")
     )
 
 
@@ -139,6 +143,9 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
         return False, reasons.TILTFILE_PENDING, f"waiting for Tiltfile {name} to run", None
     if condition.get("status") == "True":
         return True, reasons.TILTFILE_SUCCEEDED, f"Tiltfile {name}: {condition.get('message', '')}", None
+    if condition.get("reason") == reasons.SERVICE_ACCOUNT_NOT_FOUND:
+        message = str(condition.get("message", ""))
+        return False, reasons.SERVICE_ACCOUNT_NOT_FOUND, message, message
     error = (status.get("terminated") or {}).get("error") or condition.get("message") or "the run failed"
     return False, reasons.TILTFILE_FAILED, f"tiltfile: {error}", f"tiltfile: {error}"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +30,7 @@ from tilt_operator import reasons, timestamps
 from tilt_operator.api import ANNOTATION_REQUESTED_AT, EXTENSION_REPO
 from tilt_operator.config import Settings
 from tilt_operator.gitstore import catalogue
-from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, from_secret
+from tilt_operator.gitstore.credentials import Credentials, SecretInvalid, URLMismatch, bound_url, from_secret
 from tilt_operator.gitstore.git import AuthenticationFailed, GitError, HostKeyMismatch
 from tilt_operator.gitstore.store import Checkout
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_url, validate_ref
@@ -106,7 +106,11 @@ def repo_credentials(
         )
         raise CredentialsUnusable(_invalid(reasons.SECRET_NOT_FOUND, message))
     try:
+        # Which URLs the credentials are for comes first: a repo outside them learns nothing more.
+        bound_url(namespace, name, data, url)
         return from_secret(namespace, name, data, ssh=url.startswith("ssh://"))
+    except URLMismatch as error:
+        raise CredentialsUnusable(_invalid(reasons.SECRET_URL_MISMATCH, str(error))) from None
     except SecretInvalid as error:
         raise CredentialsUnusable(_invalid(reasons.SECRET_INVALID, str(error))) from None
 
@@ -130,11 +134,13 @@ def reconcile_repo(
     store: Store,
     known: Mapping[str, Any] | None = None,
     credentials: Credentials | None = None,
+    file_roots: Sequence[Path] = (),
 ) -> RepoOutcome:
     """Bring the checkout of ``spec`` up to date and describe the result.
 
     ``known`` is the status of the same spec so far: its catalogue is kept while the commit is
     the same, rather than scanned again. ``credentials`` are those of its ``secretRef``.
+    ``file_roots`` are the directories a file:// repo may be under.
     """
     known = known or {}
     url, ref = spec.get("url", ""), spec.get("ref") or ""
@@ -143,7 +149,7 @@ def reconcile_repo(
     except InvalidRepoURL as error:
         return _invalid(reasons.URL_INVALID, f"invalid url: {error}")
     if parsed.scheme == "file":
-        return _directory(spec, parsed.path)
+        return _directory(spec, parsed.path, file_roots)
     try:
         validate_ref(ref)
     except InvalidRef as error:
@@ -160,9 +166,16 @@ def reconcile_repo(
     return RepoOutcome(_served(checkout, spec, known), ready=True, reason=reasons.CHECKOUT_READY, message=message)
 
 
-def _directory(spec: Mapping[str, Any], path: Path | None) -> RepoOutcome:
-    """file:// repos are used in place: no copy, no ref."""
+def _directory(spec: Mapping[str, Any], path: Path | None, file_roots: Sequence[Path]) -> RepoOutcome:
+    """file:// repos are used in place (no copy, no ref), and only under the operator's ``file_roots``."""
     assert path is not None  # parse_repo_url guarantees a path for file:// urls
+    if not any(path.resolve().is_relative_to(root.resolve()) for root in file_roots):
+        allowed = ", ".join(map(str, file_roots)) or "none"
+        message = (
+            f"invalid url: file:// repos are allowed only under the operator's file roots ({allowed}), "
+            f"and {path} is not (TILT_OPERATOR_FILE_ROOTS, or --file-root)"
+        )
+        return _invalid(reasons.URL_NOT_ALLOWED, message)
     for key in ("ref", "gitSubpath"):
         if spec.get(key):
             return _invalid(reasons.SPEC_INVALID, f"invalid spec: {key} is not supported for file:// repos; remove it")
@@ -260,7 +273,9 @@ class ExtensionRepoReconciler:
                 return Result(requeue_after=wait)
         same_spec = current.get("observedGeneration") == obj["metadata"].get("generation")
         known = current if same_spec else None
-        outcome = await asyncio.to_thread(reconcile_repo, spec, self._store, known, credentials)
+        outcome = await asyncio.to_thread(
+            reconcile_repo, spec, self._store, known, credentials, self._settings.file_roots
+        )
         return await self._report(obj, current, outcome, interval, remote=remote)
 
     async def _report(

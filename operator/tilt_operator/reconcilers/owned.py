@@ -2,7 +2,10 @@
 
 Called by the Tiltfile reconciler after a successful run. Every object gets a controller
 ownerReference to its Tiltfile, the Tiltfile's ``spec.labels`` and the ``tilt.dev/tiltfile``
-label, and is written with server-side apply under a field manager of its own Tiltfile. An object
+label (a Cmd also the ``tilt.dev/service-account`` its process acts as), and is written with
+server-side apply under a field manager of its own Tiltfile, as the Tiltfile's ServiceAccount
+(impersonated): what that account may not write is not written, and the API server's refusal is the
+run's error. Pruning deletes as that account too. An object
 controlled by anything else is never taken over: the run fails naming the owner. What the cache
 already shows as desired is not written again, and pruning finds this Tiltfile's objects in the
 Controller's relations rather than listing every kind.
@@ -14,11 +17,12 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tilt_operator.api import ANNOTATION_RESOURCE, LABEL_TILTFILE, TILTFILE, Kind
+from tilt_operator.api import ANNOTATION_RESOURCE, ANNOTATION_SERVICE_ACCOUNT, CMD, LABEL_TILTFILE, TILTFILE, Kind
 from tilt_operator.kube import ApiError
 from tilt_operator.owners import controller_of, controller_reference
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
+from tilt_operator.reconcilers.identities import Identity
 from tilt_operator.reconcilers.relations import Relations
 
 
@@ -36,8 +40,9 @@ def kinds_by_name(crds: Sequence[Mapping[str, Any]]) -> dict[str, Kind]:
     }
 
 
-def desired_object(obj: Mapping[str, Any], tiltfile: Mapping[str, Any]) -> dict[str, Any]:
-    """``obj`` as the Tiltfile owns it: labelled, controller-owned, nothing else changed."""
+def desired_object(obj: Mapping[str, Any], tiltfile: Mapping[str, Any], account: str) -> dict[str, Any]:
+    """``obj`` as the Tiltfile owns it: labelled, controller-owned, a Cmd marked with the ServiceAccount
+    ``account`` it runs as; nothing else changed."""
     name = tiltfile["metadata"]["name"]
     metadata = dict(obj["metadata"])
     metadata["labels"] = {
@@ -47,6 +52,9 @@ def desired_object(obj: Mapping[str, Any], tiltfile: Mapping[str, Any]) -> dict[
     }
     # Tilt's convention: every object names the resource it belongs to (its Tiltfile when none).
     metadata["annotations"] = {ANNOTATION_RESOURCE: name, **(metadata.get("annotations") or {})}
+    if obj.get("kind") == CMD.kind:
+        # Set last: the Tiltfile decides who its processes are, not the object it registered.
+        metadata["annotations"][ANNOTATION_SERVICE_ACCOUNT] = account
     metadata["ownerReferences"] = [controller_reference(tiltfile, TILTFILE.kind)]
     return {**obj, "metadata": metadata}
 
@@ -78,15 +86,20 @@ class Owned:
         return await self._client.get(kind, name)
 
     async def sync(
-        self, tiltfile: Mapping[str, Any], objects: Sequence[Mapping[str, Any]], crds: Sequence[Mapping[str, Any]]
+        self,
+        tiltfile: Mapping[str, Any],
+        objects: Sequence[Mapping[str, Any]],
+        crds: Sequence[Mapping[str, Any]],
+        identity: Identity,
     ) -> None:
-        """Apply every registered object, then delete this Tiltfile's objects the run did not register."""
+        """Apply every registered object, then delete this Tiltfile's objects the run did not register,
+        each write as ``identity``."""
         kinds = kinds_by_name(crds)
         name, uid = tiltfile["metadata"]["name"], tiltfile["metadata"]["uid"]
         unknown = sorted({obj["kind"] for obj in objects} - set(kinds))
         if unknown:
             raise ApplyError(f"no CRD installed for kind {', '.join(unknown)}")
-        wanted = [(kinds[obj["kind"]], desired_object(obj, tiltfile)) for obj in objects]
+        wanted = [(kinds[obj["kind"]], desired_object(obj, tiltfile, identity.name)) for obj in objects]
         existing = [await self._existing(kind, obj["metadata"]["name"]) for kind, obj in wanted]
         for (_, obj), found in zip(wanted, existing, strict=True):
             controller = controller_of(found) if found else None
@@ -99,7 +112,8 @@ class Owned:
             (kind, obj) for (kind, obj), found in zip(wanted, existing, strict=True) if not already_applied(found, obj)
         ]
         outcomes = await asyncio.gather(
-            *(self._client.apply(kind, obj, field_manager(name)) for kind, obj in changed), return_exceptions=True
+            *(self._client.apply(kind, obj, field_manager(name), as_user=identity.username) for kind, obj in changed),
+            return_exceptions=True,
         )
         for (_, obj), outcome in zip(changed, outcomes, strict=True):
             if isinstance(outcome, ApiError):
@@ -109,7 +123,10 @@ class Owned:
         registered = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
         for kind_name, obj_name in await self._owned(name, uid, kinds):
             if (kind_name, obj_name) not in registered:
-                await self._client.delete(kinds[kind_name], obj_name)
+                try:
+                    await self._client.delete(kinds[kind_name], obj_name, as_user=identity.username)
+                except ApiError as refused:
+                    raise ApplyError(f"prune {kind_name} {obj_name}: {refused.message}") from None
 
     async def _owned(self, tiltfile: str, uid: str, kinds: Mapping[str, Kind]) -> list[tuple[str, str]]:
         """(kind, name) of every object this Tiltfile controls, from the cache where a watch covers the kind."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tilt_operator import processes, reasons, timestamps
+from tilt_operator import reasons, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
 from tilt_operator.config import Settings
 from tilt_operator.engine import ExtensionRoots, RunResult
@@ -36,6 +36,7 @@ from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.extension import RepoView
 from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.identities import Identities, Identity, ServiceAccountNotFound, service_account_of
 from tilt_operator.reconcilers.objectlog import ObjectLog, for_object
 from tilt_operator.reconcilers.owned import ApplyError, Owned
 from tilt_operator.reconcilers.queue import Result
@@ -170,9 +171,10 @@ class TiltfileReconciler:
         pool: WorkerPool,
         logs: LogStore,
         relations: Relations,
+        identities: Identities,
     ) -> None:
         self._cache, self._writer, self._client, self._settings = cache, writer, client, settings
-        self._logs = logs
+        self._logs, self._identities = logs, identities
         self._records, self._watcher, self._requeue = records, watcher, requeue
         self._posting: set[asyncio.Task[None]] = set()
         self._owned = Owned(cache, client, relations)
@@ -195,8 +197,7 @@ class TiltfileReconciler:
             await self._finish(name, obj, run)
             if run.failure is not None:
                 raise run.failure
-        await self._start_if_due(name, obj)
-        return Result()
+        return await self._start_if_due(name, obj)
 
     def sweep(self, uids: set[str]) -> None:
         """Forget the Tiltfiles deleted while the operator was down: every uid alive is in ``uids``."""
@@ -263,7 +264,7 @@ class TiltfileReconciler:
         await asyncio.to_thread(self._records.save, run.uid, record)
         self._watcher.watch(name, files)
 
-    async def _start_if_due(self, name: str, obj: Mapping[str, Any]) -> None:
+    async def _start_if_due(self, name: str, obj: Mapping[str, Any]) -> Result:
         uid, generation = obj["metadata"]["uid"], obj["metadata"].get("generation") or 0
         repo = self._repo_of(obj)
         current = self._writer.current(obj)
@@ -276,13 +277,30 @@ class TiltfileReconciler:
         if not run_reasons:
             if record is not None:
                 self._watcher.watch(name, record.files)
-            return
+            return Result()
+        try:
+            identity = await self._identities.get(service_account_of(obj, self._identities.default))
+        except ServiceAccountNotFound as missing:
+            # Nothing runs without its identity; a retry finds the account once someone creates it.
+            state = waiting_status(str(missing))
+            fields = desired_status(
+                state,
+                obj=obj,
+                current=current,
+                ready=False,
+                reason=reasons.SERVICE_ACCOUNT_NOT_FOUND,
+                message=str(missing),
+            )
+            if await self._writer.write(TILTFILE, obj, fields):
+                for_object(logger, name).warning("%s", missing)
+            return Result(retry=True)
         for_object(logger, name).info("running: %s", "; ".join(run_reasons))
         run = Run(uid, generation, run_reasons, repo_commit, queued_at=timestamps.now())
         self._runs[name] = run
-        run.task = asyncio.create_task(self._execute(name, obj, run, repo), name=f"tiltfile {name}")
+        run.task = asyncio.create_task(self._execute(name, obj, run, repo, identity), name=f"tiltfile {name}")
         # Waiting for a worker, or running, is shown once it has lasted a moment; most runs are over by then.
         self._requeue(name, RUNNING_SHOWN_AFTER)
+        return Result()
 
     def _repo_of(self, obj: Mapping[str, Any]) -> RepoView | None:
         """The repo of the Extension that owns this Tiltfile, if one does."""
@@ -298,16 +316,20 @@ class TiltfileReconciler:
         by_host = {repo.load_host: repo.extensions_dir for repo in repos if repo.load_host and repo.extensions_dir}
         return ExtensionRoots(default=default.extensions_dir if default else None, by_load_host=by_host)
 
-    async def _execute(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
-        """The run itself: a worker slot, the engine, then the apply of what it registered."""
+    async def _execute(
+        self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None, identity: Identity
+    ) -> None:
+        """The run itself: a worker slot, the engine, then the apply of what it registered, all as ``identity``."""
         try:
-            await self._run_engine(name, obj, run, repo)
+            await self._run_engine(name, obj, run, repo, identity)
         except Exception as error:  # the reconcile raises it, for the queue's backoff
             run.failure = error
             run.finish(f"internal error: {error}")
         self._requeue(name, 0.0)
 
-    async def _run_engine(self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None) -> None:
+    async def _run_engine(
+        self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None, identity: Identity
+    ) -> None:
         spec = obj["spec"]
 
         key = Key(TILTFILE.plural, name, run.uid)
@@ -334,13 +356,13 @@ class TiltfileReconciler:
             ext_roots=self._ext_roots(),
             started=started,
             output=output,
-            env=processes.child_environment([]),
+            env=identity.environment(),
             exec_enabled=self._settings.exec_enabled,
         )
         error = result.error
         if result.ok:
             try:
-                await self._owned.sync(obj, result.objects, crds)
+                await self._owned.sync(obj, result.objects, crds, identity)
             except ApplyError as failure:
                 error = f"apply: {failure}"
         run.finish(error, result)
