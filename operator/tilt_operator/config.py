@@ -111,6 +111,9 @@ class Settings:
     # least), and when they are renewed: after this many seconds, or (None) at 80% of their life.
     token_expiration: int = 3600
     token_renewal: float | None = None
+    # The socket of the runner that starts the processes extensions supply (Cmds, Tiltfile hosts),
+    # the operator pod's second container in a cluster; None: they are the operator's children.
+    runner: Path | None = None
     # The directories under which file:// ExtensionRepos may be: none unless listed (``/`` in
     # `tilt-operator dev`, for local development as Tilt does it).
     file_roots: tuple[Path, ...] = ()
@@ -146,4 +149,5 @@ class Settings:
             token_expiration=int(env.get("TILT_OPERATOR_TOKEN_EXPIRATION", cls.token_expiration)),
             token_renewal=float(env["TILT_OPERATOR_TOKEN_RENEWAL"]) if env.get("TILT_OPERATOR_TOKEN_RENEWAL") else None,
             file_roots=_paths(env.get("TILT_OPERATOR_FILE_ROOTS")),
+            runner=Path(env["TILT_OPERATOR_RUNNER"]) if env.get("TILT_OPERATOR_RUNNER") else None,
         )

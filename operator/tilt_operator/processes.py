@@ -1,9 +1,12 @@
-"""The process runner: start a Cmd's process as a child of the operator, and stop it.
+"""Starting and stopping the processes extensions supply: Cmds, and the Tiltfile hosts their local() runs in.
 
-Called by the Cmd reconciler. Every child runs in a session of its own (so a stop reaches the
-whole process group, helpers included) and dies with the operator (PR_SET_PDEATHSIG), so a
-killed operator never leaves orphans. What a process prints on each stream is handed to the
-caller one line at a time.
+A :class:`Launcher` starts them: :class:`LocalLauncher` as children of the operator, or the
+runner's client (:mod:`tilt_operator.runner.client`) in a runner of their own, the operator's
+second container in a cluster. Either way every process runs in a session of its own (so a stop
+reaches the whole process group, helpers included), dies with whoever started it
+(PR_SET_PDEATHSIG), and gets the environment :func:`child_environment` builds. The Cmd reconciler
+calls :func:`start` and :func:`stop`; what a process prints on each stream is handed to it one
+line at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 STDOUT, STDERR = "stdout", "stderr"
 # What a process printed, a chunk at a time: (stream, the lines' bytes without their newlines).
@@ -67,26 +71,114 @@ def child_environment(env: Sequence[str], *, kubeconfig: Path, home: Path) -> di
     return environment
 
 
+class ProcessLost(Exception):
+    """A process ended because the place it ran in went (the runner), not by itself: retried, never
+    blamed on what it was running."""
+
+
+class Process(Protocol):
+    """A started process, wherever it runs: its pid there, its pipes here, its exit."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def lost(self) -> bool:
+        """Whether it ended because the place it ran in went (a runner that crashed), not by itself."""
+        ...
+
+    async def wait(self) -> int: ...
+
+    def signal_group(self, sig: int) -> None:
+        """Send ``sig`` to the process's group (its session): it and every helper it started."""
+        ...
+
+
+class Launcher(Protocol):
+    async def start(
+        self, args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], stdin: bool = False, limit: int = 1 << 16
+    ) -> Process:
+        """Start ``args`` with pipes for stdout and stderr (and stdin when asked; else /dev/null), in a
+        session of its own; OSError when it cannot start (no such file). ``limit`` bounds a line read."""
+        ...
+
+    def close(self) -> None:
+        """The operator stops: whatever still runs of what it started ends."""
+        ...
+
+
+class LocalProcess:
+    """A child of this process."""
+
+    # A child ends with this process, never before it for want of a place to run.
+    lost = False
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.pid, self.stdin, self.stdout, self.stderr = process.pid, process.stdin, process.stdout, process.stderr
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def signal_group(self, sig: int) -> None:
+        # os.killpg, not Process.kill: that polls the child first and may reap it under the child
+        # watcher's feet, which then reports exit code 255 instead of how it ended.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, sig)
+
+
+class LocalLauncher:
+    """Starts processes as children of this one, dying with it."""
+
+    async def start(
+        self, args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], stdin: bool = False, limit: int = 1 << 16
+    ) -> LocalProcess:
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            cwd=cwd or None,
+            env=dict(env),
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=limit,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        return LocalProcess(process)
+
+    def close(self) -> None:
+        """Nothing to do: the children die with this process (and the Cmd reconciler stops them first)."""
+
+
 @dataclass(frozen=True)
 class Child:
     """A started process and the tasks that read what it prints (they end when its pipes close)."""
 
-    process: asyncio.subprocess.Process
+    process: Process
     readers: tuple[asyncio.Task[None], ...]
 
 
-async def start(args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], output: Output) -> Child:
+async def start(
+    launcher: Launcher, args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], output: Output
+) -> Child:
     """Start the process, handing the lines it prints to ``output``; OSError when it cannot start (no such file)."""
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd or None,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=die_with_parent,
-    )
+    process = await launcher.start(args, cwd=cwd, env=env)
     assert process.stdout is not None
     assert process.stderr is not None
     readers = (
@@ -118,13 +210,12 @@ async def _pump(stream: asyncio.StreamReader, name: str, output: Output) -> None
         output(name, [pending])
 
 
-async def stop(process: asyncio.subprocess.Process, grace: float) -> None:
+async def stop(process: Process, grace: float) -> None:
     """SIGTERM the process group, then SIGKILL it if it is still there after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
+        process.signal_group(sig)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), grace)
 

@@ -155,10 +155,13 @@ class GitServer:
         return work
 
     def commit(self, work: Path, files: dict[str, str], message: str) -> str:
-        """Write ``files``, commit and push the current branch; returns the new commit id."""
+        """Write ``files`` (a script, one that starts with ``#!``, executable), commit and push the
+        current branch; returns the new commit id."""
         for rel, text in files.items():
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             (work / rel).write_text(text)
+            if text.startswith("#!"):
+                (work / rel).chmod(0o755)
         git("add", "-A", cwd=work)
         git("commit", "-q", "-m", message, cwd=work)
         git("push", "-q", "origin", "HEAD", "--tags", cwd=work)

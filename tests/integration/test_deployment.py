@@ -78,6 +78,8 @@ def test_every_manifest_passes_the_kubernetes_schema_in_strict_mode(cluster: Dev
         "RoleBinding",
         "Deployment",
         "PodDisruptionBudget",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
     for doc in documents:
         try:
@@ -265,10 +267,16 @@ class PodOperator(Operator):
     deployment: dict[str, Any] | None = None
     pod_name: str = "tilt-operator-0"
 
+    runner: subprocess.Popen[bytes] | None = None
+
+    def container(self, name: str) -> dict[str, Any]:
+        assert self.deployment is not None
+        (found,) = [c for c in self.deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+        return found
+
     def pod_env(self) -> dict[str, str]:
         """The container's env, with each path that is a volume mount mapped to a local directory."""
-        assert self.deployment is not None
-        (container,) = self.deployment["spec"]["template"]["spec"]["containers"]
+        container = self.container("operator")
         volumes = {mount["mountPath"]: self.workdir / mount["name"] for mount in container["volumeMounts"]}
         # What the downward API gives: the pod's namespace and name.
         fields = {"metadata.namespace": NAMESPACE, "metadata.name": self.pod_name}
@@ -277,9 +285,10 @@ class PodOperator(Operator):
             for item in container["env"]
         }
         for key, value in env.items():
-            if value in volumes:
-                volumes[value].mkdir(parents=True, exist_ok=True)
-                env[key] = str(volumes[value])
+            for mount, local in volumes.items():
+                if value == mount or value.startswith(f"{mount}/"):
+                    local.mkdir(parents=True, exist_ok=True)
+                    env[key] = str(local) + value.removeprefix(mount)
         return env
 
     def command(self) -> list[str]:
@@ -288,6 +297,26 @@ class PodOperator(Operator):
     def base_env(self) -> dict[str, str]:
         """Only what the container has: PATH and the Deployment's env."""
         return {"PATH": os.environ["PATH"], **self.pod_env()}
+
+    def start(self) -> None:
+        """The runner container first, as its command says, on the socket the operator's env names."""
+        runner = self.container("runner")
+        socket = Path(self.pod_env()["TILT_OPERATOR_RUNNER"])
+        command = [str(self.venv / "bin" / runner["command"][0]), *runner["command"][1:], f"--socket={socket}"]
+        self.runner = subprocess.Popen(
+            command,
+            env={"PATH": os.environ["PATH"], **{item["name"]: item["value"] for item in runner["env"]}},
+            stdout=self.workdir.joinpath("runner.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        eventually(socket.exists, timeout=30, what="the runner's socket")
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self.runner is not None:
+            self.runner.terminate()
+            self.runner.wait(30)
 
 
 def deployment_of(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -348,11 +377,10 @@ def test_the_operator_as_its_service_account_reconciles_a_repo_an_extension_and_
         button = api.get("uibuttons", f"{name}-button")
         assert button is not None, "the Tiltfile's button was not applied"
         assert button["metadata"]["ownerReferences"][0]["name"] == name
-        # Execution is off in the Deployment: the Cmd exists and says why it waits.
-        eventually(
-            lambda: "execution is disabled" in api.status("cmds", f"{name}-cmd").get("waiting", {}).get("reason", ""),
-            what="the Cmd to wait for execution",
-        )
+        # The Cmd ran in the runner, as the extension's account, and ended.
+        ended = eventually(lambda: api.status("cmds", f"{name}-cmd").get("terminated"), what="the Cmd to run")
+        assert ended["exitCode"] == 0, ended
+        assert api.get("cmds", f"{name}-cmd")["metadata"]["annotations"]["tilt.dev/service-account"] == "tilt-extension"
         # The Tiltfile's output is an Event (kopf posts those for cluster-scoped objects to `default`).
         eventually(lambda: events(cluster, name, "Output"), what="the Tiltfile's Output event")
 

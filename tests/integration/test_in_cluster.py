@@ -135,10 +135,12 @@ def test_building_the_image_leaves_no_working_container_behind(image: Image) -> 
 def test_both_replicas_run_the_image_and_pass_their_probes(cluster: DevCluster, image: Image) -> None:
     ready_pods = eventually(lambda: both_ready(cluster), timeout=START, what="two pods Running and Ready")
     for pod in ready_pods:
-        (status,) = pod["status"]["containerStatuses"]
-        assert (status["image"], status["imageID"]) == (MANIFEST_IMAGE, image_id(image))
-        assert status["ready"] is True
-        assert status["restartCount"] == 0, f"{pod['metadata']['name']} restarted: {status}"
+        statuses = pod["status"]["containerStatuses"]
+        assert sorted(status["name"] for status in statuses) == ["operator", "runner"]
+        for status in statuses:
+            assert (status["image"], status["imageID"]) == (MANIFEST_IMAGE, image_id(image))
+            assert status["ready"] is True
+            assert status["restartCount"] == 0, f"{pod['metadata']['name']} restarted: {status}"
         assert pod["spec"]["nodeName"]
 
 
@@ -155,6 +157,8 @@ def test_the_pods_run_as_non_root_on_a_read_only_root_without_privilege_escalati
         "-n",
         DEFAULT_NAMESPACE,
         pod,
+        "-c",
+        "operator",
         "--",
         "sh",
         "-c",
@@ -168,6 +172,33 @@ def test_the_pods_run_as_non_root_on_a_read_only_root_without_privilege_escalati
     assert any("Read-only file system" in line for line in lines), checked
     # The emptyDir volumes are where it writes: /tmp and the data dir.
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_runner_is_another_uid_without_the_operators_token_or_state(cluster: DevCluster) -> None:
+    """Where extension processes run: the operator's token is not there, its state is read-only and
+    partly unreadable, and the operator's processes are not visible."""
+    pod = leader(cluster)
+
+    def run(container: str, script: str) -> subprocess.CompletedProcess[str]:
+        return cluster.kubectl(
+            "exec", "-n", DEFAULT_NAMESPACE, pod, "-c", container, "--", "sh", "-c", script, check=False
+        )
+
+    token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    assert run("operator", f"test -s {token}").returncode == 0, "the operator has its token"
+    checked = run(
+        "runner",
+        f"id -u; id -G; test -e {token} && echo TOKEN; ls /var/lib/tilt-dev/git /var/lib/tilt-dev/logs 2>&1; "
+        "touch /var/lib/tilt-dev/x 2>&1; ps -eo args 2>/dev/null || cat /proc/[0-9]*/cmdline | tr '\\0' ' '",
+    )
+    lines = checked.stdout.splitlines()
+    assert lines[0] == "10002", checked
+    assert "10001" in lines[1].split(), "fsGroup: it reads the checkouts"
+    assert "TOKEN" not in lines, "no token of the operator's"
+    assert sum("Permission denied" in line for line in lines) == 2, checked
+    assert any("Read-only file system" in line for line in lines), checked
+    assert "tilt-operator run" not in checked.stdout, "the operator's processes are not in its namespace"
+    assert "tilt-operator runner" in checked.stdout
 
 
 def test_a_repo_on_the_git_server_and_an_extension_become_ready_in_the_cluster(
@@ -231,8 +262,59 @@ def test_deleting_the_leader_pod_hands_the_lease_and_the_work_to_another(cluster
     )
     # Nothing the pods did was refused by the API server: the ServiceAccount's rights suffice.
     for pod in pods(cluster):
-        log = cluster.kubectl("logs", "-n", DEFAULT_NAMESPACE, pod["metadata"]["name"]).stdout
+        log = cluster.kubectl("logs", "-n", DEFAULT_NAMESPACE, pod["metadata"]["name"], "-c", "operator").stdout
         assert not DENIED.search(log), log
     # The Deployment has replaced the deleted pod: two Ready again, the new leader still leading.
     eventually(lambda: both_ready(cluster), timeout=START, what="two pods Ready again")
     assert holder(cluster) == new
+
+
+def cancel_extension() -> dict[str, str]:
+    """Upstream's cancel (tilt-dev/tilt-extensions) from a local checkout named by TILT_EXTENSIONS;
+    else this repo's cancel-sh, written as upstream's is (bash, jq and `tilt get --watch`)."""
+    checkout = os.environ.get("TILT_EXTENSIONS")
+    source = Path(checkout) / "cancel" if checkout else REPO / "examples" / "extensions" / "cancel-sh"
+    return {f"cancel/{path.name}": path.read_text() for path in source.iterdir() if path.is_file()}
+
+
+def test_the_flagship_in_the_cluster_a_cancel_button_kills_a_running_cmd_and_no_cmd_reads_a_secret(
+    cluster: DevCluster, api: Api, git_server: GitServer, tmp_path: Path
+) -> None:
+    """manifests/ unchanged: execution on, every process in the runner as its extension's account."""
+    leader(cluster)
+    env = kubectl_tilt_env(cluster, tmp_path)
+    app = "local_resource('sleeper', serve_cmd='sleep 600')\n" + (
+        "local_resource('snoop', serve_cmd='kubectl get secrets -n tilt-operator')\n"
+    )
+    git_server.create_repo("node-flagship", {**cancel_extension(), "app/Tiltfile": app})
+    url = git_server.url("node-flagship")
+    secret = ("kubectl-tilt", "create", "secret", "git", "node-flagship", "--url", url)
+    created = subprocess.run(
+        [*secret, "--ca-file", str(git_server.ca_bundle)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert created.returncode == 0, created.stderr
+    api.create("extensionrepos", repo("node-flagship", url, secretRef={"name": "node-flagship"}))
+    api.create("extensions", extension("cancel", "node-flagship", "cancel"))
+    eventually(lambda: ready(api.status("extensions", "cancel")) == "True", timeout=120, what="cancel Ready")
+    api.create("extensions", extension("app", "node-flagship", "app"))
+
+    running = eventually(lambda: api.status("cmds", "sleeper.serve").get("running"), timeout=120, what="sleeper")
+    button = eventually(
+        lambda: (found := api.get("uibuttons", "sleeper.serve.cancel")) and not found["spec"].get("disabled") and found,
+        timeout=120,
+        what="an enabled Cancel button for the sleeper",
+    )
+    assert button["spec"]["text"] == "Cancel"
+    clicked = subprocess.run(
+        ["kubectl-tilt", "click", "sleeper:serve:cancel"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert clicked.returncode == 0, clicked.stderr
+    ended = eventually(lambda: api.status("cmds", "sleeper.serve").get("terminated"), timeout=60, what="the kill")
+    assert ended["pid"] == running["pid"]
+    assert ended["reason"] == "killed by SIGTERM", ended
+
+    snooped = eventually(lambda: api.status("cmds", "snoop.serve").get("terminated"), timeout=60, what="snoop")
+    assert snooped["exitCode"] != 0, "kubectl get secrets failed"
+    shown = subprocess.run(["kubectl-tilt", "logs", "snoop"], env=env, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert 'User "system:serviceaccount:tilt-operator:tilt-extension" cannot list resource "secrets"' in shown.stdout

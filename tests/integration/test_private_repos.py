@@ -142,9 +142,9 @@ def test_basic_auth_then_a_bearer_token_then_a_ca_of_the_secrets_own(
     finally:
         private_ca.stop()
 
-    # Checkouts are the operator's alone.
-    for private in (operator.data_dir / "repos", operator.data_dir / "git"):
-        assert private.stat().st_mode & 0o077 == 0, oct(private.stat().st_mode)
+    # git's own directory is the operator's alone; the checkouts its group's too (a runner's processes).
+    assert (operator.data_dir / "git").stat().st_mode & 0o077 == 0
+    assert (operator.data_dir / "repos").stat().st_mode & 0o027 == 0
     assert checkout.is_relative_to(operator.data_dir / "repos")
 
 

@@ -12,8 +12,9 @@ from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.cmd import (
     EXEC_DISABLED,
     STOPPED_WITH_OPERATOR,
+    STOPPED_WITH_RUNNER,
     last_started,
-    lost_with_operator,
+    lost_with,
     start_reason,
     waiting_reason,
 )
@@ -37,8 +38,8 @@ def test_a_new_spec_restarts_a_plain_cmd():
 
 
 def test_a_lost_process_is_restarted_unless_it_waits_for_a_button():
-    assert reason({}, last_started=T1, lost_process=True) == "the operator restarted"
-    assert reason(START_ON, last_started=T2, lost_process=True) is None
+    assert reason({}, last_started=T1, lost_process="the operator restarted") == "the operator restarted"
+    assert reason(START_ON, last_started=T2, lost_process="the runner restarted") is None
 
 
 @pytest.mark.parametrize(
@@ -103,11 +104,12 @@ def test_children_get_nothing_of_the_operators_credentials_or_settings(monkeypat
     assert "the operator's" not in env.values()
 
 
-def test_a_process_the_operator_took_down_counts_as_lost_and_one_that_ended_does_not():
-    assert lost_with_operator({"running": {"pid": 1}})
-    assert lost_with_operator({"terminated": {"reason": STOPPED_WITH_OPERATOR}})
-    assert not lost_with_operator({"terminated": {"reason": "exited with code 3"}})
-    assert not lost_with_operator({})
+def test_a_process_the_operator_or_the_runner_took_down_counts_as_lost_and_one_that_ended_does_not():
+    assert lost_with({"running": {"pid": 1}}) == "the operator restarted"
+    assert lost_with({"terminated": {"reason": STOPPED_WITH_OPERATOR}}) == "the operator restarted"
+    assert lost_with({"terminated": {"reason": STOPPED_WITH_RUNNER}}) == "the runner restarted"
+    assert lost_with({"terminated": {"reason": "exited with code 3"}}) is None
+    assert lost_with({}) is None
 
 
 def _button(inputs: list[dict], clicked: list[dict] | None) -> dict:

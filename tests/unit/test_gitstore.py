@@ -638,8 +638,8 @@ def test_credentials_reach_git_through_its_environment_only_and_key_a_checkout_o
         if path.is_file():
             assert b"pa55word" not in path.read_bytes(), path
     assert list((settings.data_dir / "git" / "tmp").iterdir()) == []
-    for private_dir in (settings.data_dir / "repos", settings.data_dir / "git"):
-        assert stat.S_IMODE(private_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((settings.data_dir / "git").stat().st_mode) == 0o700
+    assert stat.S_IMODE((settings.data_dir / "repos").stat().st_mode) == 0o750, "a runner's group reads checkouts"
 
 
 def test_an_ssh_url_is_fetched_only_with_a_key(store: LocalStore) -> None:

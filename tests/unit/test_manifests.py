@@ -38,7 +38,7 @@ def _one(kind: str, name: str | None = None) -> dict[str, Any]:
 
 DEPLOYMENT = _one("Deployment")
 POD = DEPLOYMENT["spec"]["template"]["spec"]
-(CONTAINER,) = POD["containers"]
+CONTAINER, RUNNER = POD["containers"]
 ENV = {item["name"]: item["value"] for item in CONTAINER.get("env", []) if "value" in item}
 MOUNTS = {mount["mountPath"] for mount in CONTAINER["volumeMounts"]}
 CLUSTER_RULES = _one("ClusterRole", "tilt-operator")["rules"]
@@ -60,8 +60,35 @@ def test_each_kustomization_lists_every_yaml_file_beside_it(directory: Path):
     assert listed == {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
 
 
-def test_process_execution_is_disabled_as_the_operator_reads_its_environment():
-    assert Settings.from_env(ENV).exec_enabled is False
+def test_processes_run_in_the_runner_container_as_the_operator_reads_its_environment():
+    settings = Settings.from_env(ENV)
+    assert (CONTAINER["name"], RUNNER["name"]) == ("operator", "runner")
+    assert settings.exec_enabled is True
+    assert settings.runner is not None
+    assert RUNNER["args"] == [f"--socket={settings.runner}"]
+    assert RUNNER["command"] == ["tilt-operator", "runner"]
+    shared = {m["name"] for m in CONTAINER["volumeMounts"]} & {m["name"] for m in RUNNER["volumeMounts"]}
+    assert shared == {"data", "runner-socket"}
+    (socket_mount,) = [m for m in RUNNER["volumeMounts"] if m["name"] == "runner-socket"]
+    assert settings.runner.parent == Path(socket_mount["mountPath"])
+
+
+def test_the_runner_gets_no_token_of_the_operators_another_uid_and_the_data_dir_read_only():
+    assert POD["automountServiceAccountToken"] is False
+    mounts = {m["name"]: m for m in RUNNER["volumeMounts"]}
+    assert "operator-token" not in mounts
+    assert mounts["data"]["readOnly"] is True
+    assert RUNNER["securityContext"]["runAsUser"] != POD["securityContext"]["runAsUser"]
+    assert RUNNER["securityContext"]["runAsGroup"] != POD["securityContext"]["runAsGroup"]
+    assert RUNNER["securityContext"]["allowPrivilegeEscalation"] is False
+    assert RUNNER["securityContext"]["readOnlyRootFilesystem"] is True
+    assert RUNNER["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert "shareProcessNamespace" not in POD, "the runner must not see the operator's processes"
+    (token,) = [m for m in CONTAINER["volumeMounts"] if m["name"] == "operator-token"]
+    assert token["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+    (volume,) = [v for v in POD["volumes"] if v["name"] == "operator-token"]
+    kinds = [next(iter(source)) for source in volume["projected"]["sources"]]
+    assert kinds == ["serviceAccountToken", "configMap", "downwardAPI"]
 
 
 def test_the_data_dir_and_home_are_volumes_because_the_root_filesystem_is_read_only():
@@ -236,8 +263,7 @@ def test_secrets_are_read_only_and_only_in_the_operators_namespace():
 
 
 def test_the_operator_reads_its_namespace_from_its_pod():
-    (container,) = _one("Deployment")["spec"]["template"]["spec"]["containers"]
-    (variable,) = [env for env in container["env"] if env["name"] == "TILT_OPERATOR_NAMESPACE"]
+    (variable,) = [env for env in CONTAINER["env"] if env["name"] == "TILT_OPERATOR_NAMESPACE"]
     assert variable["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 

@@ -25,7 +25,7 @@ from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.store import Checkout
 from tilt_operator.kube import ClusterAccess
 from tilt_operator.logstore import LogStore
-from tilt_operator.processes import alive
+from tilt_operator.processes import LocalLauncher, alive
 from tilt_operator.reconcilers import relations as relation
 from tilt_operator.reconcilers.cmd import EXEC_DISABLED, CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
@@ -375,6 +375,7 @@ def test_a_cmd_runs_its_process_reports_its_exit_and_settles(tmp_path: Path):
             exec_enabled=True,
             requeue=requeued,
             identities=identities(cluster, tmp_path),
+            launcher=LocalLauncher(),
         )
         await reconcile("c")
         assert cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -400,6 +401,7 @@ def test_a_deleted_cmd_stops_its_process(tmp_path: Path):
             exec_enabled=True,
             requeue=Requeued(),
             identities=identities(cluster, tmp_path),
+            launcher=LocalLauncher(),
         )
         await reconcile("c")
         pid = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -424,6 +426,7 @@ def test_with_execution_off_a_cmd_waits_and_settles(tmp_path: Path):
             exec_enabled=False,
             requeue=Requeued(),
             identities=identities(cluster, tmp_path),
+            launcher=LocalLauncher(),
         )
         await reconcile("c")
         status = cluster.get_object("Cmd", "c")["status"]
@@ -449,6 +452,7 @@ def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
             exec_enabled=True,
             requeue=Requeued(),
             identities=identities(cluster, tmp_path),
+            launcher=LocalLauncher(),
         )
         await reconcile("c")
         first = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
@@ -618,6 +622,7 @@ def test_a_cmds_process_gets_its_accounts_kubeconfig_and_none_of_the_operators_e
             exec_enabled=True,
             requeue=requeued,
             identities=identities(cluster, tmp_path),
+            launcher=LocalLauncher(),
         )
         await reconcile("c")
         await settle(reconcile, "c", requeued, lambda: bool(status_of(cluster, "Cmd", "c").get("terminated")))
@@ -651,6 +656,7 @@ def test_a_cmd_whose_account_is_missing_waits_and_says_which(tmp_path: Path):
             exec_enabled=True,
             requeue=Requeued(),
             identities=identities(cluster, tmp_path),
+            launcher=LocalLauncher(),
         )
         assert await reconcile("c") == Result(retry=True)
 

@@ -22,6 +22,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tilt-operator", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser("run", help="run the operator against the current kubeconfig (the default)")
+    runner = commands.add_parser(
+        "runner",
+        help="start the processes extensions supply for an operator that names this socket in "
+        "TILT_OPERATOR_RUNNER (the second container of its pod)",
+    )
+    runner.add_argument(
+        "--socket",
+        type=Path,
+        default=os.environ.get("TILT_OPERATOR_RUNNER") or None,
+        required=not os.environ.get("TILT_OPERATOR_RUNNER"),
+        help="where to listen (TILT_OPERATOR_RUNNER)",
+    )
     dev = commands.add_parser("dev", help="start a local control plane, install the CRDs and run the operator on it")
     dev.add_argument("--state-dir", type=Path, help="where the local cluster keeps its data and kubeconfig")
     dev.add_argument(
@@ -98,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     liveness = getattr(options, "liveness", DEFAULT_LIVENESS)
     liveness = None if liveness == "none" else liveness
 
+    if command == "runner":
+        from tilt_operator.runner.server import main as run_runner
+
+        run_runner(options.socket)
+        return
     if command == "dev" and options.node:
         _dev_node(options.state_dir)
     elif command == "dev":

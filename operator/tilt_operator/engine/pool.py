@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import os
 import signal
@@ -34,7 +35,7 @@ from tilt_operator.engine.protocol import (
     Transcript,
     crds_digest,
 )
-from tilt_operator.processes import die_with_parent
+from tilt_operator.processes import Launcher, LocalLauncher, Process, ProcessLost
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ Output = Callable[[str, str], None]
 class Worker:
     """One host process: started warm, then given one run at a time until it is not reusable."""
 
-    def __init__(self, process: asyncio.subprocess.Process, memory_mb: int) -> None:
+    def __init__(self, process: Process, memory_mb: int) -> None:
         self.process = process
         self.memory_mb = memory_mb
         # The CRDs (by digest) this host has been sent, so they are not sent again.
@@ -74,22 +75,19 @@ class Worker:
         self._drain = asyncio.create_task(self._keep_stderr(process.stderr), name=f"host {process.pid} stderr")
 
     @classmethod
-    async def start(cls, memory_mb: int, max_steps: int = DEFAULT_MAX_STEPS) -> Worker:
-        """A new host, returned once it is warm (limits set, ready for a request)."""
+    async def start(
+        cls, memory_mb: int, max_steps: int = DEFAULT_MAX_STEPS, launcher: Launcher | None = None
+    ) -> Worker:
+        """A new host, started by ``launcher`` (a child of this process by default), returned once it
+        is warm (limits set, ready for a request). It dies with whoever started it, in a group of
+        its own: stopping the host stops the commands its local() calls started."""
         binary = await asyncio.to_thread(ensure_host)
-        process = await asyncio.create_subprocess_exec(
-            binary,
-            f"--memory-mb={memory_mb}",
-            f"--max-steps={max_steps}",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=host_environment(),
+        process = await (launcher or LocalLauncher()).start(
+            [str(binary), f"--memory-mb={memory_mb}", f"--max-steps={max_steps}"],
             cwd="/",
+            env=host_environment(),
+            stdin=True,
             limit=_LINE_LIMIT,
-            preexec_fn=die_with_parent,  # a killed operator leaves no hosts behind
-            # A group of its own: stopping the host stops the commands its local() calls started.
-            start_new_session=True,
         )
         worker = cls(process, memory_mb)
         try:
@@ -152,6 +150,10 @@ class Worker:
             self.reusable = False
             await self.stop()
             raise
+        if self.process.lost:
+            # Not the Tiltfile's doing: the runner the host ran in went. The run is retried.
+            self.reusable = False
+            raise ProcessLost(f"the Tiltfile host was lost with the runner it ran in (pid {self.pid} there)")
         if transcript.done is not None and not timed_out:
             # A run that used up its steps leaves its host never to be reused, like any other limit.
             error = transcript.done.get("error") or ""
@@ -186,10 +188,7 @@ class Worker:
         """End the host (it is killed: whatever it was doing is abandoned) and collect it."""
         self.reusable = False
         if self.process.returncode is None:
-            # os.killpg, not Process.kill: that polls the child first and may reap it under the child
-            # watcher's feet, which then reports exit code 255 instead of how the host ended.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.signal_group(signal.SIGKILL)
         await self.process.wait()
         with contextlib.suppress(asyncio.CancelledError):
             await self._drain
@@ -238,10 +237,14 @@ def _request(
 class WorkerPool:
     """``size`` warm hosts with a memory and a step limit each; a run waits for one when all are busy."""
 
-    def __init__(self, *, size: int, memory_mb: int, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+    def __init__(
+        self, *, size: int, memory_mb: int, max_steps: int = DEFAULT_MAX_STEPS, launcher: Launcher | None = None
+    ) -> None:
         self.size = size
         self.memory_mb = memory_mb
         self.max_steps = max_steps
+        # Where hosts run: children of the operator, or in its runner.
+        self.launcher = launcher or LocalLauncher()
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
         self._workers: set[Worker] = set()
         self._starting: set[asyncio.Task[None]] = set()
@@ -260,18 +263,22 @@ class WorkerPool:
         task.add_done_callback(self._starting.discard)
 
     async def _start_one(self) -> None:
-        for attempt, delay in enumerate((0.0, *_RESPAWN_DELAYS)):
+        """Start one host, trying again (every 30 s at last) for as long as it takes: a runner away
+        for a while is back some time, and runs wait for it meanwhile."""
+        delays = itertools.chain((0.0, *_RESPAWN_DELAYS), itertools.repeat(_RESPAWN_DELAYS[-1]))
+        for attempt, delay in enumerate(delays):
             await asyncio.sleep(delay)
             try:
-                worker = await Worker.start(self.memory_mb, self.max_steps)
+                worker = await Worker.start(self.memory_mb, self.max_steps, self.launcher)
             except Exception as error:
                 if attempt == 0:
-                    logger.error("cannot start a Tiltfile host (%s); retrying", error)
+                    logger.error("cannot start a Tiltfile host (%s); retrying until one starts", error)
                 continue
+            if attempt:
+                logger.info("a Tiltfile host started after %d attempts", attempt + 1)
             self._workers.add(worker)
             self._idle.put_nowait(worker)
             return
-        logger.error("no Tiltfile host could be started: Tiltfiles wait until the operator restarts")
 
     @contextlib.asynccontextmanager
     async def _borrow(self) -> AsyncIterator[Worker]:

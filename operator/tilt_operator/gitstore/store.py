@@ -77,9 +77,16 @@ class GitStore:
         self._root = self._data_dir / "repos"
         self._git = git or Git(settings.git_timeout)
         git_dir = self._data_dir / "git"
-        for directory in (self._root, git_dir, git_dir / "home", git_dir / "tmp"):
+        # git's own directories (credentials pass through its temp dir) are the operator's alone;
+        # the checkouts its group may read too: a runner's processes run extensions from them.
+        for directory, mode in (
+            (self._root, 0o750),
+            (git_dir, 0o700),
+            (git_dir / "home", 0o700),
+            (git_dir / "tmp", 0o700),
+        ):
             directory.mkdir(parents=True, exist_ok=True)
-            directory.chmod(0o700)
+            directory.chmod(mode)
         # The CAs git trusts: the system's, plus the operator's extra bundle when set. A Secret's
         # ca.crt is added to these for that repo's fetches.
         self._system_ca = environment.system_ca_file()

@@ -36,8 +36,12 @@ logger = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 5.0
 # The terminated reason of a process stopped because the operator stopped, not because the Cmd ended:
-# the next operator starts it again, as Tilt starts every Cmd again when it starts.
+# the next operator starts it again, as Tilt starts every Cmd again when it starts. So does a
+# process that ended because the runner it ran in went: it starts again once the runner is back.
 STOPPED_WITH_OPERATOR = "stopped with the operator"
+STOPPED_WITH_RUNNER = "stopped with the runner"
+# Why such a process starts again.
+_RESTARTED = {STOPPED_WITH_OPERATOR: "the operator restarted", STOPPED_WITH_RUNNER: "the runner restarted"}
 EXEC_DISABLED = (
     "process execution is disabled on this operator: start it with --exec (or TILT_OPERATOR_EXEC=1) to run Cmds"
 )
@@ -53,19 +57,20 @@ def start_reason(
     last_started: str | None,
     spec_changed: bool,
     clicks: buttons.Clicks,
-    lost_process: bool = False,
+    lost_process: str | None = None,
 ) -> str | None:
     """Why the process should (re)start now, or None to leave things as they are.
 
     ``last_started`` is when this Cmd's process last started (from its status), ``clicks`` the
     last click of every button its spec names, ``spec_changed`` whether the spec moved since,
-    ``lost_process`` whether the status says running but this operator has no such process.
+    ``lost_process`` why the status says running (or stopped with the operator or the runner) but
+    this operator has no such process (:func:`lost_with`).
     """
     start_on = spec.get(START_ON)
     if spec_changed and not start_on:
         return "spec changed"
     if lost_process and not start_on:
-        return "the operator restarted"
+        return lost_process
     restart = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, RESTART_ON)}, last_started)
     if restart and last_started:
         return f"{CLICKED}{restart}"
@@ -98,10 +103,12 @@ def terminated_status(
     return {**only_state("terminated", fields), "ready": False}
 
 
-def lost_with_operator(status: Mapping[str, Any]) -> bool:
-    """Whether the status describes a process that an operator stop (or crash) ended."""
-    terminated = status.get("terminated") or {}
-    return bool(status.get("running")) or terminated.get("reason") == STOPPED_WITH_OPERATOR
+def lost_with(status: Mapping[str, Any]) -> str | None:
+    """Why the process the status describes is gone though the Cmd did not end: the operator stopped
+    (or crashed) while it ran, or the runner it ran in went. None when it ended by itself."""
+    if status.get("running"):
+        return _RESTARTED[STOPPED_WITH_OPERATOR]
+    return _RESTARTED.get((status.get("terminated") or {}).get("reason", ""))
 
 
 def last_started(status: Mapping[str, Any]) -> str | None:
@@ -181,7 +188,7 @@ class Proc:
     finished_at: str | None = None
 
     @property
-    def process(self) -> asyncio.subprocess.Process:
+    def process(self) -> processes.Process:
         return self.child.process
 
     @property
@@ -211,9 +218,10 @@ class CmdReconciler:
         exec_enabled: bool,
         requeue: Callable[[str], None],
         identities: Identities,
+        launcher: processes.Launcher,
     ) -> None:
         self._cache, self._writer, self._logs, self._exec, self._requeue = cache, writer, logs, exec_enabled, requeue
-        self._identities = identities
+        self._identities, self._launcher = identities, launcher
         self._procs: dict[str, Proc] = {}
 
     async def __call__(self, name: str) -> Result:
@@ -231,7 +239,7 @@ class CmdReconciler:
             return Result()
         if proc is not None and proc.exited:
             # Forgotten only once its end is in the status: until then the status says it runs.
-            ended = proc.terminated()
+            ended = proc.terminated(STOPPED_WITH_RUNNER if proc.process.lost else None)
             await self._write(obj, ended)
             del self._procs[name]
             proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']}")
@@ -243,7 +251,7 @@ class CmdReconciler:
             spec_changed=proc is not None
             and (proc.generation != generation or proc.account != cmd_service_account(obj, self._identities.default)),
             clicks=buttons.clicks(self._cache, buttons.named(spec, *CMD_BUTTONS)),
-            lost_process=proc is None and lost_with_operator(current),
+            lost_process=lost_with(current) if proc is None else None,
         )
         if reason:
             return await self._restart(obj, reason)
@@ -283,6 +291,7 @@ class CmdReconciler:
         inputs = buttons.input_environment(self._cache, clicked) if clicked else []
         try:
             child = await processes.start(
+                self._launcher,
                 spec["args"],
                 cwd=spec.get("dir"),
                 env=identity.environment([*(spec.get("env") or []), *inputs]),

@@ -30,6 +30,7 @@ from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
 from tilt_operator.kube import ClusterAccess
 from tilt_operator.logstore import SYSTEM, Key, LogStore
+from tilt_operator.processes import Launcher, LocalLauncher
 from tilt_operator.reconcilers import relations
 from tilt_operator.reconcilers.cache import Cache, Index
 from tilt_operator.reconcilers.client import Client
@@ -45,6 +46,7 @@ from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
 from tilt_operator.reconcilers.status import StatusWriter, summarizing
 from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
+from tilt_operator.runner.client import RUNNER_HOMES, RunnerLauncher
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +93,14 @@ class Controller:
             access=access,
             expiration=settings.token_expiration,
             renewal=settings.token_renewal,
+            homes=RUNNER_HOMES if settings.runner else None,
         )
         checkouts = settings.data_dir / "repos"
         self.watcher = FileWatcher(lambda name: self.queues[TILTFILE].add(name), ignore_under=[checkouts])
         self.logs = LogStore(settings.data_dir / "logs")
         self.relations = Relations()
+        # Where extension processes run: the runner's container in a cluster, else this process's children.
+        self.launcher: Launcher = RunnerLauncher(settings.runner) if settings.runner else LocalLauncher()
         self.cmds = CmdReconciler(
             cache=self.cache,
             writer=self.writer,
@@ -103,11 +108,13 @@ class Controller:
             exec_enabled=settings.exec_enabled,
             requeue=lambda name: self.queues[CMD].add(name),
             identities=self.identities,
+            launcher=self.launcher,
         )
         self.pool = WorkerPool(
             size=settings.tiltfile_workers,
             memory_mb=settings.tiltfile_memory_mb,
             max_steps=settings.tiltfile_max_steps,
+            launcher=self.launcher,
         )
         self.tiltfiles = TiltfileReconciler(
             cache=self.cache,
@@ -255,5 +262,6 @@ class Controller:
         await self.tiltfiles.stop()
         await self.pool.stop()
         await self.cmds.stop()
+        self.launcher.close()
         await self.identities.stop()
         await self.outage.stop()

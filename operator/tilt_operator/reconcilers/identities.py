@@ -104,9 +104,11 @@ def renew_after(lifetime: float, renewal: float | None) -> float:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Replace ``path`` at once (a reader sees the old file or the new one), readable by this user only."""
+    """Replace ``path`` at once (a reader sees the old file or the new one), readable by this user
+    and its group (a runner's processes), by no one else."""
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-", delete=False) as file:
         file.write(text)
+    os.chmod(file.name, 0o640)
     os.replace(file.name, path)
 
 
@@ -123,9 +125,13 @@ class Identities:
         access: ClusterAccess,
         expiration: int,
         renewal: float | None = None,
+        homes: Path | None = None,
     ) -> None:
+        """``directory`` keeps each account's token and kubeconfig, which its processes must read;
+        ``homes`` is where their HOMEs are, as the processes see it (default: beside the kubeconfig;
+        with a runner, a directory of the runner's own that it makes)."""
         self._client, self.namespace, self.default = client, namespace, default
-        self._directory, self._access = directory, access
+        self._directory, self._access, self._homes = directory, access, homes
         self._expiration, self._renewal = expiration, renewal
         self._known: dict[str, Identity] = {}
         self._requests: dict[str, asyncio.Task[Identity]] = {}
@@ -160,9 +166,15 @@ class Identities:
         return identity
 
     def _write(self, name: str, token: str) -> Identity:
+        # Readable by the runner's group (its processes read them), by no one else.
+        self._directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         directory = self._directory / name
-        home = directory / "home"
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.mkdir(mode=0o750, exist_ok=True)
+        if self._homes is None:
+            home = directory / "home"
+            home.mkdir(mode=0o700, exist_ok=True)
+        else:
+            home = self._homes / name
         token_file, config_file = directory / "token", directory / "kubeconfig"
         _write_private(token_file, token)
         config = kubeconfig(self._access, self.namespace, name, token_file)
