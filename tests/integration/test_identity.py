@@ -267,3 +267,22 @@ def test_only_an_account_or_who_may_impersonate_it_may_make_an_object_run_as_it(
         for plural, obj in (("extensions", name), ("extensions", f"{name}-ext"), ("cmds", f"{name}-cmd")):
             api.delete(plural, obj)
         api.delete("extensionrepos", name)
+
+
+def test_a_tilt_config_json_that_leads_out_of_the_repo_is_refused(
+    api: Api, operator: Operator, tmp_path: Path, name: str
+):
+    """A symlink in a repo must not read the operator's files as settings (its identity tokens, say)."""
+    token = operator.data_dir / "identities" / "tilt-extension" / "token"
+    root = extension_repo(tmp_path, "config.define_string('name')\nprint(config.parse())\n")
+    (root / "probe" / "tilt_config.json").symlink_to(token)
+    api.create("extensionrepos", repo(name, f"file://{root}"))
+    api.create("extensions", extension(name, name, "probe"))
+    try:
+        error = eventually(lambda: api.status("extensions", name).get("error"), timeout=60, what="the run to fail")
+        assert "config.parse: " in error
+        assert f"is outside {root}" in error
+        assert token.read_text() not in error
+    finally:
+        api.delete("extensions", name)
+        api.delete("extensionrepos", name)

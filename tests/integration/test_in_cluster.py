@@ -188,16 +188,16 @@ def test_the_runner_is_another_uid_without_the_operators_token_or_state(cluster:
     assert run("operator", f"test -s {token}").returncode == 0, "the operator has its token"
     checked = run(
         "runner",
-        f"id -u; id -G; test -e {token} && echo TOKEN; ls /var/lib/tilt-dev/git /var/lib/tilt-dev/logs 2>&1; "
-        "touch /var/lib/tilt-dev/x 2>&1; ps -eo args 2>/dev/null || cat /proc/[0-9]*/cmdline | tr '\\0' ' '",
+        f"id -u; id -G; test -e {token} && echo TOKEN; ls /var/lib/tilt-dev/git 2>&1; "
+        "touch /var/lib/tilt-dev/x 2>&1; cat /proc/[0-9]*/cmdline | tr -c '[:print:]' ' '",
     )
     lines = checked.stdout.splitlines()
     assert lines[0] == "10002", checked
     assert "10001" in lines[1].split(), "fsGroup: it reads the checkouts"
     assert "TOKEN" not in lines, "no token of the operator's"
-    assert sum("Permission denied" in line for line in lines) == 2, checked
+    assert any("/var/lib/tilt-dev/git" in line and "Permission denied" in line for line in lines), checked
     assert any("Read-only file system" in line for line in lines), checked
-    assert "tilt-operator run" not in checked.stdout, "the operator's processes are not in its namespace"
+    assert "--liveness" not in checked.stdout, "the operator's processes (tilt-operator run --liveness=…) are not here"
     assert "tilt-operator runner" in checked.stdout
 
 
@@ -260,13 +260,13 @@ def test_deleting_the_leader_pod_hands_the_lease_and_the_work_to_another(cluster
     eventually(
         lambda: ready(api.status("tiltfiles", "hello-again")) == "True", timeout=60, what="the new leader runs it"
     )
+    # The Deployment has replaced the deleted pod: two Ready again, the new leader still leading.
+    ready_again = eventually(lambda: both_ready(cluster), timeout=START, what="two pods Ready again")
+    assert holder(cluster) == new
     # Nothing the pods did was refused by the API server: the ServiceAccount's rights suffice.
-    for pod in pods(cluster):
+    for pod in ready_again:
         log = cluster.kubectl("logs", "-n", DEFAULT_NAMESPACE, pod["metadata"]["name"], "-c", "operator").stdout
         assert not DENIED.search(log), log
-    # The Deployment has replaced the deleted pod: two Ready again, the new leader still leading.
-    eventually(lambda: both_ready(cluster), timeout=START, what="two pods Ready again")
-    assert holder(cluster) == new
 
 
 def cancel_extension() -> dict[str, str]:

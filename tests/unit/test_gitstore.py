@@ -640,6 +640,7 @@ def test_credentials_reach_git_through_its_environment_only_and_key_a_checkout_o
     assert list((settings.data_dir / "git" / "tmp").iterdir()) == []
     assert stat.S_IMODE((settings.data_dir / "git").stat().st_mode) == 0o700
     assert stat.S_IMODE((settings.data_dir / "repos").stat().st_mode) == 0o750, "a runner's group reads checkouts"
+    assert stat.S_IMODE(private.path.stat().st_mode) == 0o750, "each of them"
 
 
 def test_an_ssh_url_is_fetched_only_with_a_key(store: LocalStore) -> None:

@@ -314,6 +314,24 @@ async def settle(reconcile: Callable[[str], Awaitable[Any]], name: str, requeued
     raise AssertionError("did not settle")
 
 
+def tiltfile_reconciler(
+    cluster: FakeCluster, tmp_path: Path, requeued: Requeued, pool: WorkerPool
+) -> TiltfileReconciler:
+    return TiltfileReconciler(
+        cache=cluster.cache(),
+        writer=StatusWriter(cluster),
+        client=cluster,
+        settings=Settings(data_dir=tmp_path / "data", tiltfile_timeout=10),
+        records=RunRecords(tmp_path / "records"),
+        watcher=FileWatcher(requeued),
+        requeue=requeued,
+        pool=pool,
+        logs=LogStore(tmp_path / "logs"),
+        relations=Relations(),
+        identities=identities(cluster, tmp_path),
+    )
+
+
 def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
     path = tmp_path / "Tiltfile"
     path.write_text("ui_button(name='b', text='B', location={'component_type': 'Global', 'component_id': 'x'})\n")
@@ -321,22 +339,9 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
     requeued = Requeued()
 
     async def scenario() -> None:
-        watcher = FileWatcher(requeued)
         pool = WorkerPool(size=1, memory_mb=256)
         pool.start()
-        reconcile = TiltfileReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            client=cluster,
-            settings=Settings(data_dir=tmp_path / "data", tiltfile_timeout=10),
-            records=RunRecords(tmp_path / "records"),
-            watcher=watcher,
-            requeue=requeued,
-            pool=pool,
-            logs=LogStore(tmp_path / "logs"),
-            relations=Relations(),
-            identities=identities(cluster, tmp_path),
-        )
+        reconcile = tiltfile_reconciler(cluster, tmp_path, requeued, pool)
         try:
             await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
             status = status_of(cluster, "Tiltfile", "t")
@@ -492,24 +497,6 @@ def test_relations_follow_changes_and_deletes():
 
 
 # Identity: who an extension acts as.
-
-
-def tiltfile_reconciler(
-    cluster: FakeCluster, tmp_path: Path, requeued: Requeued, pool: WorkerPool
-) -> TiltfileReconciler:
-    return TiltfileReconciler(
-        cache=cluster.cache(),
-        writer=StatusWriter(cluster),
-        client=cluster,
-        settings=Settings(data_dir=tmp_path / "data", tiltfile_timeout=10),
-        records=RunRecords(tmp_path / "records"),
-        watcher=FileWatcher(requeued),
-        requeue=requeued,
-        pool=pool,
-        logs=LogStore(tmp_path / "logs"),
-        relations=Relations(),
-        identities=identities(cluster, tmp_path),
-    )
 
 
 def test_what_a_tiltfile_registers_is_written_as_its_service_account_and_its_cmds_are_marked(tmp_path: Path):

@@ -193,13 +193,6 @@ class Worker:
         with contextlib.suppress(asyncio.CancelledError):
             await self._drain
 
-    def resident_bytes(self) -> int:
-        try:
-            with open(f"/proc/{self.pid}/statm") as statm:
-                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:
-            return 0
-
 
 def host_environment() -> dict[str, str]:
     """The host's environment: a few harmless variables of the operator's, never its credentials."""
@@ -328,10 +321,6 @@ class WorkerPool:
     def pids(self) -> list[int]:
         """The pids of the hosts alive now (idle or busy)."""
         return sorted(worker.pid for worker in self._workers if worker.alive)
-
-    def resident_bytes(self) -> int:
-        """The hosts' resident memory together: what the pool costs."""
-        return sum(worker.resident_bytes() for worker in self._workers)
 
     async def stop(self) -> None:
         self._stopped = True

@@ -193,6 +193,7 @@ class GitStore:
     def _replace(self, call: Call, url: str, ref: str, what: str, path: Path) -> str:
         """Build the new tree next to path, then swap it in; return its commit."""
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
+        tmp.chmod(0o750)  # readable by the group, as repos/ is: a runner's processes run extensions from it
         try:
             commit = self._git.build_tree(call, url, ref, what, tmp)
             _move_into_place(tmp, path)
