@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -332,6 +333,19 @@ def tiltfile_reconciler(
     )
 
 
+@contextlib.asynccontextmanager
+async def running_tiltfiles(
+    cluster: FakeCluster, tmp_path: Path, requeued: Requeued
+) -> AsyncIterator[TiltfileReconciler]:
+    """A Tiltfile reconciler with a warm host of its own, stopped afterwards."""
+    pool = WorkerPool(size=1, memory_mb=256)
+    pool.start()
+    try:
+        yield tiltfile_reconciler(cluster, tmp_path, requeued, pool)
+    finally:
+        await pool.stop()
+
+
 def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
     path = tmp_path / "Tiltfile"
     path.write_text("ui_button(name='b', text='B', location={'component_type': 'Global', 'component_id': 'x'})\n")
@@ -339,10 +353,7 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
     requeued = Requeued()
 
     async def scenario() -> None:
-        pool = WorkerPool(size=1, memory_mb=256)
-        pool.start()
-        reconcile = tiltfile_reconciler(cluster, tmp_path, requeued, pool)
-        try:
+        async with running_tiltfiles(cluster, tmp_path, requeued) as reconcile:
             await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
             status = status_of(cluster, "Tiltfile", "t")
             assert status["terminated"]["reasons"] == ["initial"]
@@ -355,8 +366,6 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             assert dict(cluster.calls) == calls, "a settled Tiltfile writes nothing"
             # A due run would only start a task and queue the Tiltfile for later: that is what to look for.
             assert requeued.names == [], "a settled Tiltfile starts no run"
-        finally:
-            await pool.stop()
 
     run(scenario())
 
@@ -508,13 +517,8 @@ def test_what_a_tiltfile_registers_is_written_as_its_service_account_and_its_cmd
     requeued = Requeued()
 
     async def scenario() -> None:
-        pool = WorkerPool(size=1, memory_mb=256)
-        pool.start()
-        reconcile = tiltfile_reconciler(cluster, tmp_path, requeued, pool)
-        try:
+        async with running_tiltfiles(cluster, tmp_path, requeued) as reconcile:
             await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
-        finally:
-            await pool.stop()
 
     run(scenario())
     assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
@@ -531,10 +535,7 @@ def test_a_tiltfile_whose_service_account_is_missing_waits_says_so_and_runs_once
     requeued = Requeued()
 
     async def scenario() -> None:
-        pool = WorkerPool(size=1, memory_mb=256)
-        pool.start()
-        reconcile = tiltfile_reconciler(cluster, tmp_path, requeued, pool)
-        try:
+        async with running_tiltfiles(cluster, tmp_path, requeued) as reconcile:
             assert await reconcile("t") == Result(retry=True), "retried with backoff until the account exists"
             status = status_of(cluster, "Tiltfile", "t")
             message = status["waiting"]["reason"]
@@ -548,8 +549,6 @@ def test_a_tiltfile_whose_service_account_is_missing_waits_says_so_and_runs_once
             await reconcile("t")
             await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
             assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
-        finally:
-            await pool.stop()
 
     run(scenario())
 
