@@ -106,7 +106,8 @@ def test_dev_runs_a_cluster_and_an_operator_that_listens_on_loopback_only(tmp_pa
     assert not alive(pid), "the operator stops with dev"
 
 
-READY = ".items[*].status.containerStatuses[*].ready"
+# Each pod's Ready condition: all of its containers (the operator and its runner) are ready.
+READY = '.items[*].status.conditions[?(@.type=="Ready")].status'
 
 
 def running_from(directory: Path) -> list[str]:
@@ -146,7 +147,7 @@ def wait_for_the_operator(dev: subprocess.Popen[str], state: Path) -> list[str]:
             capture_output=True,
             text=True,
         ).stdout.split()
-        return shown if shown == ["true", "true"] else None
+        return shown if shown == ["True", "True"] else None
 
     eventually(ready_pods, timeout=180, what="the two replicas Ready")
     nodes = subprocess.run([*kubectl, "get", "nodes", "-o", "name"], capture_output=True, text=True).stdout
