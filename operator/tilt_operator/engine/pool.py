@@ -150,10 +150,6 @@ class Worker:
             self.reusable = False
             await self.stop()
             raise
-        if self.process.lost:
-            # Not the Tiltfile's doing: the runner the host ran in went. The run is retried.
-            self.reusable = False
-            raise ProcessLost(f"the Tiltfile host was lost with the runner it ran in (pid {self.pid} there)")
         if transcript.done is not None and not timed_out:
             # A run that used up its steps leaves its host never to be reused, like any other limit.
             error = transcript.done.get("error") or ""
@@ -162,7 +158,12 @@ class Worker:
                 await self.stop()
             return transcript.result(None)
         self.reusable = False
+        # Once collected, the host's exit says whether the runner it ran in went with it: its pipes
+        # may close before the runner's connection does, so this is known only after the wait.
         await self.stop()
+        if self.process.lost:
+            # Not the Tiltfile's doing: the run is retried.
+            raise ProcessLost(f"the Tiltfile host was lost with the runner it ran in (pid {self.pid} there)")
         return transcript.result(self._fate(timed_out, timeout))
 
     def _fate(self, timed_out: bool, timeout: float) -> str:
