@@ -373,6 +373,21 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
 # Cmd.
 
 
+def cmd_reconciler(
+    cluster: FakeCluster, tmp_path: Path, requeued: Requeued | None = None, *, exec_enabled: bool = True
+) -> CmdReconciler:
+    """A Cmd reconciler over the fake, its processes this test's children, their accounts' tokens from the fake."""
+    return CmdReconciler(
+        cache=cluster.cache(),
+        writer=StatusWriter(cluster),
+        logs=LogStore(tmp_path / "logs"),
+        exec_enabled=exec_enabled,
+        requeue=requeued or Requeued(),
+        identities=identities(cluster, tmp_path),
+        launcher=LocalLauncher(),
+    )
+
+
 def cmd(name: str, args: list[str]) -> dict[str, Any]:
     return {"kind": "Cmd", "metadata": {"name": name}, "spec": {"args": args}}
 
@@ -382,15 +397,7 @@ def test_a_cmd_runs_its_process_reports_its_exit_and_settles(tmp_path: Path):
     requeued = Requeued()
 
     async def scenario() -> None:
-        reconcile = CmdReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            logs=LogStore(tmp_path),
-            exec_enabled=True,
-            requeue=requeued,
-            identities=identities(cluster, tmp_path),
-            launcher=LocalLauncher(),
-        )
+        reconcile = cmd_reconciler(cluster, tmp_path, requeued)
         await reconcile("c")
         assert cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
         await settle(reconcile, "c", requeued, lambda: bool(status_of(cluster, "Cmd", "c").get("terminated")))
@@ -408,15 +415,7 @@ def test_a_deleted_cmd_stops_its_process(tmp_path: Path):
     cluster = FakeCluster(cmd("c", ["sleep", "600"]))
 
     async def scenario() -> None:
-        reconcile = CmdReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            logs=LogStore(tmp_path),
-            exec_enabled=True,
-            requeue=Requeued(),
-            identities=identities(cluster, tmp_path),
-            launcher=LocalLauncher(),
-        )
+        reconcile = cmd_reconciler(cluster, tmp_path)
         await reconcile("c")
         pid = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
         writes = cluster.writes
@@ -433,15 +432,7 @@ def test_with_execution_off_a_cmd_waits_and_settles(tmp_path: Path):
     cluster = FakeCluster(cmd("c", ["true"]))
 
     async def scenario() -> None:
-        reconcile = CmdReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            logs=LogStore(tmp_path),
-            exec_enabled=False,
-            requeue=Requeued(),
-            identities=identities(cluster, tmp_path),
-            launcher=LocalLauncher(),
-        )
+        reconcile = cmd_reconciler(cluster, tmp_path, exec_enabled=False)
         await reconcile("c")
         status = cluster.get_object("Cmd", "c")["status"]
         assert status["waiting"]["reason"] == EXEC_DISABLED
@@ -459,15 +450,7 @@ def test_a_restart_button_click_restarts_the_process(tmp_path: Path):
     cluster = FakeCluster({"kind": "Cmd", "metadata": {"name": "c"}, "spec": spec}, button)
 
     async def scenario() -> None:
-        reconcile = CmdReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            logs=LogStore(tmp_path),
-            exec_enabled=True,
-            requeue=Requeued(),
-            identities=identities(cluster, tmp_path),
-            launcher=LocalLauncher(),
-        )
+        reconcile = cmd_reconciler(cluster, tmp_path)
         await reconcile("c")
         first = cluster.get_object("Cmd", "c")["status"]["running"]["pid"]
         cluster.set_status("UIButton", "again", {"lastClickedAt": timestamps.now()})
@@ -601,15 +584,7 @@ def test_a_cmds_process_gets_its_accounts_kubeconfig_and_none_of_the_operators_e
     requeued = Requeued()
 
     async def scenario() -> None:
-        reconcile = CmdReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            logs=LogStore(tmp_path / "logs"),
-            exec_enabled=True,
-            requeue=requeued,
-            identities=identities(cluster, tmp_path),
-            launcher=LocalLauncher(),
-        )
+        reconcile = cmd_reconciler(cluster, tmp_path, requeued)
         await reconcile("c")
         await settle(reconcile, "c", requeued, lambda: bool(status_of(cluster, "Cmd", "c").get("terminated")))
 
@@ -635,15 +610,7 @@ def test_a_cmd_whose_account_is_missing_waits_and_says_which(tmp_path: Path):
     )
 
     async def scenario() -> None:
-        reconcile = CmdReconciler(
-            cache=cluster.cache(),
-            writer=StatusWriter(cluster),
-            logs=LogStore(tmp_path / "logs"),
-            exec_enabled=True,
-            requeue=Requeued(),
-            identities=identities(cluster, tmp_path),
-            launcher=LocalLauncher(),
-        )
+        reconcile = cmd_reconciler(cluster, tmp_path)
         assert await reconcile("c") == Result(retry=True)
 
     run(scenario())
