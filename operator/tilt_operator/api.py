@@ -36,13 +36,20 @@ EXTENSION = Kind("Extension", "extensions")
 TILTFILE = Kind("Tiltfile", "tiltfiles")
 CMD = Kind("Cmd", "cmds")
 UI_BUTTON = Kind("UIButton", "uibuttons")
-KINDS = (EXTENSION_REPO, EXTENSION, TILTFILE, CMD, UI_BUTTON)
+FILE_WATCH = Kind("FileWatch", "filewatches")
+KINDS = (EXTENSION_REPO, EXTENSION, TILTFILE, CMD, UI_BUTTON, FILE_WATCH)
 
 # Labels and annotations.
 LABEL_EXTENSION = "tilt.dev/extension"
 # On every object a Tiltfile registered: which Tiltfile (so pruning lists only its objects).
 LABEL_TILTFILE = "tilt.dev/tiltfile"
 ANNOTATION_RESOURCE = "tilt.dev/resource"
+# What local_resource records on its Cmds (docs/design.md, "local_resource"): the resources (their
+# Tilt names) whose readiness a Cmd waits for, and the Cmd (its Tilt name) after whose success it
+# starts and starts again; the links and labels the dashboard shows.
+ANNOTATION_RESOURCE_DEPS = "tilt.dev/resource-deps"
+ANNOTATION_START_AFTER = "tilt.dev/start-after"
+ANNOTATION_LINKS = "tilt.dev/links"
 # Set to any new value (a timestamp, say) to ask for a reconcile now, as Flux's
 # reconcile.fluxcd.io/requestedAt does.
 ANNOTATION_REQUESTED_AT = "tilt.dev/reconcile-requested-at"

@@ -1,10 +1,13 @@
 """Tilt names to Kubernetes names.
 
-Tilt's own API server accepts names such as ``operator:cancel`` or ``cancel_button``; a real one
-wants a lowercase RFC 1123 subdomain. Tiltfiles (and the CLI) keep writing Tilt's names, and
-this one mapping turns them into object names, everywhere a name or a reference to one is given:
-upper case is lowered, ``_`` becomes ``-`` and ``:`` becomes ``.``. So ``sleeper:cancel`` is the
-UIButton ``sleeper.cancel``.
+Tilt accepts any path segment as a name (``operator:cancel``, ``cancel_button``, ``API Server
+Logs``, ``Watch&Compile``); a real API server wants a lowercase RFC 1123 subdomain. Tiltfiles (and
+the CLI) keep writing Tilt's names, and this one mapping turns them into object names, everywhere
+a name or a reference to one is given: upper case is lowered, ``_`` becomes ``-`` and ``:``
+becomes ``.``, so ``sleeper:cancel`` is the UIButton ``sleeper.cancel``; every other character a
+subdomain cannot hold becomes ``-`` (a run of them one ``-``) and each dot-separated part loses
+the ``-`` at its ends, so ``API Server Logs`` is ``api-server-logs``. The Tiltfile host applies
+the same rule (docs/design.md, "Names").
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from tilt_operator.messages import quoted
 T = TypeVar("T")
 
 # Spec fields whose values name other tilt.dev objects, and so are mapped like names.
-REFERENCE_FIELDS = frozenset({"repoName", "uiButtons"})
+REFERENCE_FIELDS = frozenset({"repoName", "uiButtons", "fileWatches"})
 # The Tilt name, kept on an object whose Kubernetes name had to differ from it.
 ANNOTATION_TILT_NAME = "tilt.dev/name"
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NOT_IN_SUBDOMAIN = re.compile(r"[^-a-z0-9.]+")
 _MAX_LENGTH = 253
 
 
@@ -33,11 +37,18 @@ class InvalidName(ValueError):
 
 def object_name(tilt_name: str) -> str:
     """The Kubernetes object name for a Tilt name (identical when it is already valid)."""
-    name = tilt_name.lower().replace("_", "-").replace(":", ".")
-    if len(name) > _MAX_LENGTH or not _SUBDOMAIN.fullmatch(name):
+    name = _NOT_IN_SUBDOMAIN.sub("-", tilt_name.lower().replace("_", "-").replace(":", "."))
+    name = ".".join(part.strip("-") for part in name.split(".") if part.strip("-"))
+    if (
+        tilt_name in (".", "..")
+        or "/" in tilt_name
+        or "%" in tilt_name
+        or len(name) > _MAX_LENGTH
+        or not _SUBDOMAIN.fullmatch(name)
+    ):
         raise InvalidName(
-            f"{quoted(tilt_name)} cannot be an object name: use lower-case letters, digits, '-', '.', '_' or ':',"
-            " starting and ending with a letter or digit"
+            f"{quoted(tilt_name)} cannot be a name: Tilt's names may not be '.' or '..' or contain '/' or '%',"
+            " and must have a letter or digit"
         )
     return name
 

@@ -50,6 +50,10 @@ PROCESS_EXITED = "ProcessExited"
 PROCESS_START_FAILED = "ProcessStartFailed"
 EXEC_DISABLED = "ExecDisabled"
 
+# FileWatch.
+WATCHING = "Watching"
+WATCH_FAILED = "WatchFailed"
+
 # Any kind: the reconcile itself failed (the API server refused, an exception); it is retried.
 RECONCILE_FAILED = "ReconcileFailed"
 PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
@@ -75,5 +79,6 @@ STALLED = frozenset(
         TILTFILE_FAILED,
         RUN_FAILED,
         EXEC_DISABLED,
+        WATCH_FAILED,
     }
 )

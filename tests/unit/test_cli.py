@@ -195,8 +195,8 @@ def test_arguments_after_a_double_dash_are_never_flags():
         (["delete", "tf", "x"], "error: argument {ext,repo}: invalid choice: 'tf'"),
         (["create", "repo", "x", "http://example.com/r"], "error: invalid url: plain http is not allowed"),
         (["create", "repo", "x", URL, "--ref=-f"], "error: invalid ref: ref '-f' must not start with '-'"),
-        (["create", "repo", "Bad Name!", URL], "error: 'Bad Name!' cannot be an object name"),
-        (["click", "a b"], "error: 'a b' cannot be an object name"),
+        (["create", "repo", "Bad/Name", URL], "error: 'Bad/Name' cannot be a name"),
+        (["click", "a%b"], "error: 'a%b' cannot be a name"),
     ],
 )
 def test_bad_input_is_one_error_line_and_exit_code_1_before_the_cluster_is_asked(capsys, no_cluster, argv, message):
@@ -208,7 +208,7 @@ def test_bad_input_is_one_error_line_and_exit_code_1_before_the_cluster_is_asked
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["create"], ["create", "repo"], ["create", "ext"], ["click"], ["get"], ["delete"], ["render"]],
+    [[], ["create"], ["create", "repo"], ["create", "ext"], ["click"], ["trigger"], ["get"], ["delete"], ["render"]],
 )
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exited:

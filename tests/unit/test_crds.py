@@ -52,6 +52,7 @@ SHORT_NAMES = {
     "tiltfiles": ["tf"],
     "cmds": [],
     "uibuttons": [],
+    "filewatches": [],
 }
 
 CONDITIONS = [
@@ -114,6 +115,14 @@ STATUS_FIELDS = {
         ".status.inputs[].name",
         *(f".status.inputs[].{kind}.value" for kind in ("text", "bool", "hidden", "choice")),
     ],
+    "filewatches": [
+        ".status.monitorStartTime",
+        ".status.lastEventTime",
+        ".status.fileEvents",
+        ".status.fileEvents[].time",
+        ".status.fileEvents[].seenFiles",
+        ".status.error",
+    ],
 }
 
 REQUIRED_SPEC_FIELDS = {
@@ -122,6 +131,7 @@ REQUIRED_SPEC_FIELDS = {
     "tiltfiles": ["path"],
     "cmds": ["args"],
     "uibuttons": ["location", "text"],
+    "filewatches": ["watchedPaths"],
 }
 
 
@@ -146,7 +156,7 @@ def test_crd_names_group_scope_and_version_match_the_contract(kind: api.Kind) ->
     assert crd["spec"]["scope"] == "Cluster"
     names = crd["spec"]["names"]
     assert names["kind"] == kind.kind
-    assert names["singular"] == kind.plural.removesuffix("s")
+    assert names["singular"] == kind.kind.lower()
     assert names.get("shortNames", []) == SHORT_NAMES[kind.plural]
     assert names["categories"] == ["tilt"]
     version = _version(kind.plural)

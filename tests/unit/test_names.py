@@ -18,15 +18,20 @@ from tilt_operator.names import InvalidName, map_references, named, object_name
         ("sleeper:cancel", "sleeper.cancel"),
         ("operator:cancel:serve", "operator.cancel.serve"),
         ("MyRepo", "myrepo"),
+        ("API Server Logs", "api-server-logs"),
+        ("Watch&Compile", "watch-compile"),
+        ("-x", "x"),
+        ("x:", "x"),
+        ("a _b:-c.", "a--b.c"),
     ],
 )
 def test_tilt_names_map_to_object_names(tilt: str, kube: str):
     assert object_name(tilt) == kube
 
 
-@pytest.mark.parametrize("tilt", ["", "a b", "-x", "x:", "a/b", "x" * 254, "é"])
-def test_names_no_mapping_can_fix_are_refused(tilt: str):
-    with pytest.raises(InvalidName, match="cannot be an object name"):
+@pytest.mark.parametrize("tilt", ["", ".", "..", "a/b", "50%", "x" * 254, "é", "---"])
+def test_names_tilt_refuses_or_no_mapping_can_fix_are_refused(tilt: str):
+    with pytest.raises(InvalidName, match="cannot be a name"):
         object_name(tilt)
 
 
@@ -45,8 +50,8 @@ def test_reference_fields_are_mapped_and_other_strings_are_not():
     }
 
 
-VALID = ["default", "cancel_button", "sleeper:cancel", "operator:cancel:serve", "MyRepo"]
-INVALID = ["", "a b", "-x", "x:", "a/b", "x" * 254, "é"]
+VALID = ["default", "cancel_button", "sleeper:cancel", "operator:cancel:serve", "MyRepo", "API Server Logs", "x:"]
+INVALID = ["", ".", "a/b", "50%", "x" * 254, "é"]
 
 
 def test_the_tiltfile_host_maps_names_by_the_same_rule(tmp_path: Path):

@@ -279,36 +279,105 @@ def test_local_stops_at_the_time_limit(tmp_path: Path) -> None:
 # local_resource, links, probes, trigger modes
 
 
-def test_local_resource_takes_every_tilt_argument_and_warns_for_what_has_no_effect(tmp_path: Path) -> None:
+def test_local_resource_is_registered_as_the_objects_tilt_uses(tmp_path: Path) -> None:
     source = """\
+local_resource('db', serve_cmd=('./db',))
 local_resource(
-    'web', cmd='make', serve_cmd='./serve', deps=['src'], trigger_mode=TRIGGER_MODE_MANUAL,
-    resource_deps=['db'], ignore=['*.tmp'], auto_init=False, allow_parallel=True,
-    links=[link('http://localhost:8000', 'app'), 'http://x'], tags=['t'], env={'A': '1'}, serve_env={'B': '2'},
+    'Web App', 'make', ['src', '/abs'], TRIGGER_MODE_MANUAL, ['db'], ['*.tmp'], False, './serve',
+    links=[link('localhost:8000', 'app'), 'http://x'], env={'A': '1'}, serve_env={'B': '2'},
     readiness_probe=probe(period_secs=5, http_get=http_get_action(port=8000, path='/health')),
     dir='.', serve_dir='srv', labels=['frontend'],
 )
-local_resource('quiet', serve_cmd='true', trigger_mode=TRIGGER_MODE_AUTO, auto_init=True)
 """
     result = _ok(tmp_path, source)
-    assert result.warnings == [
-        f"local_resource web: {option} has no effect here"
-        for option in (
-            "allow_parallel",
-            "auto_init",
-            "deps",
-            "ignore",
-            "links",
-            "readiness_probe",
-            "resource_deps",
-            "tags",
-            "trigger_mode",
-        )
+    assert result.warnings == []
+    by_name = {(obj["kind"], obj["metadata"]["name"]): obj for obj in result.objects}
+    assert sorted(by_name) == [
+        ("Cmd", "db.serve"),
+        ("Cmd", "web-app.serve"),
+        ("Cmd", "web-app.update"),
+        ("FileWatch", "local.web-app"),
+        ("UIButton", "db.trigger"),
+        ("UIButton", "web-app.trigger"),
     ]
-    update, serve, quiet = result.objects
-    assert update["spec"] == {"args": ["sh", "-c", "make"], "dir": str(tmp_path), "env": ["A=1"]}
-    assert serve["spec"] == {"args": ["sh", "-c", "./serve"], "dir": str(tmp_path / "srv"), "env": ["B=2"]}
-    assert quiet["metadata"]["name"] == "quiet.serve"
+    annotations = {
+        "tilt.dev/resource": "Web App",
+        "tilt.dev/resource-deps": "db",
+        "tilt.dev/links": '[{"name":"app","url":"http://localhost:8000"},{"url":"http://x"}]',
+        "tilt.dev/labels": "frontend",
+    }
+    trigger = by_name[("UIButton", "web-app.trigger")]
+    assert trigger["metadata"]["annotations"] == {**annotations, "tilt.dev/name": "Web App:trigger"}
+    assert trigger["spec"]["location"] == {"componentType": "Resource", "componentID": "Web App"}
+    watch = by_name[("FileWatch", "local.web-app")]
+    assert watch["spec"] == {
+        "watchedPaths": [str(tmp_path / "src"), "/abs"],
+        "ignores": [{"basePath": str(tmp_path), "patterns": ["*.tmp"]}],
+    }
+    update = by_name[("Cmd", "web-app.update")]
+    assert update["metadata"]["annotations"] == {**annotations, "tilt.dev/name": "Web App:update"}
+    # Manual: a file change does not restart it, the trigger does; auto_init=False: it waits for one.
+    assert update["spec"] == {
+        "args": ["sh", "-c", "make"],
+        "dir": str(tmp_path),
+        "env": ["A=1"],
+        "restartOn": {"uiButtons": ["web-app.trigger"]},
+        "startOn": {"uiButtons": ["web-app.trigger"]},
+    }
+    serve = by_name[("Cmd", "web-app.serve")]
+    assert serve["metadata"]["annotations"]["tilt.dev/start-after"] == "Web App:update"
+    assert serve["spec"] == {
+        "args": ["sh", "-c", "./serve"],
+        "dir": str(tmp_path / "srv"),
+        "env": ["B=2"],
+        "readinessProbe": {
+            "failureThreshold": 3,
+            "initialDelaySeconds": 0,
+            "periodSeconds": 5,
+            "successThreshold": 1,
+            "timeoutSeconds": 1,
+            "handler": {"httpGet": {"port": 8000, "path": "/health", "scheme": "http"}},
+        },
+    }
+    assert by_name[("Cmd", "db.serve")]["spec"] == {
+        "args": ["./db"],
+        "dir": str(tmp_path),
+        "restartOn": {"uiButtons": ["db.trigger"]},
+    }
+
+
+def test_auto_deps_restart_the_update_and_trigger_mode_sets_the_default(tmp_path: Path) -> None:
+    auto = _ok(tmp_path / "auto", "local_resource('b', 'make', ['src'])\n")
+    update = next(obj for obj in auto.objects if obj["metadata"]["name"] == "b.update")
+    assert update["spec"]["restartOn"] == {"uiButtons": ["b.trigger"], "fileWatches": ["local.b"]}
+    assert "startOn" not in update["spec"]
+    # trigger_mode() applies to every resource without one, wherever it is called, as in Tilt.
+    manual = _ok(tmp_path / "manual", "local_resource('b', 'make', ['src'])\ntrigger_mode(TRIGGER_MODE_MANUAL)\n")
+    update = next(obj for obj in manual.objects if obj["metadata"]["name"] == "b.update")
+    assert update["spec"]["restartOn"] == {"uiButtons": ["b.trigger"]}
+
+
+def test_trigger_modes_are_tilt_values(tmp_path: Path) -> None:
+    result = _ok(tmp_path, "print(TRIGGER_MODE_AUTO, type(TRIGGER_MODE_MANUAL), bool(TRIGGER_MODE_AUTO))\n")
+    assert result.output == "TRIGGER_MODE_AUTO TriggerMode True\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("local_resource('a')", "local_resource must have a cmd and/or a serve_cmd, but both were empty"),
+        ("local_resource('a', serve_cmd='x', dir='d')", "'dir' only affects 'cmd', not 'serve_cmd'"),
+        ("local_resource('a', 'x', serve_dir='d')", "'serve_dir' specified but 'serve_cmd' is empty"),
+        ("local_resource('a', 'x')\nlocal_resource('a', 'y')", 'local_resource named "a" already exists'),
+        ("local_resource('a', 'x', resource_deps=['nope'])", 'resource a: resource_deps: no resource named "nope"'),
+        ("local_resource('a', 'x', trigger_mode=1)", "for parameter trigger_mode: got int, want TriggerMode"),
+        ("local_resource('a/b', 'x')", "'a/b' cannot be a name"),
+    ],
+)
+def test_local_resource_refuses_what_tilt_refuses(tmp_path: Path, source: str, message: str) -> None:
+    result = _run(tmp_path, {"Tiltfile": source + "\n"})
+    assert result.error is not None
+    assert message in result.error
 
 
 def test_probe_actions_and_links_are_typed_structs(tmp_path: Path) -> None:

@@ -62,3 +62,12 @@ def test_tilt_create_is_kubectl_tilt_create(capsys):
 def test_verbs_it_does_not_have_are_refused():
     with pytest.raises(UsageError, match="tilt up is not supported here"):
         tilt_command.run(["up"])
+
+
+def test_tilt_version_is_in_tilts_format_which_upstream_scripts_parse(capsys):
+    assert tilt_command.run(["version"]) == 0
+    out = capsys.readouterr().out
+    # min_tilt_version splits on ", " and drops "v" and "-dev": what remains must be numbers.
+    version, built = out.strip().split(", ")
+    assert [int(part) for part in version.removeprefix("v").split(".")] >= [0, 33, 0]
+    assert built.startswith("built 20")

@@ -13,27 +13,28 @@ def test_local_resource_registers_the_cmds_tilt_would(tmp_path: Path):
         {"Tiltfile": "local_resource(name='operator:cancel', cmd='make', serve_cmd='./ctl.sh', labels=['ops'])\n"},
     )
     assert result.error is None, result.error
-    update, serve = result.objects
+    _, update, serve = result.objects
     common = {"tilt.dev/resource": "operator:cancel", "tilt.dev/labels": "ops"}
     assert update["metadata"] == {
         "name": "operator.cancel.update",
         "annotations": {**common, "tilt.dev/name": "operator:cancel:update"},
     }
-    assert update["spec"] == {"args": ["sh", "-c", "make"], "dir": str(tmp_path)}
+    assert update["spec"] == {
+        "args": ["sh", "-c", "make"],
+        "dir": str(tmp_path),
+        "restartOn": {"uiButtons": ["operator.cancel.trigger"]},
+    }
     assert serve["metadata"]["name"] == "operator.cancel.serve"
     assert serve["spec"] == {"args": ["sh", "-c", "./ctl.sh"], "dir": str(tmp_path)}
 
 
-def test_local_resource_options_without_effect_are_warnings_and_unknown_ones_errors(tmp_path: Path):
-    result = _run(
-        tmp_path, {"Tiltfile": "local_resource('x', serve_cmd=['a', 'b'], deps=['f'], resource_deps=['y'])\n"}
-    )
-    assert result.error is None
-    assert result.warnings == [
-        "local_resource x: deps has no effect here",
-        "local_resource x: resource_deps has no effect here",
-    ]
-    assert result.objects[0]["spec"]["args"] == ["a", "b"]
+def test_local_resource_takes_tilts_positional_order_and_refuses_unknown_options(tmp_path: Path):
+    """Tilt's order is name, cmd, deps, trigger_mode, ...: the third argument is deps, not serve_cmd."""
+    result = _run(tmp_path, {"Tiltfile": "local_resource('b', 'make', ['src'])\n"})
+    assert result.error is None, result.error
+    kinds = {obj["kind"]: obj for obj in result.objects}
+    assert kinds["FileWatch"]["spec"]["watchedPaths"] == [str(tmp_path / "src")]
+    assert kinds["Cmd"]["spec"]["args"] == ["sh", "-c", "make"]
     bad = _run(tmp_path, {"Tiltfile": "local_resource('x', cmd='a', colour='red')\n"})
     assert bad.error is not None
     assert bad.error.endswith('local_resource: unexpected keyword argument "colour"')
@@ -47,13 +48,11 @@ def test_local_resource_dirs_and_env_are_relative_to_the_declaring_file(tmp_path
     }
     result = _run(tmp_path, files)
     assert result.error is None, result.error
-    top, called = result.objects
+    cmds = {obj["metadata"]["name"]: obj for obj in result.objects if obj["kind"] == "Cmd"}
     # Declared while lib.star loads: its directory. Declared by a call from the Tiltfile: the caller's.
-    assert top["spec"]["dir"] == str(tmp_path / "ext")
-    assert called["spec"] == {"args": ["sh", "-c", "make"], "dir": str(tmp_path / "sub"), "env": ["A=1"]}
-    empty = _run(tmp_path, {"Tiltfile": "local_resource('r')\n"})
-    assert empty.error is not None
-    assert empty.error.endswith("local_resource r: give cmd or serve_cmd")
+    assert cmds["top.update"]["spec"]["dir"] == str(tmp_path / "ext")
+    assert cmds["r.update"]["spec"]["dir"] == str(tmp_path / "sub")
+    assert cmds["r.update"]["spec"]["env"] == ["A=1"]
 
 
 def test_include_runs_another_tiltfile_into_the_same_run_relative_to_the_includer(tmp_path: Path):
@@ -69,8 +68,9 @@ def test_include_runs_another_tiltfile_into_the_same_run_relative_to_the_include
     )
     assert result.error is None, result.error
     names = [obj["metadata"]["name"] for obj in result.objects]
-    assert names == ["inner.serve", "main"]
-    assert result.objects[0]["spec"]["dir"] == str(tmp_path / "sub")
+    # As in Tilt, local resources are made when the Tiltfile has run.
+    assert names == ["main", "inner.trigger", "inner.serve"]
+    assert result.objects[2]["spec"]["dir"] == str(tmp_path / "sub")
     assert result.output == f"{tmp_path / 'sub'}\n"
     assert str(tmp_path / "sub" / "Tiltfile") in result.files_read
 

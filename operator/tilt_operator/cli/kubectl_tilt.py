@@ -15,6 +15,7 @@ one ``error: …`` line on stderr and exit code 1, as kubectl's do; never a trac
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -172,6 +173,18 @@ def _click(options: argparse.Namespace) -> None:
     print(f"{_reference(UI_BUTTON, name)} clicked")
 
 
+def _trigger(options: argparse.Namespace) -> None:
+    """Tilt's ``tilt trigger``: a click of the resource's trigger button, which local_resource registers."""
+    name = object_name(f"{options.resource}:trigger")
+    button = kube.get(UI_BUTTON, name)
+    if button is None:
+        raise CLIError(
+            f'no resource named "{options.resource}" with a trigger ({PROG} get and kubectl get cmds list them)'
+        )
+    kube.patch_status(UI_BUTTON, name, clicks.status(button, {}, timestamps.now()))
+    print(f"Successfully triggered update for resource: {json.dumps(options.resource)}")
+
+
 def _get(options: argparse.Namespace) -> None:
     kinds = [LISTED[options.kind]] if options.kind else table.KINDS
     rows = [table.row(obj) for kind in kinds for obj in kube.list_objects(kind)]
@@ -301,6 +314,13 @@ def _add_others(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="the value of one of the button's inputs (repeat for more; the others take their defaults)",
     )
     click.set_defaults(run=_click)
+    trigger = commands.add_parser(
+        "trigger",
+        help="run a local_resource now, as `tilt trigger` does (a manual one waits for this)",
+        epilog=f"example: {PROG} trigger 'API Server Logs'",
+    )
+    trigger.add_argument("resource", metavar="RESOURCE", help="the resource's name, as its Tiltfile gave it")
+    trigger.set_defaults(run=_trigger)
     get = commands.add_parser(
         "get",
         help="list extension repos, extensions and Tiltfiles: ready or not, and why",

@@ -5,7 +5,9 @@ delete``…; here those are kubectl (the same verbs, which Tilt's CLI borrowed f
 current kubeconfig, which inside a Cmd is the operator's own. Tilt's names are mapped to object
 names on the way in, the same way the Tiltfile builtins map them (:mod:`tilt_operator.names`), so
 ``tilt get cmd sleeper`` and ``tilt apply`` of a UIButton named ``sleeper:cancel`` both work.
-``tilt create``, ``tilt click`` and ``tilt render`` are ``kubectl tilt``'s, so the two agree.
+``tilt create``, ``tilt click``, ``tilt trigger``, ``tilt render`` and ``tilt logs`` are ``kubectl
+tilt``'s, so the two agree. ``tilt version`` says, in Tilt's format, the Tilt release whose
+Tiltfile semantics the operator follows.
 
 Every Cmd the operator runs finds this command first on its PATH (see ``processes``).
 """
@@ -24,11 +26,12 @@ import yaml
 from tilt_operator import names
 from tilt_operator.cli.errors import CLIError
 from tilt_operator.cli.locate import kubectl
+from tilt_operator.engine.protocol import TILT_BUILD_DATE, TILT_VERSION
 
 KUBECTL_VERBS = frozenset(
     {"get", "describe", "delete", "apply", "wait", "api-resources", "explain", "patch", "annotate", "label", "edit"}
 )
-KUBECTL_TILT_VERBS = frozenset({"create", "click", "render", "logs"})
+KUBECTL_TILT_VERBS = frozenset({"create", "click", "trigger", "render", "logs"})
 # kubectl flags whose value is the next argument (so it is not a name to map).
 _VALUE_FLAGS = frozenset(
     {
@@ -132,15 +135,19 @@ def _apply(args: Sequence[str]) -> int:
 def run(argv: Sequence[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__.split("\n\n")[0])
-        print("verbs:", ", ".join(sorted(KUBECTL_VERBS | KUBECTL_TILT_VERBS)))
+        print("verbs:", ", ".join(sorted(KUBECTL_VERBS | KUBECTL_TILT_VERBS | {"version"})))
         return 0
     verb, rest = argv[0], list(argv[1:])
+    if verb == "version":
+        print(f"v{TILT_VERSION}, built {TILT_BUILD_DATE}")
+        return 0
     if verb in KUBECTL_TILT_VERBS:
         from tilt_operator.cli import kubectl_tilt
 
         return kubectl_tilt.main([verb, *rest])
     if verb not in KUBECTL_VERBS:
-        raise UsageError(f"tilt {verb} is not supported here; use one of: {', '.join(sorted(KUBECTL_VERBS))}")
+        verbs = ", ".join(sorted(KUBECTL_VERBS | KUBECTL_TILT_VERBS | {"version"}))
+        raise UsageError(f"tilt {verb} is not supported here; use one of: {verbs}")
     if verb == "apply":
         return _apply(rest)
     binary = kubectl()

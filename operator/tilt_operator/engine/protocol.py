@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The Tilt release whose Tiltfile semantics the host follows, and its date: what `tilt version`
+# says (in Tilt's format, which upstream extensions such as min_tilt_version parse) and what
+# version_settings(constraint=...) is checked against.
+TILT_VERSION = "0.37.6"
+TILT_BUILD_DATE = "2026-08-08"
+
 # The host's exit code when it stops itself for using more memory than allowed.
 EXIT_MEMORY = 3
 

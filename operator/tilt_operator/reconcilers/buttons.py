@@ -1,10 +1,11 @@
-"""UIButton clicks as the reconcilers read them.
+"""UIButton clicks and FileWatch events as the reconcilers read them.
 
 A click is a write of the button's ``status.lastClickedAt``, by ``kubectl tilt click``, the
 dashboard or a script. A Cmd names buttons under ``startOn``/``restartOn`` and a Tiltfile under
 ``restartOn``/``stopOn``; what counts is a click after a given moment (the last start, the
-run's start). This module is the one place that reads either, and the values of a click's
-inputs, which a Cmd started by that click gets in its environment, as in Tilt.
+run's start). A Cmd's ``restartOn.fileWatches`` count the same way, by each FileWatch's
+``status.lastEventTime``. This module is the one place that reads them, and the values of a
+click's inputs, which a Cmd started by that click gets in its environment, as in Tilt.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tilt_operator import timestamps
-from tilt_operator.api import UI_BUTTON
+from tilt_operator.api import FILE_WATCH, UI_BUTTON
 from tilt_operator.reconcilers.cache import Cache
 
 Clicks = Mapping[str, str | None]
@@ -31,6 +32,20 @@ def named(spec: Mapping[str, Any], *fields: str) -> list[str]:
         for button in (spec.get(field) or {}).get("uiButtons") or []:
             found[button] = None
     return list(found)
+
+
+def file_watches(spec: Mapping[str, Any]) -> list[str]:
+    """The FileWatches ``spec`` names under ``restartOn.fileWatches``."""
+    return list(dict.fromkeys((spec.get(RESTART_ON) or {}).get("fileWatches") or []))
+
+
+def file_events(cache: Cache, watches: list[str]) -> dict[str, str | None]:
+    """When each FileWatch last saw a change (None: never, or no such FileWatch)."""
+    result: dict[str, str | None] = {}
+    for watch in watches:
+        obj = cache.get(FILE_WATCH, watch)
+        result[watch] = (obj.get("status") or {}).get("lastEventTime") if obj else None
+    return result
 
 
 def clicks(cache: Cache, buttons: list[str]) -> dict[str, str | None]:

@@ -3,7 +3,14 @@
 Tilt's rules (:func:`start_reason`): a Cmd without ``startOn`` runs as soon as it exists (and
 again after an operator restart, since its process died with the operator); one with ``startOn``
 waits for a click on one of its buttons after ``startAfter``; a click on a ``restartOn`` button,
-or a new spec, restarts it. A process that ends is not started again until one of those happens.
+an event of a ``restartOn`` FileWatch, or a new spec, restarts it. A process that ends is not
+started again until one of those happens.
+
+What ``local_resource`` adds (docs/design.md, "local_resource"): a Cmd annotated
+``tilt.dev/start-after`` (a serve_cmd) starts once that Cmd (its update) has succeeded, and again
+each time it succeeds again; one annotated ``tilt.dev/resource-deps`` does not start until each of
+those resources is ready (:func:`waiting_for`). A ``readinessProbe`` decides ``status.ready`` of a
+running process (``probes.py``); without one, running is ready.
 
 Event-driven: the reconciler runs when the Cmd changes, when one of its buttons is clicked (the
 Controller's ``Relations`` know which Cmds name a button) and when its process exits (the
@@ -21,10 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
-from tilt_operator.api import CMD
+from tilt_operator.api import ANNOTATION_RESOURCE, ANNOTATION_RESOURCE_DEPS, ANNOTATION_START_AFTER, CMD
 from tilt_operator.logstore import SYSTEM, Key, LogStore
 from tilt_operator.messages import quoted
-from tilt_operator.reconcilers import buttons
+from tilt_operator.names import InvalidName, object_name
+from tilt_operator.reconcilers import buttons, probes
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, RESTART_ON, START_ON
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, cmd_service_account
@@ -49,6 +57,7 @@ EXEC_DISABLED = (
 
 # A start reason that names the button whose click started the process.
 CLICKED = "button clicked: "
+FILES_CHANGED = "files changed: "
 
 
 def start_reason(
@@ -58,13 +67,16 @@ def start_reason(
     spec_changed: bool,
     clicks: buttons.Clicks,
     lost_process: str | None = None,
+    file_events: buttons.Clicks | None = None,
+    succeeded: tuple[str, str] | None = None,
 ) -> str | None:
     """Why the process should (re)start now, or None to leave things as they are.
 
     ``last_started`` is when this Cmd's process last started (from its status), ``clicks`` the
     last click of every button its spec names, ``spec_changed`` whether the spec moved since,
     ``lost_process`` why the status says running (or stopped with the operator or the runner) but
-    this operator has no such process (:func:`lost_with`).
+    this operator has no such process (:func:`lost_with`), ``file_events`` the last event of each
+    ``restartOn`` FileWatch, ``succeeded`` the ``tilt.dev/start-after`` Cmd and when it last succeeded.
     """
     start_on = spec.get(START_ON)
     if spec_changed and not start_on:
@@ -74,6 +86,11 @@ def start_reason(
     restart = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, RESTART_ON)}, last_started)
     if restart and last_started:
         return f"{CLICKED}{restart}"
+    changed = buttons.clicked_after(file_events or {}, last_started)
+    if changed and last_started:
+        return f"{FILES_CHANGED}{changed}"
+    if succeeded and last_started and timestamps.parse(succeeded[1]) > timestamps.parse(last_started):
+        return f"{succeeded[0]} succeeded"
     if not start_on:
         return None if last_started else "created"
     # A new spec waits for a new click, as a new Cmd would: only startAfter counts then.
@@ -88,8 +105,8 @@ def waiting_reason(spec: Mapping[str, Any]) -> str:
     return f"waiting for a click on {', '.join(names)}" if names else "waiting"
 
 
-def running_status(pid: int, started_at: str) -> dict[str, Any]:
-    return {**only_state("running", {"pid": pid, "startedAt": started_at}), "ready": True}
+def running_status(pid: int, started_at: str, ready: bool = True) -> dict[str, Any]:
+    return {**only_state("running", {"pid": pid, "startedAt": started_at}), "ready": ready}
 
 
 def waiting_status(reason: str) -> dict[str, Any]:
@@ -109,6 +126,42 @@ def lost_with(status: Mapping[str, Any]) -> str | None:
     if status.get("running"):
         return _RESTARTED[STOPPED_WITH_OPERATOR]
     return _RESTARTED.get((status.get("terminated") or {}).get("reason", ""))
+
+
+def succeeded_at(status: Mapping[str, Any]) -> str | None:
+    """When the process the status describes ended with exit code 0 (None: it did not, or runs)."""
+    terminated = status.get("terminated") or {}
+    return str(terminated["finishedAt"]) if terminated.get("exitCode") == 0 and terminated.get("pid") else None
+
+
+def resource_ready(cmds: list[Mapping[str, Any]]) -> bool:
+    """Whether a resource is ready, as resource_deps wait for it: it has Cmds, and each one is
+    ready (running, and its probe says so) or has succeeded (an update that ran)."""
+    return bool(cmds) and all(
+        (cmd.get("status") or {}).get("ready") or succeeded_at(cmd.get("status") or {}) for cmd in cmds
+    )
+
+
+def waiting_for(obj: Mapping[str, Any], cmds: list[Mapping[str, Any]]) -> str | None:
+    """What a Cmd waits for before it may start (None: nothing), among every Cmd in ``cmds``."""
+    annotations = obj["metadata"].get("annotations") or {}
+    after = annotations.get(ANNOTATION_START_AFTER)
+    if after:
+        found = next((cmd for cmd in cmds if cmd["metadata"]["name"] == _object_name(str(after))), None)
+        if found is None or not succeeded_at(found.get("status") or {}):
+            return f"waiting for {after} to succeed"
+    for dep in filter(None, str(annotations.get(ANNOTATION_RESOURCE_DEPS, "")).split(",")):
+        of_dep = [cmd for cmd in cmds if (cmd["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE) == dep]
+        if not resource_ready(of_dep):
+            return f"waiting for resource {dep} to be ready"
+    return None
+
+
+def _object_name(tilt_name: str) -> str:
+    try:
+        return object_name(tilt_name)
+    except InvalidName:
+        return tilt_name
 
 
 def last_started(status: Mapping[str, Any]) -> str | None:
@@ -184,6 +237,9 @@ class Proc:
     account: str
     # Queues the Cmd when the process exits.
     waiter: asyncio.Task[None] | None = None
+    # Whether it is ready: its readinessProbe's answer, kept up to date by the prober.
+    ready: bool = True
+    prober: asyncio.Task[None] | None = None
     # When the process was seen to exit.
     finished_at: str | None = None
 
@@ -239,12 +295,16 @@ class CmdReconciler:
             return Result()
         if proc is not None and proc.exited:
             # Forgotten only once its end is in the status: until then the status says it runs.
+            _cancel(proc.prober)
             ended = proc.terminated(STOPPED_WITH_RUNNER if proc.process.lost else None)
             await self._write(obj, ended)
             del self._procs[name]
             proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']}")
             current, proc = self._writer.current(obj), None
         spec, generation = obj["spec"], obj["metadata"].get("generation") or 0
+        after = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_START_AFTER)
+        after_obj = self._cache.get(CMD, _object_name(str(after))) if after else None
+        success = succeeded_at(self._writer.current(after_obj)) if after_obj else None
         reason = start_reason(
             spec,
             last_started=proc.started_at if proc else last_started(current),
@@ -252,11 +312,17 @@ class CmdReconciler:
             and (proc.generation != generation or proc.account != cmd_service_account(obj, self._identities.default)),
             clicks=buttons.clicks(self._cache, buttons.named(spec, *CMD_BUTTONS)),
             lost_process=lost_with(current) if proc is None else None,
+            file_events=buttons.file_events(self._cache, buttons.file_watches(spec)),
+            succeeded=(str(after), success) if after and success else None,
         )
+        waiting = waiting_for(obj, list(self._cache.objects(CMD))) if proc is None else None
+        if reason and waiting:
+            await self._write(obj, waiting_status(waiting))
+            return Result()
         if reason:
             return await self._restart(obj, reason)
         if proc is not None:
-            await self._write(obj, running_status(proc.process.pid, proc.started_at))
+            await self._write(obj, running_status(proc.process.pid, proc.started_at, proc.ready))
         elif not current.get("terminated"):
             await self._write(obj, waiting_status(waiting_reason(spec)))
         return Result()
@@ -289,13 +355,10 @@ class CmdReconciler:
         # A click's inputs come on top of the spec's env, as Tilt gives them.
         clicked = reason.removeprefix(CLICKED) if reason.startswith(CLICKED) else None
         inputs = buttons.input_environment(self._cache, clicked) if clicked else []
+        env = identity.environment([*(spec.get("env") or []), *inputs])
         try:
             child = await processes.start(
-                self._launcher,
-                spec["args"],
-                cwd=spec.get("dir"),
-                env=identity.environment([*(spec.get("env") or []), *inputs]),
-                output=journal.output,
+                self._launcher, spec["args"], cwd=spec.get("dir"), env=env, output=journal.output
             )
         except OSError as error:
             message = f"cannot start {quoted(spec['args'][0])}: {error.strerror or error}"
@@ -310,9 +373,24 @@ class CmdReconciler:
         generation = obj["metadata"].get("generation") or 0
         proc = Proc(obj["metadata"]["uid"], generation, started_at, child, journal, identity.name)
         proc.waiter = asyncio.create_task(self._exited(name, proc), name=f"cmd {name} wait")
+        if spec.get("readinessProbe"):
+            proc.ready = False
+            proc.prober = asyncio.create_task(
+                probes.watch(
+                    spec["readinessProbe"],
+                    probes.exec_runner(self._launcher, cwd=spec.get("dir"), env=env),
+                    lambda ready: self._readiness(name, proc, ready),
+                ),
+                name=f"cmd {name} probe",
+            )
         self._procs[name] = proc
-        await self._write(obj, running_status(child.process.pid, started_at))
+        await self._write(obj, running_status(child.process.pid, started_at, proc.ready))
         return Result()
+
+    def _readiness(self, name: str, proc: Proc, ready: bool) -> None:
+        proc.ready = ready
+        proc.journal.system("ready" if ready else "not ready: its readiness probe fails")
+        self._requeue(name)
 
     async def _exited(self, name: str, proc: Proc) -> None:
         await proc.process.wait()
@@ -321,12 +399,14 @@ class CmdReconciler:
 
     async def _stop(self, name: str) -> None:
         proc = self._procs.pop(name)
+        _cancel(proc.prober)
         await processes.stop(proc.process, STOP_GRACE_SECONDS)
 
     async def stop(self) -> None:
         """The operator stops: stop every process and say so, so the next operator starts them again."""
 
         async def stop_one(name: str, proc: Proc) -> None:
+            _cancel(proc.prober)
             await processes.stop(proc.process, STOP_GRACE_SECONDS)
             obj = self._cache.get(CMD, name)
             if obj is not None and obj["metadata"]["uid"] == proc.uid:
@@ -339,6 +419,11 @@ class CmdReconciler:
     def deleted(self, obj: Mapping[str, Any]) -> None:
         self._writer.forget(obj["metadata"]["uid"])
         self._logs.delete(Key(CMD.plural, obj["metadata"]["name"], obj["metadata"]["uid"]))
+
+
+def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
 
 
 def _deleting(obj: Mapping[str, Any]) -> bool:

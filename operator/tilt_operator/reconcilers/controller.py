@@ -24,7 +24,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KOPF_PREFIX, LABEL_EXTENSION, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.api import (
+    ANNOTATION_RESOURCE,
+    CMD,
+    EXTENSION,
+    EXTENSION_REPO,
+    FILE_WATCH,
+    KOPF_PREFIX,
+    LABEL_EXTENSION,
+    TILTFILE,
+    UI_BUTTON,
+    Kind,
+)
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
@@ -38,6 +49,7 @@ from tilt_operator.reconcilers.cmd import CmdReconciler
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
+from tilt_operator.reconcilers.filewatches import FileWatchReconciler
 from tilt_operator.reconcilers.identities import Identities
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.outage import Outage
@@ -51,7 +63,7 @@ from tilt_operator.runner.client import RUNNER_HOMES, RunnerLauncher
 logger = logging.getLogger(__name__)
 
 # Workers per kind: git fetches and Tiltfile runs are bounded elsewhere (threads, worker slots).
-_WORKERS = {EXTENSION_REPO: 4, EXTENSION: 8, TILTFILE: 8, CMD: 8}
+_WORKERS = {EXTENSION_REPO: 4, EXTENSION: 8, TILTFILE: 8, CMD: 8, FILE_WATCH: 2}
 
 
 def essence(obj: Mapping[str, Any]) -> str:
@@ -132,11 +144,15 @@ class Controller:
         self.repos = ExtensionRepoReconciler(
             cache=self.cache, writer=self.writer, store=GitStore(settings), settings=settings
         )
+        self.file_watches = FileWatchReconciler(
+            cache=self.cache, writer=self.writer, requeue=lambda name: self.queues[FILE_WATCH].add(name)
+        )
         reconcilers: dict[Kind, Reconcile] = {
             EXTENSION_REPO: self.repos,
             EXTENSION: ExtensionReconciler(cache=self.cache, writer=self.writer, client=client),
             TILTFILE: self.tiltfiles,
             CMD: self.cmds,
+            FILE_WATCH: self.file_watches,
         }
         self.outage = Outage(unreachable=unreachable, ping=ping)
         self.queues = {
@@ -210,6 +226,8 @@ class Controller:
             self.tiltfiles.deleted(obj)
         elif kind == CMD:
             self.cmds.deleted(obj)
+        elif kind == FILE_WATCH:
+            self.file_watches.deleted(obj)
         else:
             self.writer.forget(obj["metadata"].get("uid", ""))
         if kind in self.queues:
@@ -232,6 +250,16 @@ class Controller:
                 self.queues[CMD].add(cmd)
             for tiltfile in self.relations.names(relations.BUTTON, name, TILTFILE):
                 self.queues[TILTFILE].add(tiltfile)
+        elif kind == FILE_WATCH:
+            for cmd in self.relations.names(relations.FILE_WATCH, name, CMD):
+                self.queues[CMD].add(cmd)
+        elif kind == CMD:
+            # The Cmds that start after this one, or wait for its resource.
+            resource = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE)
+            waiting = self.relations.names(relations.AFTER, name, CMD)
+            waiting += self.relations.names(relations.RESOURCE_DEP, resource, CMD) if resource else []
+            for cmd in waiting:
+                self.queues[CMD].add(cmd)
 
     def took_over(self, previous: str) -> None:
         """Mark every Cmd's and Tiltfile's log: this operator took over from ``previous`` (a failover)."""
@@ -250,7 +278,7 @@ class Controller:
     def start(self) -> None:
         """Start the queues' workers and the file watcher, in the running event loop."""
         self.pool.start()
-        coroutines = [queue.run() for queue in self.queues.values()] + [self.watcher.run()]
+        coroutines = [queue.run() for queue in self.queues.values()] + [self.watcher.run(), self.file_watches.run()]
         self._tasks = asyncio.gather(*coroutines)
 
     async def stop(self) -> None:

@@ -22,7 +22,7 @@ from asyncinotify import Inotify, Mask, Watch
 
 logger = logging.getLogger(__name__)
 
-_MASK = (
+MASK = (
     Mask.CLOSE_WRITE
     | Mask.MOVED_TO
     | Mask.MOVED_FROM
@@ -35,7 +35,7 @@ _MASK = (
 )
 
 
-def _watched_dir(path: Path) -> Path:
+def watched_dir(path: Path) -> Path:
     """The directory to watch for ``path``: its parent, or the nearest ancestor that exists."""
     directory = path.parent
     while not directory.is_dir() and directory != directory.parent:
@@ -89,10 +89,10 @@ class FileWatcher:
     def _add(self, file: Path) -> None:
         if self._is_ignored(file):
             return
-        directory = _watched_dir(file)
+        directory = watched_dir(file)
         if directory not in self._dirs:
             try:
-                self._dirs[directory] = self._inotify.add_watch(directory, _MASK)
+                self._dirs[directory] = self._inotify.add_watch(directory, MASK)
             except OSError as error:
                 if not self._full:
                     self._full = True

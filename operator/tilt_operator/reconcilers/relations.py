@@ -1,4 +1,5 @@
-"""Which objects name which: a repo's Extensions, a Secret's repos, a button's Cmds, a Tiltfile's registrations.
+"""Which objects name which: a repo's Extensions, a Secret's repos, a button's or a FileWatch's Cmds,
+the Cmds that wait for another Cmd or resource, a Tiltfile's registrations.
 
 The cache has every object by name; these are the lookups the other way round, kept up to date
 from the watch events the Controller sees (a dict update each) and built whole from the cache
@@ -8,11 +9,23 @@ so a change or a delete takes back exactly what it put in.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, KINDS, LABEL_TILTFILE, TILTFILE, Kind
+from tilt_operator.api import (
+    ANNOTATION_RESOURCE_DEPS,
+    ANNOTATION_START_AFTER,
+    CMD,
+    EXTENSION,
+    EXTENSION_REPO,
+    KINDS,
+    LABEL_TILTFILE,
+    TILTFILE,
+    Kind,
+)
+from tilt_operator.names import InvalidName, object_name
 from tilt_operator.owners import controller_of
 from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, TILTFILE_BUTTONS
@@ -22,6 +35,10 @@ from tilt_operator.reconcilers.cache import Cache
 REPO = "repo"
 SECRET = "secret"
 BUTTON = "button"
+FILE_WATCH = "file watch"
+# A Cmd that starts after another Cmd (by object name), or waits for a resource (by Tilt name).
+AFTER = "after"
+RESOURCE_DEP = "resource dep"
 TILTFILE_OWNS = "registered by"
 
 Entry = tuple[str, str, str]  # (relation, key, what: "Kind/name" or "Kind/name/controller uid")
@@ -38,6 +55,14 @@ def entries(kind: Kind, obj: Mapping[str, Any]) -> set[Entry]:
     elif kind in (CMD, TILTFILE):
         fields = CMD_BUTTONS if kind == CMD else TILTFILE_BUTTONS
         found |= {(BUTTON, button, f"{kind.kind}/{name}") for button in buttons.named(spec, *fields)}
+    if kind == CMD:
+        found |= {(FILE_WATCH, watch, f"{kind.kind}/{name}") for watch in buttons.file_watches(spec)}
+        annotations = obj["metadata"].get("annotations") or {}
+        for dep in filter(None, str(annotations.get(ANNOTATION_RESOURCE_DEPS, "")).split(",")):
+            found.add((RESOURCE_DEP, dep, f"{kind.kind}/{name}"))
+        with contextlib.suppress(InvalidName):
+            if annotations.get(ANNOTATION_START_AFTER):
+                found.add((AFTER, object_name(str(annotations[ANNOTATION_START_AFTER])), f"{kind.kind}/{name}"))
     tiltfile = (obj["metadata"].get("labels") or {}).get(LABEL_TILTFILE)
     controller = controller_of(obj)
     if tiltfile and controller is not None:

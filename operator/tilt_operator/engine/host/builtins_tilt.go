@@ -14,11 +14,31 @@ import (
 // log), load_dynamic, exit, sys, and every builtin of Tilt's image-build and deploy engine,
 // which exists so that no name Tilt defines is ever undefined, and fails with one clear line.
 
-// Tilt's trigger modes, as local_resource(trigger_mode=...) takes them.
+// triggerMode is Tilt's TriggerMode value: TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL, as
+// local_resource(trigger_mode=...) and trigger_mode() take them; unset means the run's default.
+type triggerMode int
+
 const (
-	triggerModeAuto   = 0
-	triggerModeManual = 1
+	triggerModeUnset triggerMode = iota
+	triggerModeAuto
+	triggerModeManual
 )
+
+var _ starlark.Value = triggerModeAuto
+
+func (m triggerMode) String() string {
+	switch m {
+	case triggerModeAuto:
+		return "TRIGGER_MODE_AUTO"
+	case triggerModeManual:
+		return "TRIGGER_MODE_MANUAL"
+	}
+	return fmt.Sprintf("unknown trigger mode with value %d", int(m))
+}
+func (m triggerMode) Type() string          { return "TriggerMode" }
+func (m triggerMode) Freeze()               {}
+func (m triggerMode) Truth() starlark.Bool  { return m != 0 }
+func (m triggerMode) Hash() (uint32, error) { return starlark.MakeInt(int(m)).Hash() }
 
 // engineBuiltins belong to Tilt's image-build and deploy engine.
 var engineBuiltins = []string{
@@ -54,8 +74,8 @@ func (r *run) addTilt(add func(string, builtinFunc), names namespace) {
 	add("http_get_action", builtinHTTPGetAction)
 	add("tcp_socket_action", builtinTCPSocketAction)
 	add("trigger_mode", r.builtinTriggerMode)
-	names.add("TRIGGER_MODE_AUTO", starlark.MakeInt(triggerModeAuto))
-	names.add("TRIGGER_MODE_MANUAL", starlark.MakeInt(triggerModeManual))
+	names.add("TRIGGER_MODE_AUTO", triggerModeAuto)
+	names.add("TRIGGER_MODE_MANUAL", triggerModeManual)
 	for name, parameters := range settingsBuiltins {
 		add(name, r.settingsBuiltin(parameters))
 	}
@@ -90,15 +110,20 @@ func (r *run) settingsBuiltin(parameters []string) builtinFunc {
 	}
 }
 
+// builtinTriggerMode is Tilt's trigger_mode(): the trigger mode of every resource that sets none.
 func (r *run) builtinTriggerMode(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var mode int
+	var mode starlark.Value
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "trigger_mode", &mode); err != nil {
 		return nil, err
 	}
-	if mode != triggerModeAuto && mode != triggerModeManual {
-		return nil, fmt.Errorf("%s: trigger_mode must be TRIGGER_MODE_AUTO or TRIGGER_MODE_MANUAL", fn.Name())
+	given, ok := mode.(triggerMode)
+	if !ok || given == triggerModeUnset {
+		return nil, fmt.Errorf("%s: for parameter trigger_mode: got %s, want TriggerMode", fn.Name(), mode.Type())
 	}
-	r.warn(fmt.Sprintf("%s has no effect here: a Cmd runs when it is created or its button is clicked", fn.Name()))
+	if r.triggerModeSet {
+		return nil, fmt.Errorf("%s can only be called once", fn.Name())
+	}
+	r.defaultTriggerMode, r.triggerModeSet = given, true
 	return starlark.None, nil
 }
 

@@ -55,6 +55,11 @@ type run struct {
 	textLeft    int
 	env         map[string]string
 	config      configState
+	// local_resource calls, made into objects when the run ends (localresource.go), and the
+	// trigger mode trigger_mode() set for them.
+	localResources     []*localResource
+	defaultTriggerMode triggerMode
+	triggerModeSet     bool
 }
 
 func newRun(req *request, kinds *kindSet, emit emitFunc) *run {
@@ -66,6 +71,8 @@ func newRun(req *request, kinds *kindSet, emit emitFunc) *run {
 		cache:    map[string]*loadState{},
 		textLeft: textLimit,
 		env:      map[string]string{},
+
+		defaultTriggerMode: triggerModeAuto,
 	}
 	for key, value := range req.Env {
 		r.env[key] = value
@@ -87,6 +94,9 @@ func (r *run) execute(maxSteps uint64) doneEvent {
 	thread.SetLocal(localRoot, mustResolve(root))
 	if _, err := r.exec(thread, path); err != nil && !errors.Is(err, errStop) {
 		return failure(err)
+	}
+	if err := r.registerLocalResources(); err != nil {
+		return doneEvent{Error: err.Error()}
 	}
 	return doneEvent{Objects: r.registry.objects()}
 }
