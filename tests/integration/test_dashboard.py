@@ -24,7 +24,7 @@ from tests.integration.browser import chromium
 from tests.integration.conftest import REPO, Operator
 from tests.integration.objects import Api, button, extension, obj, repo, tiltfile
 from tests.integration.test_logs import cli_env
-from tests.integration.test_tiltfile import write
+from tests.integration.test_tiltfile import terminated, write
 from tilt_operator.devcluster import DevCluster, ensure_binaries
 from tilt_operator.devcluster.dev import install_api
 from tilt_operator.processes import alive
@@ -381,3 +381,30 @@ def test_a_cmd_button_runs_its_command_with_the_values_a_person_typed(
     expect(page.locator("#log")).to_contain_text("greeting Ada Lovelace, loud=yes", timeout=WAIT)
     assert not_reloaded(page)
     api.delete("tiltfiles", "greeting")
+
+
+def test_a_manual_local_resource_runs_from_its_trigger_button_and_shows_its_links(
+    fresh: tuple[Operator, Api], page: Page, tmp_path: Path
+) -> None:
+    operator, api = fresh
+    path = write(
+        tmp_path / "Tiltfile",
+        "local_resource('Build Site', 'echo built >> built.txt', trigger_mode=TRIGGER_MODE_MANUAL, auto_init=False,\n"
+        "    links=[link('http://localhost:8000/', 'site'), 'ftp://example.com/'])\n",
+    )
+    api.create("tiltfiles", tiltfile("site", str(path)))
+    assert "error" not in terminated(api, "site")
+    open_dashboard(page, operator, "Build Site")
+    expect(page.locator("#heading .meta")).to_contain_text("waiting for a click on build-site.trigger", timeout=WAIT)
+    links = page.locator("#details dd.links a")
+    expect(links).to_have_count(1)  # a link that is not http or https is not shown
+    expect(links).to_have_text("site")
+    expect(links).to_have_attribute("href", "http://localhost:8000/")
+    assert not (tmp_path / "built.txt").exists()
+
+    trigger = page.locator("#resource-buttons [data-button='build-site.trigger'] .ui-button")
+    expect(trigger).to_contain_text("Trigger")
+    trigger.click()
+    expect(page.locator("#heading .pill")).to_have_text("ok", timeout=WAIT)
+    assert (tmp_path / "built.txt").read_text() == "built\n"
+    assert not_reloaded(page)

@@ -4,7 +4,7 @@ A resource is what :mod:`~tilt_operator.web.resources` says (a Tiltfile, a ``til
 group of Cmds, a Cmd of its own); an Extension shows as its Tiltfile, and as itself while it has
 none yet. Each entry says at a glance how the resource is (:data:`STATUSES`, worst first), with
 the last error split into file, line and message, the reasons for the last run, and the
-Extension, repo and commit it came from. UIButtons sit where Tilt puts them: ``Resource``
+Extension, repo and commit it came from, and its links. UIButtons sit where Tilt puts them: ``Resource``
 buttons on the resource their ``componentID`` names (Tilt's name or the object's), ``Global``
 ones in the top bar. The catalogue lists what every repo offers and what of it is installed.
 
@@ -13,11 +13,21 @@ Everything here is plain data for the page, which shows every string as text.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tilt_operator.api import CMD, EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE, UI_BUTTON, Kind
+from tilt_operator.api import (
+    ANNOTATION_LINKS,
+    CMD,
+    EXTENSION,
+    EXTENSION_REPO,
+    LABEL_EXTENSION,
+    TILTFILE,
+    UI_BUTTON,
+    Kind,
+)
 from tilt_operator.clicks import INPUT_KINDS
 from tilt_operator.gitstore import catalogue
 from tilt_operator.names import ANNOTATION_TILT_NAME, InvalidName, object_name
@@ -164,6 +174,21 @@ def _object_view(kind: Kind, obj: Object, state: Mapping[str, Any]) -> dict[str,
     return view
 
 
+def _links(cmds: list[Object]) -> list[dict[str, str]]:
+    """The links local_resource(links=...) gave the resource: http and https only, each once."""
+    found: dict[str, dict[str, str]] = {}
+    for cmd in cmds:
+        try:
+            links = json.loads((cmd["metadata"].get("annotations") or {}).get(ANNOTATION_LINKS) or "[]")
+        except ValueError:
+            continue
+        for link in links if isinstance(links, list) else []:
+            url = str(link.get("url", "")) if isinstance(link, dict) else ""
+            if url.lower().startswith(("http://", "https://")):
+                found.setdefault(url, {"url": url, "name": str(link.get("name") or url)})
+    return list(found.values())
+
+
 def _worst(states: Iterable[Mapping[str, Any]]) -> str:
     found = {state["status"] for state in states}
     return next((status for status in STATUSES if status in found), "pending")
@@ -188,7 +213,7 @@ def _resource_view(cache: Cache, name: str, objects: list[tuple[Kind, Object]], 
         main = {key: value for key, value in cmd_views[0].items() if key not in ("ref", "command")}
     else:
         kind_name, views = "local_resource", cmd_views
-        main = {"summary": _group_summary(cmd_views)}
+        main = {"summary": cmd_views[0]["summary"] if len(cmd_views) == 1 else _group_summary(cmd_views)}
     owner = tiltfile or extension or (cmds[0] if len(cmds) == 1 else None)
     return {
         "name": name,
@@ -203,6 +228,7 @@ def _resource_view(cache: Cache, name: str, objects: list[tuple[Kind, Object]], 
         "status": _worst(views or [main]),
         "source": _source(cache, extension_name),
         "objects": views,
+        "links": _links(cmds),
         "buttons": [],
     }
 

@@ -229,6 +229,12 @@ function renderOverview() {
     fact("Path", source.path);
     fact("Commit", source.commit);
   }
+  if (resource.links.length) {
+    const anchors = resource.links.map((link) =>
+      el("a", { href: link.url, target: "_blank", rel: "noopener noreferrer", class: "link", text: link.name }),
+    );
+    facts.push(el("dt", { text: "Links" }), el("dd", { class: "links" }, ...anchors));
+  }
   if (facts.length) details.push(el("dl", { class: "facts" }, ...facts));
   if (resource.objects.length) {
     const table = el("table", { class: "objects" }, el("tr", {}, ...["Object", "Status", "Details", "Command"].map((h) => el("th", { text: h }))));
