@@ -15,7 +15,9 @@ from tilt_operator.reconcilers.cmd import (
     STOPPED_WITH_RUNNER,
     last_started,
     lost_with,
+    resource_ready,
     start_reason,
+    waiting_for,
     waiting_reason,
 )
 
@@ -66,6 +68,44 @@ def test_restart_on_restarts_after_a_later_click():
     spec = {"restartOn": {"uiButtons": ["again"]}}
     assert reason(spec, clicks={"again": T2}, last_started=T1) == "button clicked: again"
     assert reason(spec, clicks={"again": T0}, last_started=T1) is None
+
+
+def test_a_file_watch_event_after_the_last_start_runs_it_again_but_never_starts_it():
+    spec = {"restartOn": {"fileWatches": ["local.b"]}}
+    assert reason(spec, file_events={"local.b": T2}, last_started=T1) == "files changed: local.b"
+    assert reason(spec, file_events={"local.b": T0}, last_started=T1) is None
+    assert reason({**START_ON, **spec}, file_events={"local.b": T2}) is None
+
+
+def test_a_serve_cmd_restarts_when_its_update_succeeds_after_it_started():
+    assert reason({}, last_started=T1, succeeded=("b:update", T2)) == "b:update succeeded"
+    assert reason({}, last_started=T2, succeeded=("b:update", T1)) is None
+
+
+def _cmd(name: str, status: dict, **annotations: str) -> dict:
+    return {"metadata": {"name": name, "annotations": annotations}, "status": status}
+
+
+SUCCEEDED = {"terminated": {"pid": 7, "exitCode": 0, "finishedAt": T1}}
+FAILED = {"terminated": {"pid": 7, "exitCode": 1, "finishedAt": T1}}
+
+
+def test_a_resource_is_ready_when_each_cmd_is_ready_or_succeeded():
+    assert resource_ready([_cmd("a.update", SUCCEEDED), _cmd("a.serve", {"running": {}, "ready": True})])
+    assert not resource_ready([_cmd("a.update", SUCCEEDED), _cmd("a.serve", {"running": {}, "ready": False})])
+    assert not resource_ready([_cmd("a.update", FAILED)])
+    assert not resource_ready([])
+
+
+def test_what_a_cmd_waits_for_before_it_starts():
+    serve = _cmd("b.serve", {}, **{"tilt.dev/start-after": "b:update"})
+    assert waiting_for(serve, []) == "waiting for b:update to succeed"
+    assert waiting_for(serve, [_cmd("b.update", FAILED)]) == "waiting for b:update to succeed"
+    assert waiting_for(serve, [_cmd("b.update", SUCCEEDED)]) is None
+    app = _cmd("app.update", {}, **{"tilt.dev/resource-deps": "My DB"})
+    db = _cmd("my-db.serve", {"running": {}, "ready": False}, **{"tilt.dev/resource": "My DB"})
+    assert waiting_for(app, [db]) == "waiting for resource My DB to be ready"
+    assert waiting_for(app, [{**db, "status": {"running": {}, "ready": True}}]) is None
 
 
 def test_waiting_reasons_say_what_to_do():

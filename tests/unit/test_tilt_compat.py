@@ -93,3 +93,24 @@ def test_include_takes_exactly_one_path(tmp_path: Path):
     result = _run(tmp_path, {"Tiltfile": "include('a', 'b')\n"})
     assert result.error is not None
     assert result.error.endswith("include: got 2 arguments, want at most 1")
+
+
+def test_kind_builtins_read_local_paths_against_the_declaring_file_as_tilt_does(tmp_path: Path):
+    files = {
+        "Tiltfile": "load('lib/lib.star', 'declare')\ndeclare()\ncmd(name='top', args=['true'], dir='sub')\n",
+        "lib/lib.star": (
+            "cmd(name='here', args=['true'])\n"
+            "file_watch(name='w', watched_paths=['src', '/abs'], ignores=[{'base_path': 'src', 'patterns': ['*.o']}])\n"
+            "def declare():\n    cmd(name='called', args=['true'])\n"
+        ),
+    }
+    result = _run(tmp_path, files)
+    assert result.error is None, result.error
+    specs = {obj["metadata"]["name"]: obj["spec"] for obj in result.objects}
+    assert specs["here"]["dir"] == str(tmp_path / "lib")
+    assert specs["called"]["dir"] == str(tmp_path)  # called from the Tiltfile: its directory, as in Tilt
+    assert specs["top"]["dir"] == str(tmp_path / "sub")
+    assert specs["w"] == {
+        "watchedPaths": [str(tmp_path / "lib" / "src"), "/abs"],
+        "ignores": [{"basePath": str(tmp_path / "lib" / "src"), "patterns": ["*.o"]}],
+    }

@@ -56,10 +56,20 @@ def ignored(path: Path, ignores: list[Mapping[str, Any]]) -> bool:
         patterns = [str(pattern) for pattern in ignore.get("patterns") or []]
         if not patterns:
             return True
-        relative = path.relative_to(base).as_posix()
-        if any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(relative, p.rstrip("/") + "/*") for p in patterns):
+        parts = path.relative_to(base).parts
+        if any(_matches(parts, tuple(filter(None, pattern.split("/")))) for pattern in patterns):
             return True
     return False
+
+
+def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether ``parts`` (a relative path) or a directory above it matches ``pattern``, segment by
+    segment as ``.dockerignore`` reads it: ``*`` stays within a segment, ``**`` spans any number."""
+    if not pattern:
+        return True  # the pattern matched a directory above: everything below it is matched too
+    if pattern[0] == "**":
+        return any(_matches(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
 
 
 @dataclass
@@ -125,6 +135,10 @@ class FileWatchReconciler:
             ignores=list(spec.get("ignores") or []),
         )
         self._watched[name] = watched
+        relative = [str(root) for root in watched.roots if not root.is_absolute()]
+        if relative:
+            watched.error = f"watchedPaths must be absolute paths, not {', '.join(relative)}"
+            return watched
         try:
             for root in watched.roots:
                 self._add_tree(name, watched, root)

@@ -85,6 +85,7 @@ func (r *run) kindBuiltin(kind *kind) builtinFunc {
 		if err != nil {
 			return nil, err
 		}
+		localPaths(kind.kind, obj, currentDir(thread))
 		if err := r.registry.add(kind, obj); err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path"
 	"regexp"
 	"strings"
 
@@ -328,10 +327,7 @@ func resourceDir(value starlark.Value, base, what string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("local_resource: %s must be a string", what)
 	}
-	if path.IsAbs(string(text)) {
-		return path.Clean(string(text)), nil
-	}
-	return path.Join(base, string(text)), nil
+	return against(base, string(text)), nil
 }
 
 func envList(value starlark.Value, what string) (*starlark.List, error) {
@@ -380,9 +376,7 @@ func stringList(value starlark.Value, what string) ([]string, error) {
 func pathList(value starlark.Value, base, what string) ([]string, error) {
 	items, err := stringList(value, what)
 	for i, item := range items {
-		if !path.IsAbs(item) {
-			items[i] = path.Join(base, item)
-		}
+		items[i] = against(base, item)
 	}
 	return items, err
 }
