@@ -22,10 +22,10 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /tiltfile-host .
 FROM ${PYTHON_IMAGE}
 
 # git fetches the ExtensionRepos (https, ssh and file); ca-certificates lets it verify https servers,
-# openssh-client reaches ssh:// ones; bash and jq are what extensions written for Tilt script with
-# (when execution is enabled).
+# openssh-client reaches ssh:// ones; bash, jq and rsync are what extensions written for Tilt
+# script with (when execution is enabled; upstream syncback's manual resource is an rsync).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git ca-certificates openssh-client jq \
+    && apt-get install -y --no-install-recommends git ca-certificates openssh-client jq rsync \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=kubectl /bin/kubectl /usr/local/bin/kubectl
 COPY --from=host /tiltfile-host /usr/local/bin/tiltfile-host

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in git jq bash curl; do
+# git fetches repos; jq, bash and rsync are what extensions written for Tilt script with.
+for tool in git jq bash curl rsync; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # The dashboard's tests drive Debian's chromium with Playwright; Playwright never downloads one.
