@@ -102,7 +102,7 @@ def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
         timeout=60,
         memory_mb=512,
         root=checkout,
-        ext_roots=ExtensionRoots(default=checkout),
+        ext_roots=ExtensionRoots.default_at(checkout),
         env=dict(os.environ),  # the user's own command: local() runs as they do
         exec_enabled=True,
     )

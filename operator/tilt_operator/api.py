@@ -57,6 +57,11 @@ ANNOTATION_REQUESTED_AT = "tilt.dev/reconcile-requested-at"
 # On the Cmds a Tiltfile registers: the ServiceAccount (of the operator's namespace) their process acts as.
 ANNOTATION_SERVICE_ACCOUNT = "tilt.dev/service-account"
 
+# On an Extension that load('ext://…') named, as Tilt's loader marks it (docs/design.md, "load() and
+# include()"): it runs no Tiltfile of its own, and the Tiltfiles that load it share it.
+ANNOTATION_MANAGED_BY = "tilt.dev/managed-by"
+MANAGED_BY_LOADER = "tiltfile.loader"
+
 # Stamped on an Extension by the operator whenever its repo changes: the update that re-reconciles it.
 ANNOTATION_REPO_REVISION = "tilt.dev/repo-revision"
 

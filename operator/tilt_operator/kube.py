@@ -109,8 +109,10 @@ def patch_status_call(kind: Kind, name: str, status: Mapping[str, Any], resource
     return Call("PATCH", path, body=body, content_type="application/merge-patch+json", missing_ok=True)
 
 
-def delete_call(kind: Kind, name: str, impersonate: str | None = None) -> Call:
-    return Call("DELETE", _path(kind, name), missing_ok=True, impersonate=impersonate)
+def delete_call(kind: Kind, name: str, impersonate: str | None = None, resource_version: str | None = None) -> Call:
+    """A delete; with ``resource_version``, only if the object is still at it (else 409)."""
+    body = {"preconditions": {"resourceVersion": resource_version}} if resource_version else None
+    return Call("DELETE", _path(kind, name), body=body, missing_ok=True, impersonate=impersonate)
 
 
 def service_account_user(namespace: str, name: str) -> str:
@@ -357,8 +359,10 @@ class Client:
     async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
         return cast(Object, await self.send(create_call(kind, obj, field_manager)))
 
-    async def delete(self, kind: Kind, name: str, *, as_user: str | None = None) -> None:
-        await self.send(delete_call(kind, name, as_user))
+    async def delete(
+        self, kind: Kind, name: str, *, as_user: str | None = None, resource_version: str | None = None
+    ) -> None:
+        await self.send(delete_call(kind, name, as_user, resource_version))
 
     async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:
         return await self.send(token_request_call(namespace, name, expiration_seconds))

@@ -28,13 +28,15 @@ SECRET_URL_MISMATCH = "SecretURLMismatch"
 # A file:// repo outside the directories the operator's settings allow.
 URL_NOT_ALLOWED = "URLNotAllowed"
 
-# Extension.
+# Extension (and a Tiltfile whose ext:// load waits for its repo: RepoNotReady).
 REPO_NOT_FOUND = "RepoNotFound"
 REPO_NOT_READY = "RepoNotReady"
 PATH_INVALID = "PathInvalid"
 TILTFILE_PENDING = "TiltfilePending"
 TILTFILE_SUCCEEDED = "TiltfileSucceeded"
 TILTFILE_FAILED = "TiltfileFailed"
+# An Extension that Tiltfiles load (ext://) runs nothing of its own: Ready once its Tiltfile is there.
+TILTFILE_FOUND = "TiltfileFound"
 
 # Tiltfile.
 RUN_SUCCEEDED = "RunSucceeded"

@@ -4,7 +4,10 @@ The reconcilers read a :class:`~tilt_operator.reconcilers.cache.Cache` (kopf's i
 operator) and write through a client; here both are backed by one dict of objects, so a test can
 reconcile, look at what was written, reconcile again and count the calls. Whatever it hands out is
 a copy, as from a real API server, so a writer that forgets what it wrote cannot pass for one that
-remembers; a status patch with a resourceVersion that is no longer the object's is a 409.
+remembers; a status patch or a delete with a resourceVersion that is no longer the object's is a 409.
+Server-side apply is a merge, with two of its rules: an apply without a spec leaves the spec as it
+is, and ownerReferences are a list keyed by uid in which each field manager keeps the references it
+applies (so an apply without its reference takes it off, and leaves the others').
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class FakeCluster:
         self.written_as: list[tuple[str, str, str | None]] = []
         self._versions = itertools.count(1)
         self._uids = itertools.count(1)
+        # The ownerReferences each field manager applied, by object.
+        self._references: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         for obj in objects:
             self.put(obj)
 
@@ -102,10 +107,30 @@ class FakeCluster:
     ) -> dict[str, Any]:
         self.calls[f"apply {kind.kind}"] += 1
         self.written_as.append((f"apply {kind.kind}", obj["metadata"]["name"], as_user))
-        existing = self.objects.get((kind.kind, obj["metadata"]["name"]))
+        key = (kind.kind, obj["metadata"]["name"])
+        existing = self.objects.get(key)
         merged = merge(copy.deepcopy(existing) if existing else {}, obj)
-        merged["spec"] = copy.deepcopy(obj.get("spec"))
+        if "spec" in obj:
+            merged["spec"] = copy.deepcopy(obj["spec"])
+        merged["metadata"].pop("ownerReferences", None)
+        if references := self._applied_references(key, existing, obj, field_manager):
+            merged["metadata"]["ownerReferences"] = references
         return copy.deepcopy(self.put(merged))
+
+    def _applied_references(
+        self, key: tuple[str, str], existing: Mapping[str, Any] | None, obj: Mapping[str, Any], field_manager: str
+    ) -> list[dict[str, Any]]:
+        """The ownerReferences after ``field_manager`` applied ``obj``: those no manager applied
+        (written some other way), then every manager's, by uid."""
+        managers = self._references.setdefault(key, {})
+        applied = {ref.get("uid") for refs in managers.values() for ref in refs}
+        written = (existing or {}).get("metadata", {}).get("ownerReferences") or []
+        before = [ref for ref in written if ref.get("uid") not in applied]
+        managers[field_manager] = copy.deepcopy(obj["metadata"].get("ownerReferences") or [])
+        by_uid = {ref.get("uid"): ref for ref in before}
+        for refs in managers.values():
+            by_uid.update({ref.get("uid"): ref for ref in refs})
+        return list(by_uid.values())
 
     async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> dict[str, Any]:
         self.calls[f"create {kind.kind}"] += 1
@@ -113,10 +138,16 @@ class FakeCluster:
             raise ApiError(409, f'{kind.plural}.tilt.dev "{obj["metadata"]["name"]}" already exists')
         return copy.deepcopy(self.put({**obj, "kind": kind.kind}))
 
-    async def delete(self, kind: Kind, name: str, *, as_user: str | None = None) -> None:
+    async def delete(
+        self, kind: Kind, name: str, *, as_user: str | None = None, resource_version: str | None = None
+    ) -> None:
         self.calls[f"delete {kind.kind}"] += 1
         self.written_as.append((f"delete {kind.kind}", name, as_user))
+        obj = self.objects.get((kind.kind, name))
+        if obj is not None and resource_version is not None and resource_version != obj["metadata"]["resourceVersion"]:
+            raise ApiError(409, f"Precondition failed: resourceVersion {resource_version} of {kind.plural} {name!r}")
         self.objects.pop((kind.kind, name), None)
+        self._references.pop((kind.kind, name), None)
 
     async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> dict[str, Any] | None:
         self.calls["request token"] += 1

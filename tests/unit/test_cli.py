@@ -354,7 +354,24 @@ def test_render_loads_extensions_from_ext_dir(capsys, tmp_path, no_cluster):
     (tmp_path / "exts" / "hello").mkdir(parents=True)
     (tmp_path / "exts" / "hello" / "Tiltfile").write_text("def hello():\n    print('hi')\n")
     (tmp_path / "Tiltfile").write_text("load('ext://hello', 'hello')\nhello()\n")
-    assert run(capsys, "render", str(tmp_path / "Tiltfile"), "--ext-dir", str(tmp_path / "exts")) == (0, "", "hi\n")
+    loaded = {
+        "apiVersion": "tilt.dev/v1alpha1",
+        "kind": "Extension",
+        "metadata": {"name": "hello", "annotations": {"tilt.dev/managed-by": "tiltfile.loader"}},
+        "spec": {"repoName": "default", "repoPath": "hello"},
+    }
+    rendered = yaml.safe_dump(loaded)
+    assert run(capsys, "render", str(tmp_path / "Tiltfile"), "--ext-dir", str(tmp_path / "exts")) == (
+        0,
+        rendered,
+        "hi\n",
+    )
+    code, _, err = run(capsys, "render", str(tmp_path / "Tiltfile"))
+    assert code == 1
+    assert err.endswith(
+        "cannot load ext://hello: ExtensionRepo 'default' is not ready:"
+        " render finds ext:// only in --ext-dir (the repo 'default')\n"
+    )
 
 
 def test_render_errors_are_one_line_with_the_tiltfile_line(capsys, tmp_path, no_cluster):

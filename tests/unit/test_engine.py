@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tilt_operator.api import shipped_crds
-from tilt_operator.engine import ExtensionRoots, RunResult
+from tilt_operator.engine import ExtensionRoots, RepoRoot, RunResult
 from tilt_operator.engine.pool import WorkerPool, run_tiltfile, run_tiltfile_async
 from tilt_operator.engine.protocol import MISSING, file_signature
 
@@ -278,10 +278,6 @@ def test_each_module_runs_once_and_keeps_its_names_to_itself(tmp_path: Path) -> 
             "load('../x.star', 'x')\n",
             "cannot load ../x.star: ../x.star: {root}/../x.star (which resolves to {parent}/x.star) is outside {root}",
         ),
-        (
-            "load('ext://foo', 'x')\n",
-            "cannot load ext://foo: no ExtensionRepo named 'default' is ready, and no repo has that loadHost",
-        ),
     ],
 )
 def test_bad_loads_name_the_load_line(tmp_path: Path, source: str, message: str) -> None:
@@ -308,7 +304,7 @@ def test_load_in_a_string_is_not_a_load(tmp_path: Path) -> None:
     assert result.output == "22\n"
 
 
-def test_load_ext_follows_tilts_rules(tmp_path: Path) -> None:
+def test_load_ext_follows_tilts_rules_and_registers_what_it_loaded(tmp_path: Path) -> None:
     _write(
         tmp_path,
         {
@@ -318,14 +314,35 @@ def test_load_ext_follows_tilts_rules(tmp_path: Path) -> None:
             "team/tools/bar/Tiltfile": "bar = 'from team'\n",
         },
     )
-    ext_roots = ExtensionRoots(default=tmp_path / "default", by_load_host={"example.com": tmp_path / "team/tools"})
+    repos = {"default": RepoRoot(path=tmp_path / "default"), "team": RepoRoot("example.com", tmp_path / "team/tools")}
     files = {"Tiltfile": "load('ext://foo', 'foo')\nload('ext://example.com/bar', 'bar')\nprint(foo)\nprint(bar)\n"}
-    result = _run(tmp_path / "project", files, ext_roots=ext_roots)
+    result = _run(tmp_path / "project", files, ext_roots=ExtensionRoots(repos))
 
     assert result.error is None
     assert result.output == "hello from default\nfrom team\n"
     assert str(tmp_path / "default/foo/Tiltfile") in result.files_read
     assert str(tmp_path / "default/foo/data.txt") in result.files_read
+    loader = {"tilt.dev/managed-by": "tiltfile.loader"}
+    assert [(obj["metadata"], obj["spec"]) for obj in result.objects] == [
+        ({"name": "foo", "annotations": loader}, {"repoName": "default", "repoPath": "foo"}),
+        (
+            {"name": "example.com-bar", "annotations": {"tilt.dev/name": "example.com_bar", **loader}},
+            {"repoName": "team", "repoPath": "bar"},
+        ),
+    ]
+
+
+def test_a_load_whose_repo_is_not_ready_ends_the_run_waiting_with_what_it_registered(tmp_path: Path) -> None:
+    files = {"Tiltfile": "print('before')\ncmd(name='c', args=['true'])\nload('ext://foo', 'x')\nfail('no')\n"}
+    result = _run(tmp_path, files)
+
+    assert result.error is None
+    assert result.output == "before\n"
+    assert result.waiting is not None
+    assert result.waiting.repo == "default"
+    assert result.waiting.message.startswith(f"{tmp_path / 'Tiltfile'}:3:")
+    assert result.waiting.message.endswith("cannot load ext://foo: ExtensionRepo 'default' is not ready")
+    assert [obj["kind"] for obj in result.objects] == ["Cmd", "Extension"]
 
 
 def test_an_extension_cannot_escape_its_repo(tmp_path: Path) -> None:
@@ -333,7 +350,7 @@ def test_an_extension_cannot_escape_its_repo(tmp_path: Path) -> None:
     result = _run(
         tmp_path / "project",
         {"Tiltfile": "load('ext://../default', 'x')\n"},
-        ext_roots=ExtensionRoots(default=tmp_path / "default" / "sub"),
+        ext_roots=ExtensionRoots.default_at(tmp_path / "default" / "sub"),
     )
 
     assert result.error is not None

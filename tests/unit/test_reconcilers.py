@@ -94,6 +94,9 @@ class FakeStore:
     def seconds_since_check(self, url: str, ref: str, credentials: Credentials | None = None) -> float | None:
         return self.since
 
+    def checkout_dir(self, url: str, ref: str, credentials: Credentials | None = None) -> Path:
+        return self.path
+
 
 def repos(cluster: FakeCluster, store: Any, tmp_path: Path) -> ExtensionRepoReconciler:
     settings = Settings(data_dir=tmp_path / "data", default_interval=300, file_roots=(tmp_path,))
@@ -131,6 +134,20 @@ def test_an_https_repo_is_fetched_once_then_rechecked_on_its_interval(tmp_path: 
     store.since = 61.0
     run(reconcile("r"))
     assert store.syncs == 2, "after its interval it is"
+
+
+def test_a_repo_whose_checkout_moved_says_where_it_is_now_whatever_its_interval(tmp_path: Path):
+    """An upgrade moves checkouts to the tilt_modules layout: statuses that name the old place follow at once."""
+    cluster = FakeCluster(repo("r", "https://example.com/r", interval="1h"))
+    store = FakeStore(tmp_path / "repos")
+    store.path.mkdir()
+    reconcile = repos(cluster, store, tmp_path)
+    run(reconcile("r"))
+    store.path, store.since = tmp_path / "tilt_modules", 1.0
+    store.path.mkdir()
+    run(reconcile("r"))
+    assert store.syncs == 2
+    assert status_of(cluster, "ExtensionRepo", "r")["path"] == str(tmp_path / "tilt_modules")
 
 
 def _b64(text: str) -> str:
@@ -279,6 +296,39 @@ def test_an_extension_whose_tiltfile_failed_says_why(tmp_path: Path):
     assert extension["status"]["error"] == "tiltfile: Tiltfile:1:1: boom"
 
 
+def test_an_extension_that_tiltfiles_load_runs_nothing_and_is_ready_once_its_tiltfile_is_there(tmp_path: Path):
+    cluster, reconcile = extension_setup(tmp_path)
+    run(reconcile("e"))
+    assert cluster.get_object("Tiltfile", "e") is not None
+    loaders = [{"kind": "Tiltfile", "name": name, "uid": f"u-{name}"} for name in ("t2", "t1")]
+    extension = cluster.get_object("Extension", "e")
+    extension["metadata"] |= {"annotations": {"tilt.dev/managed-by": "tiltfile.loader"}, "ownerReferences": loaders}
+    cluster.put(extension)
+    run(reconcile("e"))
+    assert cluster.get_object("Tiltfile", "e") is None, "the Tiltfiles that load it run its code, as in Tilt"
+    extension = cluster.get_object("Extension", "e")
+    assert ready(extension) == ("True", reasons.TILTFILE_FOUND)
+    [condition] = [c for c in extension["status"]["conditions"] if c["type"] == "Ready"]
+    assert condition["message"] == f"loaded by Tiltfile t1, t2: {tmp_path / 'hello' / 'Tiltfile'}"
+    writes = cluster.writes
+    run(reconcile("e"))
+    assert cluster.writes == writes
+
+
+def test_an_extension_whose_tiltfile_waits_for_a_repo_is_pending_not_failed(tmp_path: Path):
+    cluster, reconcile = extension_setup(tmp_path)
+    run(reconcile("e"))
+    waiting = {**_ready_condition(status="False"), "reason": reasons.REPO_NOT_READY, "message": "Tiltfile:3:1: x"}
+    cluster.set_status(
+        "Tiltfile", "e", {"waiting": {"reason": "waiting for ExtensionRepo r2"}, "conditions": [waiting]}
+    )
+    run(reconcile("e"))
+    extension = cluster.get_object("Extension", "e")
+    assert ready(extension) == ("False", reasons.TILTFILE_PENDING)
+    assert "error" not in extension["status"]
+    assert "Reconciling" in [c["type"] for c in extension["status"]["conditions"]]
+
+
 def test_a_missing_repo_is_an_error_and_nothing_is_applied(tmp_path: Path):
     cluster = FakeCluster({"kind": "Extension", "metadata": {"name": "e"}, "spec": {"repoName": "r", "repoPath": "x"}})
     reconcile = ExtensionReconciler(cache=cluster.cache(), writer=StatusWriter(cluster), client=cluster)
@@ -366,6 +416,49 @@ def test_a_tiltfile_runs_applies_what_it_registers_and_settles(tmp_path: Path):
             assert dict(cluster.calls) == calls, "a settled Tiltfile writes nothing"
             # A due run would only start a task and queue the Tiltfile for later: that is what to look for.
             assert requeued.names == [], "a settled Tiltfile starts no run"
+
+    run(scenario())
+
+
+def test_a_tiltfile_loading_an_extension_of_a_repo_it_registers_waits_for_the_repo_then_runs_on(tmp_path: Path):
+    (tmp_path / "myrepo" / "myext").mkdir(parents=True)
+    (tmp_path / "myrepo" / "myext" / "Tiltfile").write_text("def hello():\n    cmd(name='hello', args=['true'])\n")
+    path = tmp_path / "Tiltfile"
+    path.write_text(
+        f"v1alpha1.extension_repo(name='myrepo', url='file://{tmp_path / 'myrepo'}')\n"
+        "v1alpha1.extension(name='myext', repo_name='myrepo', repo_path='myext')\n"
+        "load('ext://myext', 'hello')\n"
+        "hello()\n"
+    )
+    cluster = FakeCluster({"kind": "Tiltfile", "metadata": {"name": "t"}, "spec": {"path": str(path)}}, crds=CRDS)
+    requeued = Requeued()
+
+    async def scenario() -> None:
+        async with running_tiltfiles(cluster, tmp_path, requeued) as reconcile:
+            waiting = {"reason": "waiting for ExtensionRepo myrepo"}
+            await settle(
+                reconcile, "t", requeued, lambda: status_of(cluster, "Tiltfile", "t").get("waiting") == waiting
+            )
+            status = status_of(cluster, "Tiltfile", "t")
+            assert ready(cluster.get_object("Tiltfile", "t")) == ("False", reasons.REPO_NOT_READY)
+            assert "Reconciling" in [c["type"] for c in status["conditions"]]
+            assert "Stalled" not in [c["type"] for c in status["conditions"]]
+            assert cluster.get_object("ExtensionRepo", "myrepo") is not None, "what came before the load is applied"
+            ext = cluster.get_object("Extension", "myext")
+            assert ext["metadata"]["annotations"]["tilt.dev/managed-by"] == "tiltfile.loader"
+            assert cluster.get_object("Cmd", "hello") is None
+            requeued.names.clear()
+            await reconcile("t")
+            assert requeued.names == [], "no run until the repo is Ready"
+
+            repo_status = {"path": str(tmp_path / "myrepo"), "conditions": [_ready_condition()]}
+            cluster.set_status("ExtensionRepo", "myrepo", repo_status)
+            await settle(reconcile, "t", requeued, lambda: bool(status_of(cluster, "Tiltfile", "t").get("terminated")))
+            terminated = status_of(cluster, "Tiltfile", "t")["terminated"]
+            assert terminated["reasons"] == ["ExtensionRepo myrepo ready"]
+            assert "error" not in terminated
+            assert ready(cluster.get_object("Tiltfile", "t")) == ("True", reasons.RUN_SUCCEEDED)
+            assert cluster.get_object("Cmd", "hello") is not None, "the loaded function ran"
 
     run(scenario())
 
@@ -486,6 +579,20 @@ def test_relations_follow_changes_and_deletes():
     assert relations.names(relation.BUTTON, "go", CMD) == []
     relations.remove(CMD, "c")
     assert relations.registered_by("tf") == []
+
+
+def test_relations_know_the_extensions_each_tiltfile_loads():
+    relations = Relations()
+    loaders = [{"kind": "Tiltfile", "name": name, "uid": f"u-{name}"} for name in ("a", "b")]
+    lib = {"metadata": {"name": "lib", "ownerReferences": loaders}, "spec": {"repoName": "r", "repoPath": "lib"}}
+    relations.update(EXTENSION, lib)
+    assert relations.shared_by("a") == [("Extension", "lib", "u-a")]
+    assert relations.shared_by("b") == [("Extension", "lib", "u-b")]
+    assert relations.registered_by("a") == [], "no Tiltfile controls it"
+    relations.update(EXTENSION, {**lib, "metadata": {"name": "lib", "ownerReferences": loaders[1:]}})
+    assert relations.shared_by("a") == []
+    relations.remove(EXTENSION, "lib")
+    assert relations.shared_by("b") == []
 
 
 # Identity: who an extension acts as.

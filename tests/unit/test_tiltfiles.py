@@ -19,7 +19,15 @@ def record(tmp_path: Path, **changes) -> RunRecord:
 
 
 def due(rec: RunRecord | None, **kwargs) -> list[str]:
-    options = {"generation": 1, "status": {}, "record": rec, "repo_commit": None, "restart_clicks": {}, **kwargs}
+    options = {
+        "generation": 1,
+        "status": {},
+        "record": rec,
+        "repo_commit": None,
+        "restart_clicks": {},
+        "repo_ready": lambda name: False,
+        **kwargs,
+    }
     return due_reasons(**options)
 
 
@@ -63,10 +71,18 @@ def test_a_run_the_operator_did_not_finish_is_run_again(tmp_path: Path):
     assert due(rec, status={"running": {"startedAt": T1}}) == [], "our own run, seen late, is not an interruption"
 
 
+def test_a_run_that_waited_for_a_repo_is_due_once_that_repo_is_ready(tmp_path: Path):
+    rec = record(tmp_path, waiting_for="myrepo")
+    assert due(rec) == [], "still waiting: nothing to do"
+    assert due(rec, repo_ready=lambda name: name == "other") == []
+    assert due(rec, repo_ready=lambda name: name == "myrepo") == ["ExtensionRepo myrepo ready"]
+    assert due(record(tmp_path), repo_ready=lambda name: True) == [], "a run that did not wait waits for nothing"
+
+
 def test_records_round_trip_and_survive_garbage(tmp_path: Path):
     records = RunRecords(tmp_path / "records")
     assert records.load("uid") is None
-    rec = record(tmp_path)
+    rec = record(tmp_path, waiting_for="myrepo")
     records.save("uid", rec)
     assert records.load("uid") == rec
     (tmp_path / "records" / "uid.json").write_text("{not json")

@@ -224,13 +224,16 @@ def _render(options: argparse.Namespace) -> None:
         exec_enabled=settings.exec_enabled,
         args=options.args,
         root=options.root,
-        ext_roots=ExtensionRoots(default=options.ext_dir),
+        ext_roots=ExtensionRoots.default_at(options.ext_dir),
     )
     sys.stderr.write(result.output)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if result.error:
         raise CLIError(result.error)
+    if result.waiting:
+        # No cluster and no repo fetches here: what is not there now never will be.
+        raise CLIError(f"{result.waiting.message}: render finds ext:// only in --ext-dir (the repo 'default')")
     print(yaml.safe_dump_all(result.objects), end="")
 
 

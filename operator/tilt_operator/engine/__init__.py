@@ -24,6 +24,6 @@ builtins, ``local_resource``, ...). ``host/builtins.go`` lists them by family; d
 "The Tiltfile language", says what each family does here.
 """
 
-from tilt_operator.engine.protocol import ExtensionRoots, RunResult
+from tilt_operator.engine.protocol import ExtensionRoots, RepoRoot, RunResult, Waiting
 
-__all__ = ["ExtensionRoots", "RunResult"]
+__all__ = ["ExtensionRoots", "RepoRoot", "RunResult", "Waiting"]

@@ -53,17 +53,29 @@ def file_signature(path: str) -> str:
 
 
 @dataclass(frozen=True)
-class ExtensionRoots:
-    """Where ``load('ext://...')`` looks, resolved by the caller from the ExtensionRepo objects.
+class RepoRoot:
+    """One ExtensionRepo as ``load('ext://...')`` sees it: its ``loadHost``, and its extensions
+    directory (its checkout joined with its ``gitSubpath``), None while it is not Ready."""
 
-    Each path is a repo's extension directory (its checkout joined with its ``gitSubpath``).
-    ``ext://<name>`` loads ``default/<name>/Tiltfile`` (the repo named ``default``), and
-    ``ext://<host>/<path>`` loads ``by_load_host[host]/<path>/Tiltfile`` (the repo whose
-    ``loadHost`` is ``host``), as Tilt does.
+    load_host: str = ""
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class ExtensionRoots:
+    """The ExtensionRepos ``load('ext://...')`` resolves against, by name, as the caller sees them.
+
+    The host picks the Extension a load names and so its repo, as Tilt's loader does
+    (docs/design.md, "load() and include()"); a load whose repo is missing here, or has no path,
+    ends the run waiting for it.
     """
 
-    default: Path | None = None
-    by_load_host: Mapping[str, Path] = field(default_factory=dict)
+    repos: Mapping[str, RepoRoot] = field(default_factory=dict)
+
+    @classmethod
+    def default_at(cls, path: Path | None) -> ExtensionRoots:
+        """Only the repo named ``default``, at ``path``: a run with no cluster behind it."""
+        return cls({"default": RepoRoot(path=path)} if path else {})
 
 
 def crds_digest(crds: Sequence[Mapping[str, Any]]) -> str:
@@ -105,8 +117,10 @@ class RunRequest:
                     "args": list(self.args),
                     "crds_digest": self.crds_digest,
                     "crds": list(self.crds),
-                    "ext_default": str(self.ext_roots.default) if self.ext_roots.default else None,
-                    "ext_by_load_host": {host: str(path) for host, path in self.ext_roots.by_load_host.items()},
+                    "ext_repos": {
+                        name: {"load_host": repo.load_host, "path": str(repo.path) if repo.path else ""}
+                        for name, repo in self.ext_roots.repos.items()
+                    },
                     "call": self.call,
                     "env": dict(self.env),
                     "exec_enabled": self.exec_enabled,
@@ -114,6 +128,15 @@ class RunRequest:
             )
             + "\n"
         )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A run that stopped, without failing, at a load whose ExtensionRepo ``repo`` is not Ready;
+    ``message`` names that load (``file:line:column: message``)."""
+
+    repo: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -126,7 +149,8 @@ class RunResult:
     and every ``read_file`` (also those that did not exist, since creating them changes the run),
     and ``file_signatures`` what the run saw of each (:func:`file_signature`). ``error`` is one
     line (``file:line:column: message`` when Starlark failed); ``backtrace`` is the whole Starlark
-    backtrace of that error, for the Tiltfile's log.
+    backtrace of that error, for the Tiltfile's log. ``waiting`` is set when the run stopped at a
+    load whose ExtensionRepo is not Ready: ``objects`` are then what it registered before that load.
     """
 
     objects: list[dict[str, Any]]
@@ -136,6 +160,7 @@ class RunResult:
     error: str | None
     file_signatures: dict[str, str] = field(default_factory=dict)
     backtrace: str | None = None
+    waiting: Waiting | None = None
 
     @property
     def ok(self) -> bool:
@@ -188,4 +213,5 @@ class Transcript:
             error=final_error,
             file_signatures=dict(self._files_read),
             backtrace=(done.get("backtrace") or final_error) if error is None else None,
+            waiting=Waiting(**done["waiting"]) if final_error is None and done.get("waiting") else None,
         )

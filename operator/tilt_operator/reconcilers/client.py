@@ -33,8 +33,11 @@ class Client(Protocol):
         """Create; an object of that name already there is an :class:`~tilt_operator.kube.ApiError` (409)."""
         ...
 
-    async def delete(self, kind: Kind, name: str, *, as_user: str | None = None) -> None:
-        """Delete; an object already gone is not an error. ``as_user`` as for :meth:`apply`."""
+    async def delete(
+        self, kind: Kind, name: str, *, as_user: str | None = None, resource_version: str | None = None
+    ) -> None:
+        """Delete; an object already gone is not an error. ``as_user`` as for :meth:`apply`. With
+        ``resource_version``, only if the object is still at it: else an ApiError with status 409."""
         ...
 
     async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:

@@ -7,6 +7,7 @@ own status writes never queue anything; and it queues what depends on it whateve
 
 - an ExtensionRepo -> its Extensions (``spec.repoName``), and their Tiltfiles (a new commit
   re-runs them), and the Tiltfiles that loaded files from its checkout;
+- an Extension -> the Tiltfiles that load it (``ext://``): one may be waiting for its repo;
 - a Tiltfile -> the Extension of the same name (an Extension is Ready when its Tiltfile's run succeeded);
 - a UIButton (a click is a status write) -> the Cmds and Tiltfiles that name it;
 - a Secret in the operator's namespace -> the ExtensionRepos whose ``spec.secretRef`` names it.
@@ -41,6 +42,7 @@ from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.store import GitStore
 from tilt_operator.kube import ClusterAccess
 from tilt_operator.logstore import SYSTEM, Key, LogStore
+from tilt_operator.owners import sharing_owners
 from tilt_operator.processes import Launcher, LocalLauncher
 from tilt_operator.reconcilers import relations
 from tilt_operator.reconcilers.cache import Cache, Index
@@ -241,6 +243,10 @@ class Controller:
             checkout = (obj.get("status") or {}).get("path")
             for tiltfile in self.watcher.readers_under(Path(checkout)) if checkout else ():
                 self.queues[TILTFILE].add(tiltfile)
+        elif kind == EXTENSION:
+            # Its status follows its repo's, and a run that loads it may be waiting for that repo.
+            for loader in sharing_owners(obj, TILTFILE.kind):
+                self.queues[TILTFILE].add(str(loader.get("name")))
         elif kind == TILTFILE:
             owner = (obj["metadata"].get("labels") or {}).get(LABEL_EXTENSION)
             if owner:

@@ -5,6 +5,10 @@ So ``kubectl wait --for=condition=Ready extension/x`` answers the question a use
 extension work? It is reconciled when it changes, when its repo changes (the
 Controller's ``Relations`` know a repo's Extensions) and when its Tiltfile changes (same name),
 never on a clock.
+
+An Extension that ``load('ext://…')`` named (the loader's, shared by the Tiltfiles that load it)
+runs no Tiltfile of its own, as in Tilt: the loading Tiltfiles run its code. It only reports
+whether its Tiltfile is there to load, and who loads it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from tilt_operator import reasons
 from tilt_operator.api import API_VERSION, CONDITION_READY, EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
 from tilt_operator.messages import clip
-from tilt_operator.owners import controlled_by, controller_reference
+from tilt_operator.owners import controlled_by, controller_reference, loaded, sharing_owners
 from tilt_operator.paths import PathError, resolve_tiltfile
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
@@ -146,6 +150,9 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
     if condition.get("reason") == reasons.SERVICE_ACCOUNT_NOT_FOUND:
         message = str(condition.get("message", ""))
         return False, reasons.SERVICE_ACCOUNT_NOT_FOUND, message, message
+    if condition.get("reason") in reasons.RECONCILING:
+        # Not a failure: the run waits (for the repo of an extension it loads) and goes on by itself.
+        return False, reasons.TILTFILE_PENDING, f"Tiltfile {name}: {condition.get('message', '')}", None
     error = (status.get("terminated") or {}).get("error") or condition.get("message") or "the run failed"
     return False, reasons.TILTFILE_FAILED, f"tiltfile: {error}", f"tiltfile: {error}"
 
@@ -153,8 +160,13 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
 def extension_status(
     obj: Mapping[str, Any], current: Mapping[str, Any], outcome: ExtensionOutcome, tiltfile: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """The whole status of an Extension: the path it resolved, and Ready from its Tiltfile's last run."""
-    if outcome.ready:
+    """The whole status of an Extension: the path it resolved, and Ready from its Tiltfile's last run
+    (for one the loader manages, from the path alone: the Tiltfiles that load it run it)."""
+    if outcome.ready and loaded(obj):
+        loaders = ", ".join(sorted(str(ref.get("name")) for ref in sharing_owners(obj, TILTFILE.kind)))
+        ready, reason, error = True, reasons.TILTFILE_FOUND, None
+        message = f"loaded by Tiltfile {loaders or '(none left)'}: {outcome.path}"
+    elif outcome.ready:
         ready, reason, message, error = run_readiness(tiltfile)
     else:
         ready, reason, message, error = False, outcome.reason, outcome.message, outcome.message
@@ -180,15 +192,17 @@ class ExtensionReconciler:
             return Result()  # created a moment ago: its first status will queue this Extension again
         outcome = resolve_extension(spec, repo)
         tiltfile = self._cache.get(TILTFILE, name)
-        if outcome.path is not None:
-            desired = build_tiltfile(obj, outcome.path)
+        # The Tiltfile this Extension runs: none for one that Tiltfiles load.
+        runs = None if loaded(obj) else outcome.path
+        if runs is not None:
+            desired = build_tiltfile(obj, runs)
             if not tiltfile_is_current(tiltfile, desired):
                 tiltfile = await self._client.apply(TILTFILE, desired, FIELD_MANAGER)
         elif tiltfile is not None and controlled_by(tiltfile, obj["metadata"]["uid"]):
-            # Nothing runs for an Extension that cannot be resolved, as Tilt does.
+            # Nothing runs for an Extension that cannot be resolved, or that Tiltfiles load, as in Tilt.
             await self._client.delete(TILTFILE, name)
             tiltfile = None
-        if outcome.ready and tiltfile is not None and not tiltfile.get("status"):
+        if runs is not None and tiltfile is not None and not tiltfile.get("status"):
             # Its first run is about to start: its status (running after a moment, terminated when it
             # ends) queues this Extension again, and a quick run needs no "pending" in between.
             return Result()

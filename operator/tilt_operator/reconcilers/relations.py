@@ -1,5 +1,5 @@
 """Which objects name which: a repo's Extensions, a Secret's repos, a button's or a FileWatch's Cmds,
-the Cmds that wait for another Cmd or resource, a Tiltfile's registrations.
+the Cmds that wait for another Cmd or resource, a Tiltfile's registrations and the Extensions it loads.
 
 The cache has every object by name; these are the lookups the other way round, kept up to date
 from the watch events the Controller sees (a dict update each) and built whole from the cache
@@ -26,7 +26,7 @@ from tilt_operator.api import (
     Kind,
 )
 from tilt_operator.names import InvalidName, object_name
-from tilt_operator.owners import controller_of
+from tilt_operator.owners import controller_of, sharing_owners
 from tilt_operator.reconcilers import buttons
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, TILTFILE_BUTTONS
 from tilt_operator.reconcilers.cache import Cache
@@ -40,6 +40,8 @@ FILE_WATCH = "file watch"
 AFTER = "after"
 RESOURCE_DEP = "resource dep"
 TILTFILE_OWNS = "registered by"
+# An object a Tiltfile owns with others: an Extension it loads (ext://), by the Tiltfile's name.
+TILTFILE_SHARES = "loaded by"
 
 Entry = tuple[str, str, str]  # (relation, key, what: "Kind/name" or "Kind/name/controller uid")
 
@@ -67,6 +69,8 @@ def entries(kind: Kind, obj: Mapping[str, Any]) -> set[Entry]:
     controller = controller_of(obj)
     if tiltfile and controller is not None:
         found.add((TILTFILE_OWNS, tiltfile, f"{kind.kind}/{name}/{controller.get('uid', '')}"))
+    for owner in sharing_owners(obj, TILTFILE.kind):
+        found.add((TILTFILE_SHARES, str(owner.get("name", "")), f"{kind.kind}/{name}/{owner.get('uid', '')}"))
     return found
 
 
@@ -104,5 +108,12 @@ class Relations:
 
     def registered_by(self, tiltfile: str) -> list[tuple[str, str, str]]:
         """(kind, name, controller uid) of every object labelled as registered by ``tiltfile``."""
-        found = [tuple(what.split("/", 2)) for what in self._index.get((TILTFILE_OWNS, tiltfile), ())]
+        return self._owned(TILTFILE_OWNS, tiltfile)
+
+    def shared_by(self, tiltfile: str) -> list[tuple[str, str, str]]:
+        """(kind, name, owner uid) of every object a Tiltfile called ``tiltfile`` owns with others."""
+        return self._owned(TILTFILE_SHARES, tiltfile)
+
+    def _owned(self, relation: str, tiltfile: str) -> list[tuple[str, str, str]]:
+        found = [tuple(what.split("/", 2)) for what in self._index.get((relation, tiltfile), ())]
         return sorted((kind, name, uid) for kind, name, uid in found)

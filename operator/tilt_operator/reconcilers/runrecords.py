@@ -26,6 +26,9 @@ class RunRecord:
     files: dict[str, str]
     # The commit of the extension's repo, for Tiltfiles that belong to an Extension.
     repo_commit: str | None = None
+    # The ExtensionRepo the run stopped for (an ext:// load of it), not Ready then: once it is, the
+    # run goes again.
+    waiting_for: str | None = None
 
 
 class RunRecords:

@@ -1,11 +1,12 @@
 """The Tiltfile reconciler: when a Tiltfile runs, why, and what its status says.
 
 A run is due when the spec changed, a file the last run read changed (its repo moving to a new
-commit included), a ``restartOn`` button was clicked, or the operator stopped in the middle of a
-run (:func:`due_reasons`). What the last run saw is kept on disk
-(:mod:`~tilt_operator.reconcilers.runrecords`), so a restarted operator re-runs nothing that has
-not moved. Nothing here wakes on a clock: the reconciler is queued by the Tiltfile's own events,
-its buttons' clicks, its repo's status, the file watcher and the run itself.
+commit included), a ``restartOn`` button was clicked, the ExtensionRepo an ``ext://`` load of the
+last run waited for is Ready, or the operator stopped in the middle of a run (:func:`due_reasons`).
+What the last run saw is kept on disk (:mod:`~tilt_operator.reconcilers.runrecords`), so a
+restarted operator re-runs nothing that has not moved. Nothing here wakes on a clock: the
+reconciler is queued by the Tiltfile's own events, its buttons' clicks, its repo's status, the
+Extensions it loads (``ext://``), the file watcher and the run itself.
 
 A run is a task of its own (:meth:`TiltfileReconciler._execute`): the engine runs the Tiltfile in
 a worker process with limits, then :class:`~tilt_operator.reconcilers.owned.Owned` applies what it
@@ -26,7 +27,7 @@ from typing import Any
 from tilt_operator import reasons, timestamps
 from tilt_operator.api import EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
 from tilt_operator.config import Settings
-from tilt_operator.engine import ExtensionRoots, RunResult
+from tilt_operator.engine import ExtensionRoots, RepoRoot, RunResult, Waiting
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.engine.protocol import EVENT_WARNING
 from tilt_operator.logstore import STDERR, STDOUT, SYSTEM, Key, LogStore
@@ -63,11 +64,17 @@ def due_reasons(
     record: RunRecord | None,
     repo_commit: str | None,
     restart_clicks: buttons.Clicks,
+    repo_ready: Callable[[str], bool],
 ) -> list[str]:
-    """Why the Tiltfile should run now; empty when nothing it depends on has moved."""
+    """Why the Tiltfile should run now; empty when nothing it depends on has moved.
+
+    ``repo_ready`` says whether the ExtensionRepo of that name is Ready now.
+    """
     if record is None:
         return [INITIAL]
     found = []
+    if record.waiting_for and repo_ready(record.waiting_for):
+        found.append(f"ExtensionRepo {record.waiting_for} ready")
     running = status.get("running")
     if running and running.get("startedAt") != record.started_at:
         found.append(INTERRUPTED)
@@ -127,6 +134,8 @@ class Run:
     # An infrastructure failure (the API server away during the apply): the run is retried with backoff.
     failure: Exception | None = None
     result: RunResult | None = None
+    # Set when it stopped at a load whose ExtensionRepo is not Ready (and did not fail).
+    waiting: Waiting | None = None
 
     @property
     def done(self) -> bool:
@@ -137,11 +146,23 @@ class Run:
         if result is not None:
             self.warning_count, self.files = len(result.warnings), dict(result.file_signatures)
             self.registered = len(result.objects) if error is None else 0
+            self.waiting = result.waiting if error is None else None
 
 
-def terminated_of(run: Run, current: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole status after ``run``: terminated, with Ready for the run's generation."""
+def finished_status(run: Run, current: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole status after ``run``: terminated, or waiting for the repo of a load, with Ready
+    for the run's generation."""
     assert run.finished_at is not None
+    if run.waiting is not None:
+        return desired_status(
+            waiting_status(f"waiting for ExtensionRepo {run.waiting.repo}"),
+            obj=obj,
+            current=current,
+            ready=False,
+            reason=reasons.REPO_NOT_READY,
+            message=run.waiting.message,
+            generation=run.generation,
+        )
     started = run.started_at or run.queued_at
     fields = terminated_status(run.reasons, run.error, started, run.finished_at, run.warning_count)
     message = run.error or f"registered {run.registered} objects"
@@ -243,9 +264,16 @@ class TiltfileReconciler:
         A run that failed for the operator's own reasons leaves no record, so it runs again.
         """
         del self._runs[name]
-        await self._writer.write(TILTFILE, obj, terminated_of(run, self._writer.current(obj), obj))
+        await self._writer.write(TILTFILE, obj, finished_status(run, self._writer.current(obj), obj))
         key = Key(TILTFILE.plural, name, run.uid)
-        if run.error:
+        if run.waiting is not None:
+            self._logs.append(
+                key,
+                SYSTEM,
+                f"waiting: {run.waiting.message}; applied the {run.registered} objects registered before it,"
+                f" and the run goes again once ExtensionRepo {run.waiting.repo} is ready",
+            )
+        elif run.error:
             # The status says the first line; the log says it too, then the whole Starlark backtrace.
             self._logs.append(key, STDERR, f"ERROR: {run.error}")
             backtrace = run.result.backtrace if run.result is not None else None
@@ -260,7 +288,8 @@ class TiltfileReconciler:
             return
         # A run stopped or killed before it read anything still saw its Tiltfile as it is now.
         files = run.files or await asyncio.to_thread(signatures, [obj["spec"]["path"]])
-        record = RunRecord(run.generation, run.started_at or run.queued_at, files, run.repo_commit)
+        waiting_for = run.waiting.repo if run.waiting else None
+        record = RunRecord(run.generation, run.started_at or run.queued_at, files, run.repo_commit, waiting_for)
         await asyncio.to_thread(self._records.save, run.uid, record)
         self._watcher.watch(name, files)
 
@@ -272,7 +301,12 @@ class TiltfileReconciler:
         restart = buttons.clicks(self._cache, buttons.named(obj["spec"], RESTART_ON))
         repo_commit = repo.checkout_ref if repo else None
         run_reasons = due_reasons(
-            generation=generation, status=current, record=record, repo_commit=repo_commit, restart_clicks=restart
+            generation=generation,
+            status=current,
+            record=record,
+            repo_commit=repo_commit,
+            restart_clicks=restart,
+            repo_ready=self._repo_ready,
         )
         if not run_reasons:
             if record is not None:
@@ -309,12 +343,14 @@ class TiltfileReconciler:
         repo = self._cache.get(EXTENSION_REPO, extension["spec"].get("repoName", "")) if extension else None
         return RepoView.from_object(repo) if repo else None
 
+    def _repo_ready(self, name: str) -> bool:
+        repo = self._cache.get(EXTENSION_REPO, name)
+        return repo is not None and RepoView.from_object(repo).ready
+
     def _ext_roots(self) -> ExtensionRoots:
-        """Tilt's rules for load('ext://…'): the repo named default, and repos by loadHost."""
-        repos = [RepoView.from_object(obj) for obj in self._cache.objects(EXTENSION_REPO)]
-        default = next((repo for repo in repos if repo.name == "default"), None)
-        by_host = {repo.load_host: repo.extensions_dir for repo in repos if repo.load_host and repo.extensions_dir}
-        return ExtensionRoots(default=default.extensions_dir if default else None, by_load_host=by_host)
+        """Every ExtensionRepo as load('ext://…') sees it; the host resolves a load as Tilt does."""
+        repos = (RepoView.from_object(obj) for obj in self._cache.objects(EXTENSION_REPO))
+        return ExtensionRoots({repo.name: RepoRoot(repo.load_host, repo.extensions_dir) for repo in repos})
 
     async def _execute(
         self, name: str, obj: Mapping[str, Any], run: Run, repo: RepoView | None, identity: Identity
@@ -362,7 +398,7 @@ class TiltfileReconciler:
         error = result.error
         if result.ok:
             try:
-                await self._owned.sync(obj, result.objects, crds, identity)
+                await self._owned.sync(obj, result.objects, crds, identity, prune=result.waiting is None)
             except ApplyError as failure:
                 error = f"apply: {failure}"
         run.finish(error, result)

@@ -55,6 +55,8 @@ type run struct {
 	textLeft    int
 	env         map[string]string
 	config      configState
+	// The object names of the Extensions an ext:// load named (extload.go).
+	loaded map[string]bool
 	// local_resource calls, made into objects when the run ends (localresource.go), and the
 	// trigger mode trigger_mode() set for them.
 	localResources     []*localResource
@@ -71,6 +73,7 @@ func newRun(req *request, kinds *kindSet, emit emitFunc) *run {
 		cache:    map[string]*loadState{},
 		textLeft: textLimit,
 		env:      map[string]string{},
+		loaded:   map[string]bool{},
 
 		defaultTriggerMode: triggerModeAuto,
 	}
@@ -92,13 +95,19 @@ func (r *run) execute(maxSteps uint64) doneEvent {
 		thread.SetMaxExecutionSteps(maxSteps)
 	}
 	thread.SetLocal(localRoot, mustResolve(root))
+	var waiting *waitingEvent
 	if _, err := r.exec(thread, path); err != nil && !errors.Is(err, errStop) {
-		return failure(err)
+		var notReady *repoNotReady
+		if !errors.As(err, &notReady) {
+			return failure(err)
+		}
+		// Not a failure: the run ends at that load with what it registered before it.
+		waiting = &waitingEvent{Repo: notReady.repo, Message: failure(err).Error}
 	}
 	if err := r.registerLocalResources(); err != nil {
 		return doneEvent{Error: err.Error()}
 	}
-	return doneEvent{Objects: r.registry.objects()}
+	return doneEvent{Objects: r.markLoaded(r.registry.objects()), Waiting: waiting}
 }
 
 // exec runs one file (once per run) and returns its frozen globals.
@@ -140,7 +149,7 @@ func (r *run) cycleFrom(path string) []string {
 }
 
 // load is the thread's loader: relative paths against the loading file, confined to its root;
-// ext://NAME[/sub] through the ExtensionRepos (see resolveLoad). The loaded file runs with the
+// ext://NAME through the Extension that names it (extload.go). The loaded file runs with the
 // root of its own repo.
 func (r *run) load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
 	path, root, err := r.resolveLoad(thread, module)
@@ -155,12 +164,7 @@ func (r *run) load(thread *starlark.Thread, module string) (starlark.StringDict,
 
 func (r *run) resolveLoad(thread *starlark.Thread, module string) (path string, root string, err error) {
 	if strings.HasPrefix(module, extPrefix) {
-		repo, relative, err := r.extensionLocation(module)
-		if err != nil {
-			return "", "", err
-		}
-		path, err = confine(repo+"/"+relative+"/"+extensionFile, repo, module)
-		return path, mustResolve(repo), err
+		return r.resolveExtension(strings.TrimPrefix(module, extPrefix))
 	}
 	root = thread.Local(localRoot).(string)
 	candidate := module
@@ -169,28 +173,6 @@ func (r *run) resolveLoad(thread *starlark.Thread, module string) (path string, 
 	}
 	path, err = confine(candidate, root, module)
 	return path, root, err
-}
-
-// extensionLocation follows Tilt's rules: ext://HOST/PATH loads PATH/Tiltfile from the repo whose
-// loadHost is HOST (the longest match), anything else from the repo named "default".
-func (r *run) extensionLocation(module string) (string, string, error) {
-	name := strings.Trim(strings.TrimPrefix(module, extPrefix), "/")
-	if name == "" {
-		return "", "", errors.New("no extension named")
-	}
-	best := ""
-	for host := range r.req.ExtByLoadHost {
-		if strings.HasPrefix(name, host+"/") && len(host) > len(best) {
-			best = host
-		}
-	}
-	if best != "" {
-		return r.req.ExtByLoadHost[best], strings.TrimPrefix(name, best+"/"), nil
-	}
-	if r.req.ExtDefault == nil {
-		return "", "", errors.New("no ExtensionRepo named 'default' is ready, and no repo has that loadHost")
-	}
-	return *r.req.ExtDefault, name, nil
 }
 
 // fileGlobals is what a file starts with: the builtins, and as in Tilt __file__ (its path) and
