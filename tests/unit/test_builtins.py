@@ -161,7 +161,8 @@ def test_none_means_not_given_and_tuples_become_lists(tmp_path: Path) -> None:
     obj = _build(
         tmp_path, "cmd", name="c", args=("sleep", "1"), dir=None, start_on={"ui_buttons": ["b"], "start_after": None}
     )
-    assert obj["spec"] == {"args": ["sleep", "1"], "startOn": {"uiButtons": ["b"]}}
+    # dir=None is not given: the Cmd runs in the declaring file's directory, as in Tilt.
+    assert obj["spec"] == {"args": ["sleep", "1"], "dir": str(tmp_path), "startOn": {"uiButtons": ["b"]}}
 
 
 def test_tiltfile_spec_labels_do_not_clash_with_metadata_labels(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -57,6 +58,7 @@ func (r *run) builtins() starlark.StringDict {
 	names.add("struct", starlark.NewBuiltin("struct", starlarkstruct.Make))
 	names.add("module", starlark.NewBuiltin("module", starlarkstruct.MakeModule))
 	add("warn", r.builtinWarn)
+	add("fail", builtinFail)
 	add("include", r.builtinInclude)
 	r.addOS(add, names)
 	r.addData(add)
@@ -85,7 +87,7 @@ func (r *run) kindBuiltin(kind *kind) builtinFunc {
 		if err != nil {
 			return nil, err
 		}
-		localPaths(kind.kind, obj, currentDir(thread))
+		localPaths(kind, obj, currentDir(thread))
 		if err := r.registry.add(kind, obj); err != nil {
 			return nil, err
 		}
@@ -93,17 +95,23 @@ func (r *run) kindBuiltin(kind *kind) builtinFunc {
 	}
 }
 
+// builtinWarn is Tilt's warn(msg): a warning in the run's log, counted in warningCount.
 func (r *run) builtinWarn(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var message starlark.Value
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "message", &message); err != nil {
+	var msg string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "msg", &msg); err != nil {
 		return nil, err
 	}
-	text, ok := starlark.AsString(message)
-	if !ok {
-		return nil, fmt.Errorf("warn: message must be a string, got %s", message.Type())
-	}
-	r.warn(text)
+	r.warn(msg)
 	return starlark.None, nil
+}
+
+// builtinFail is Tilt's fail(msg), which replaces Starlark's: the run fails with msg as it is.
+func builtinFail(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var msg string
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "msg", &msg); err != nil {
+		return nil, err
+	}
+	return nil, errors.New(msg)
 }
 
 // builtinInclude is Tilt's include(path): a load that binds nothing.
