@@ -11,10 +11,29 @@ import pytest
 from tests.conftest import eventually
 from tests.integration.conftest import Operator
 from tests.integration.gitserver import GitServer, git
-from tests.integration.objects import Api, ready, repo
+from tests.integration.objects import Api, extension, ready, repo
 from tilt_operator.devcluster import DevCluster
+from tilt_operator.gitstore.layout import old_checkout_dir
 
 REPOS = "extensionrepos"
+# Finds its root as helm_remote, git_resource and pypiserver do, up from its own directory to the
+# one that holds tilt_modules, then loads a file of its repo by way of that root.
+WALKER = """\
+config.define_string('checkout')
+cfg = config.parse()
+
+def modules_root(start):
+    here = start
+    while not os.path.exists(os.path.join(here, 'tilt_modules')):
+        if os.path.dirname(here) == here:
+            fail('no tilt_modules above ' + start)
+        here = os.path.dirname(here)
+    return here
+
+shared = os.path.join(modules_root(os.getcwd()), 'tilt_modules', cfg['checkout'], 'shared')
+greeting = load_dynamic(os.path.join(shared, 'greeting.star'))['GREETING']
+ui_button(name='BUTTON', text=greeting, location={'component_type': 'Global', 'component_id': 'x'})
+"""
 
 
 def wait_settled(api: Api, name: str, timeout: float = 60) -> dict:
@@ -109,6 +128,56 @@ def test_the_requested_at_annotation_forces_a_fetch_now(
     second = git_server.commit(work, {"more": "x"}, "second")
     api.patch(REPOS, name, {"metadata": {"annotations": {"tilt.dev/reconcile-requested-at": "now-1"}}})
     eventually(lambda: api.status(REPOS, name).get("checkoutRef") == second, timeout=30, what="the forced fetch")
+
+
+def test_a_checkout_is_where_tilt_keeps_it_and_an_extension_that_walks_up_to_tilt_modules_runs(
+    api: Api, operator: Operator, git_server: GitServer, name: str
+):
+    button = f"{name}-walked"
+    files = {"walker/Tiltfile": WALKER.replace("BUTTON", button), "shared/greeting.star": "GREETING = 'found'\n"}
+    git_server.create_repo(name, files)
+    checkout = f"127.0.0.1_{git_server.port}/{name}.git@HEAD"
+    api.create(REPOS, repo(f"{name}-repo", git_server.url(name)))
+    api.create("extensions", extension(name, f"{name}-repo", "walker", args=["--checkout", checkout]))
+
+    status = wait_settled(api, f"{name}-repo")
+    assert status["path"] == str(operator.data_dir.resolve() / "tilt_modules" / checkout)
+
+    def extension_ready() -> dict:
+        status = api.status("extensions", name)
+        assert ready(status) == "True", status.get("error") or status
+        return status
+
+    eventually(extension_ready, timeout=60, what=f"Extension {name} to be Ready")
+    assert api.get("uibuttons", button)["spec"]["text"] == "found"
+
+
+def test_an_operator_started_on_the_old_layout_moves_each_checkout_instead_of_fetching_it(
+    api: Api, operator: Operator, remote: tuple[str, Path, str], name: str
+):
+    url, _, first = remote
+    api.create(REPOS, repo(name, url, interval="1h"))
+    served = wait_settled(api, name)
+    path = Path(served["path"])
+    inode = path.stat().st_ino
+    old = operator.data_dir.resolve() / "repos" / old_checkout_dir(url, "", None)
+    operator.stop()
+    try:  # what an earlier version left: the checkout and its check stamp in repos/, a status naming it
+        old.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(old)
+        (path.parent / f".{path.name}.checked").rename(old.parent / f".{old.name}.checked")
+        api.patch_status(REPOS, name, {"path": str(old)})
+    finally:
+        operator.start()
+
+    moved = eventually(
+        lambda: (s := api.status(REPOS, name)).get("path") == str(path) and s, timeout=60, what="the status to follow"
+    )
+    assert path.stat().st_ino == inode, "the same tree, moved: not fetched again"
+    assert (moved["checkoutRef"], moved["lastFetchedAt"]) == (first, served["lastFetchedAt"])
+    assert (path / "hello" / "Tiltfile").read_text() == "print('v1')\n"
+    assert not old.exists()
+    assert f"moved {old} to {path}" in operator.log_text()
 
 
 def test_a_file_repo_is_used_in_place(api: Api, operator: Operator, tmp_path: Path, name: str):
@@ -217,15 +286,15 @@ def test_an_operator_killed_mid_clone_converges_without_a_half_checkout(
     server.start()
     try:
         api.create(REPOS, repo(name, server.url(name)))
-        repos_dir = operator.data_dir / "repos"
+        repos_dir = operator.data_dir / "tilt_modules"
         in_flight = eventually(
             lambda: [p for p in files_under(repos_dir) if ".tmp-" in p.name and p.is_dir()],
             timeout=60,
             what="a clone to be in flight",
         )
         operator.kill()
-        final = [p for p in repos_dir.glob("*/*") if name in p.name and ".tmp-" not in p.name and ".lock" not in p.name]
-        assert not final, f"a half checkout is at its final path: {final} (in flight: {in_flight})"
+        final = repos_dir / f"127.0.0.1_{server.port}" / f"{name}.git@HEAD"
+        assert not final.exists(), f"a half checkout is at its final path (in flight: {in_flight})"
         server.stop()
         server.throttle = 0.0
         server.start()

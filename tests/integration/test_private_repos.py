@@ -144,8 +144,8 @@ def test_basic_auth_then_a_bearer_token_then_a_ca_of_the_secrets_own(
 
     # git's own directory is the operator's alone; the checkouts its group's too (a runner's processes).
     assert (operator.data_dir / "git").stat().st_mode & 0o077 == 0
-    assert (operator.data_dir / "repos").stat().st_mode & 0o027 == 0
-    assert checkout.is_relative_to(operator.data_dir / "repos")
+    assert (operator.data_dir / "tilt_modules").stat().st_mode & 0o027 == 0
+    assert checkout.is_relative_to(operator.data_dir / "tilt_modules")
 
 
 def test_a_wrong_password_fails_once_and_a_rotated_secret_fetches_at_once(
@@ -215,7 +215,7 @@ def test_the_twin_without_credentials_gets_nothing_the_private_one_fetched(
     twin = settled(api, f"{name}-twin", reasons.FETCH_FAILED)
     assert "not public: for a private one, set spec.secretRef" in twin["error"]
     assert not {"path", "checkoutRef", "extensions"} & twin.keys()
-    host_dir = operator.data_dir / "repos" / f"127.0.0.1-{https_server.port}"
+    host_dir = operator.data_dir / "tilt_modules" / f"127.0.0.1_{https_server.port}"
     on_disk = [p for p in host_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert on_disk == [Path(private["path"])]
 

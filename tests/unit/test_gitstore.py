@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import datetime
+import errno
 import functools
+import logging
 import os
+import shutil
 import ssl
 import stat
 import subprocess
@@ -20,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from cryptography import x509
@@ -29,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tilt_operator.config import Settings
+from tilt_operator.gitstore import store as store_module
 from tilt_operator.gitstore.credentials import Credentials
 from tilt_operator.gitstore.environment import GIT_CONFIG
 from tilt_operator.gitstore.git import (
@@ -42,6 +46,7 @@ from tilt_operator.gitstore.git import (
     last_error_line,
     scrubbed,
 )
+from tilt_operator.gitstore.layout import old_checkout_dir
 from tilt_operator.gitstore.store import Checkout, GitStore
 from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL
 from tilt_operator.processes import alive
@@ -317,7 +322,7 @@ def test_leftovers_of_a_crash_are_removed_and_no_half_checkout_appears(
 ) -> None:
     remote.commit("one")
     path = store.checkout_dir(remote.url, "")
-    for leftover in ("abc123", "old-0badf00d"):  # a crashed build, and a tree renamed aside
+    for leftover in ("abc_123x", "old-0badf00d"):  # a crashed build, and a tree renamed aside
         (path.parent / f".{path.name}.tmp-{leftover}" / "sub").mkdir(parents=True)
 
     with monkeypatch.context() as patch:
@@ -329,6 +334,18 @@ def test_leftovers_of_a_crash_are_removed_and_no_half_checkout_appears(
     assert store.current(remote.url, "") is None
 
     assert tiltfile(store.sync(remote.url, "")) == "one"
+
+
+def test_a_sync_leaves_the_temp_trees_of_another_refs_checkout_alone(store: LocalStore, remote: Remote) -> None:
+    remote.commit("one")
+    remote.git("tag", "v1")
+    path = store.checkout_dir(remote.url, "v1")
+    other = store.checkout_dir(remote.url, "v1.tmp-x")  # its temp trees start as v1's do
+    in_flight = other.parent / f".{other.name}.tmp-abcdefgh"
+    in_flight.mkdir(parents=True)
+    assert in_flight.name.startswith(f".{path.name}.tmp-")
+    store.sync(remote.url, "v1")
+    assert in_flight.is_dir()
 
 
 def test_a_process_killed_mid_fetch_leaves_the_old_checkout_and_a_leftover_the_next_sync_removes(
@@ -435,10 +452,10 @@ def test_concurrent_syncs_of_one_checkout_fetch_once(store: LocalStore, remote: 
 )
 def test_the_checkout_dir_stays_inside_the_data_dir(store: LocalStore, settings: Settings, url: str) -> None:
     path = store.checkout_dir(url, "main")
-    root = (settings.data_dir / "repos").resolve()
+    root = (settings.data_dir / "tilt_modules").resolve()
     assert path.resolve().is_relative_to(root)
-    assert len(path.relative_to(root).parts) == 2
-    assert all(0 < len(part) < 200 and not part.startswith(".") for part in path.relative_to(root).parts)
+    assert path.name.endswith("@main")
+    assert all(0 < len(part) <= 100 and not part.startswith(".") for part in path.relative_to(root).parts)
     assert "pw" not in str(path)
 
 
@@ -639,7 +656,7 @@ def test_credentials_reach_git_through_its_environment_only_and_key_a_checkout_o
             assert b"pa55word" not in path.read_bytes(), path
     assert list((settings.data_dir / "git" / "tmp").iterdir()) == []
     assert stat.S_IMODE((settings.data_dir / "git").stat().st_mode) == 0o700
-    assert stat.S_IMODE((settings.data_dir / "repos").stat().st_mode) == 0o750, "a runner's group reads checkouts"
+    assert stat.S_IMODE(store.root.stat().st_mode) == 0o750, "a runner's group reads checkouts"
     assert stat.S_IMODE(private.path.stat().st_mode) == 0o750, "each of them"
 
 
@@ -654,3 +671,100 @@ def test_what_a_server_echoes_back_of_a_credential_is_scrubbed_from_the_error() 
     credentials = Credentials("ns/s", username="alice", password="pa55word")
     assert scrubbed("fatal: bad login alice:pa55word", credentials) == "fatal: bad login alice:***"
     assert scrubbed("fatal: pa55word", None) == "fatal: pa55word"
+
+
+# The layout before tilt_modules: checkouts an earlier version left in repos/ move, they are not fetched again.
+
+
+def test_the_old_layout_is_the_one_earlier_versions_wrote() -> None:
+    """Pinned: where an earlier version put these checkouts, so that the move finds them."""
+    tilt = "https://github.com/tilt-dev/tilt-extensions"
+    assert old_checkout_dir(tilt, "", None) == PurePosixPath("github.com/tilt-dev-tilt-extensions-635b43d47033049d")
+    private = old_checkout_dir("https://127.0.0.1:8443/x.git", "v1", "ns/s")
+    assert private == PurePosixPath("127.0.0.1-8443/x.git-2e5ade168595bd12")
+
+
+def in_old_layout(store: GitStore, url: str, ref: str, credentials: Credentials | None = None) -> Path:
+    """Put the checkout of (url, ref) where an earlier version kept it, with what it kept beside it."""
+    new = store.checkout_dir(url, ref, credentials)
+    old = store.root.parent / "repos" / old_checkout_dir(url, ref, credentials.source if credentials else None)
+    old.parent.mkdir(parents=True, exist_ok=True)
+    new.rename(old)
+    (new.parent / f".{new.name}.checked").rename(old.parent / f".{old.name}.checked")
+    (old.parent / f".{old.name}.lock").touch()
+    (old.parent / f".{old.name}.tmp-abc_123x" / "sub").mkdir(parents=True)  # a crashed fetch's leftover
+    return old
+
+
+def test_a_checkout_in_the_old_layout_moves_to_tilt_modules_without_a_fetch(
+    settings: Settings, remote: Remote, caplog: pytest.LogCaptureFixture
+) -> None:
+    commit = remote.commit("one")
+    first = LocalStore(settings).sync(remote.url, "")
+    inode = first.path.stat().st_ino
+    old = in_old_layout(LocalStore(settings), remote.url, "")
+
+    upgraded = LocalStore(settings)  # an operator of this version, started on that data dir
+    with caplog.at_level(logging.INFO, logger="tilt_operator.gitstore.store"):
+        assert upgraded.sync(remote.url, "") == Checkout(first.path, commit, fetched=False)
+    assert upgraded.commands == ["ls-remote"], "the usual re-check, no fetch"
+    assert first.path.stat().st_ino == inode, "the same tree, renamed"
+    assert f"moved {old} to {first.path}" in caplog.text
+    assert not (settings.data_dir / "repos").exists(), "nothing of the old layout is left behind"
+
+    caplog.clear()
+    upgraded.commands.clear()
+    assert upgraded.sync(remote.url, "") == Checkout(first.path, commit, fetched=False)
+    assert upgraded.commands == ["ls-remote"]
+    assert "moved" not in caplog.text, "once"
+
+
+def test_a_pinned_private_checkout_moves_with_no_git_command_at_all(settings: Settings, remote: Remote) -> None:
+    commit = remote.commit("one")
+    credentials = Credentials("ns/s", username="alice", password="pa55word")
+    first = LocalStore(settings).sync(remote.url, commit, credentials)
+    in_old_layout(LocalStore(settings), remote.url, commit, credentials)
+
+    upgraded = LocalStore(settings)
+    assert upgraded.sync(remote.url, commit, credentials) == Checkout(first.path, commit, fetched=False)
+    assert upgraded.commands == []
+    assert upgraded.current(remote.url, commit) is None, "still its Secret's alone"
+
+
+def test_an_interrupted_move_is_finished_and_an_old_copy_beside_a_new_one_removed(
+    settings: Settings, remote: Remote
+) -> None:
+    commit = remote.commit("one")
+    store = LocalStore(settings)
+    first = store.sync(remote.url, "")
+    old = in_old_layout(store, remote.url, "")
+    # A copy in each layout (an earlier version ran again after a move), and the files a move cut
+    # short leaves beside the old one: all of the old layout's is to go, and only that.
+    shutil.copytree(old, first.path, symlinks=True)
+    (settings.data_dir / "repos" / "other-host").mkdir()
+
+    assert store.sync(remote.url, "") == Checkout(first.path, commit, fetched=False)
+    assert not old.parent.exists(), "the old copy, its lock, stamp and leftovers are gone"
+    assert [p.name for p in (settings.data_dir / "repos").iterdir()] == ["other-host"], "other hosts wait their turn"
+
+
+def test_a_checkout_that_cannot_be_renamed_is_fetched_again_and_the_old_copy_removed_after(
+    settings: Settings, remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote.commit("one")
+    first = LocalStore(settings).sync(remote.url, "")
+    old = in_old_layout(LocalStore(settings), remote.url, "")
+    store = LocalStore(settings)
+    rename = store_module._move_into_place
+
+    def across_file_systems(new: Path, final: Path) -> None:
+        if new.is_relative_to(settings.data_dir / "repos"):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        rename(new, final)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "_move_into_place", across_file_systems)
+        assert store.sync(remote.url, "").fetched
+    assert old.is_dir()
+    assert store.sync(remote.url, "") == Checkout(first.path, first.commit, fetched=False)
+    assert not old.exists()

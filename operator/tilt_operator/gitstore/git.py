@@ -193,8 +193,11 @@ class Git:
 
 
 def _ref_candidates(ref: str) -> list[str]:
-    """The remote ref names ref may mean, in git's own order of precedence (tags before branches)."""
-    if not ref:
+    """The remote ref names ref may mean, in git's own order of precedence (tags before branches).
+
+    ``HEAD`` is the default branch, as no ref is (Tilt's rule too): both are one checkout (layout.py).
+    """
+    if ref in ("", "HEAD"):
         return ["HEAD"]
     return [ref, f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}"]
 

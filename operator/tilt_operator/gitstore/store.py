@@ -2,9 +2,10 @@
 
 The ExtensionRepo handler calls :meth:`GitStore.sync` (and :meth:`GitStore.current` to keep
 serving an older checkout when a fetch fails); file:// repos never come here, they are used in
-place. Nothing here knows about kopf or Kubernetes. This module decides where checkouts live and
-swaps them into place; :mod:`~tilt_operator.gitstore.git` runs git and says what its failures
-mean, :mod:`~tilt_operator.gitstore.environment` builds the hardened environment git runs in.
+place. Nothing here knows about kopf or Kubernetes. This module swaps checkouts into place where
+:mod:`~tilt_operator.gitstore.layout` says they live; :mod:`~tilt_operator.gitstore.git` runs git
+and says what its failures mean, :mod:`~tilt_operator.gitstore.environment` builds the hardened
+environment git runs in.
 
 Crash safety. A checkout at its final path is always complete. Every fetch, first or update,
 builds a whole new tree in a temp dir next to the final path (``git init`` + shallow
@@ -22,14 +23,19 @@ GitPython reads what is on disk (the commit a checkout holds) without running gi
 Credentials. A repo with ``spec.secretRef`` syncs with the Secret's credentials
 (:mod:`~tilt_operator.gitstore.credentials`: an http header or ssh key files, through git's
 environment, never argv), into a checkout keyed by the Secret as well as (url, ref), so a repo
-without them never reads what they fetched. The data dir's git and checkout directories are
-0700: only the operator's user may read a private repo's files.
+without them never reads what they fetched. git's directory in the data dir is 0700, the
+checkouts 0750: only the operator's user and its group (a runner) may read a private repo's files.
+
+The layout before ``tilt_modules``. A checkout an earlier version left in ``repos/`` is renamed to
+its place on the first sync that looks for it, under the same lock, before anything is fetched:
+after an upgrade each repo costs the usual re-check, not a fetch. A rename is atomic, so a crash
+leaves the checkout in one place or the other, never in both; the next sync finishes the move.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import hashlib
 import logging
 import re
 import secrets
@@ -40,12 +46,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import git
 
 from tilt_operator.config import Settings
-from tilt_operator.gitstore import environment
+from tilt_operator.gitstore import environment, layout
 from tilt_operator.gitstore.credentials import Credentials, git_settings
 from tilt_operator.gitstore.git import FULL_COMMIT, Call, Git, RefNotFound
 from tilt_operator.gitstore.urls import parse_repo_url, validate_ref
@@ -63,18 +68,15 @@ class Checkout:
     fetched: bool
 
 
-_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 class GitStore:
-    """Checkouts of https and ssh extension repos under ``settings.data_dir/repos``."""
+    """Checkouts of https and ssh extension repos under ``settings.data_dir/tilt_modules``."""
 
     def __init__(
         self, settings: Settings, *, git: Git | None = None, config: environment.Config = environment.GIT_CONFIG
     ) -> None:
         """``git`` and ``config`` are for tests: a runner that records, a protocol to speak."""
         self._data_dir = settings.data_dir.resolve()
-        self._root = self._data_dir / "repos"
+        self._root = self._data_dir / layout.CHECKOUTS
         self._git = git or Git(settings.git_timeout)
         git_dir = self._data_dir / "git"
         # git's own directories (credentials pass through its temp dir) are the operator's alone;
@@ -95,25 +97,19 @@ class GitStore:
         extra_ca = self._system_ca if settings.git_ca_bundle else None
         self._env = environment.hardened_env(self._data_dir, self._scratch, extra_ca, config)
 
+    @property
+    def root(self) -> Path:
+        """The directory every checkout is in."""
+        return self._root
+
     def checkout_dir(self, url: str, ref: str, credentials: Credentials | None = None) -> Path:
         """Where the checkout of (url, ref) lives: readable, unique per (url, ref, Secret), inside the data dir.
 
         A checkout fetched with a Secret's credentials is keyed by that Secret too, so a repo with
         the same url and no (or other) credentials never shares it: it must prove access itself.
         """
-        try:
-            netloc, path = urlsplit(url)[1:3]
-        except ValueError:
-            netloc, path = "", url
-        commit_pin = FULL_COMMIT.fullmatch(ref)
-        key = f"{url}\n{ref.lower() if commit_pin else ref}" + (f"\nsecret {credentials.source}" if credentials else "")
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        host = _slug(netloc.rpartition("@")[2].lower(), 100) or "no-host"
-        slug = _slug(path, 80)
-        checkout = self._root / host / (f"{slug}-{digest}" if slug else digest)
-        if not checkout.resolve().is_relative_to(self._root.resolve()):
-            raise ValueError(f"checkout dir for {quoted(url)} would leave {self._root}")
-        return checkout
+        checkout = self._root / layout.checkout_dir(url, ref, credentials.source if credentials else None)
+        return _confined(checkout, self._root, url)
 
     def remote_head(self, url: str, ref: str) -> str:
         """The commit the remote has for ref (its default branch if ref is empty)."""
@@ -129,6 +125,7 @@ class GitStore:
             raise ValueError("ssh:// urls need a secretRef to a Secret with identity and known_hosts")
         path = self.checkout_dir(url, ref, credentials)
         with self._locked(path), self._call(credentials) as call:
+            self._move_old_checkout(url, ref, credentials, path)
             _remove_leftovers(path)
             current = self._current_commit(path)
             if current is None and not FULL_COMMIT.fullmatch(ref):
@@ -190,10 +187,43 @@ class GitStore:
             )
         return url
 
+    def _move_old_checkout(self, url: str, ref: str, credentials: Credentials | None, path: Path) -> None:
+        """Move the checkout the layout before ``tilt_modules`` kept of (url, ref) to path, lock held; see above.
+
+        Each step can be done again, so a sync after a crash finishes what one before it began.
+        """
+        old_root = self._data_dir / layout.OLD_CHECKOUTS
+        source = credentials.source if credentials else None
+        old = _confined(old_root / layout.old_checkout_dir(url, ref, source), old_root, url)
+        if not old.parent.is_dir():  # nothing of its host left there: the usual case, one stat
+            return
+        _remove_leftovers(old)
+        _check_stamp(old).unlink(missing_ok=True)
+        if old.is_dir() and not self._adopt(old, path):
+            return
+        (old.parent / f".{old.name}.lock").unlink(missing_ok=True)
+        for directory in (old.parent, old_root):
+            with contextlib.suppress(OSError):  # still holds other checkouts
+                directory.rmdir()
+
+    def _adopt(self, old: Path, path: Path) -> bool:
+        """Rename old to path, or delete it if path has a checkout of its own; False when old stays."""
+        if self._current_commit(path) is not None:  # fetched here since: the old copy is no one's
+            shutil.rmtree(old, ignore_errors=True)
+            logger.info("removed %s, an old copy of the checkout at %s", old, path)
+            return True
+        try:
+            _move_into_place(old, path)
+        except OSError as error:  # not one file system: fetch as if new; the next sync removes old
+            logger.warning("cannot move %s to %s (%s): fetching it again", old, path, error.strerror)
+            return False
+        logger.info("moved %s to %s: checkouts live under tilt_modules/ now, as in Tilt", old, path)
+        return True
+
     def _replace(self, call: Call, url: str, ref: str, what: str, path: Path) -> str:
         """Build the new tree next to path, then swap it in; return its commit."""
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
-        tmp.chmod(0o750)  # readable by the group, as repos/ is: a runner's processes run extensions from it
+        tmp.chmod(0o750)  # readable by the group, as tilt_modules/ is: a runner's processes run extensions from it
         try:
             commit = self._git.build_tree(call, url, ref, what, tmp)
             _move_into_place(tmp, path)
@@ -231,13 +261,19 @@ class GitStore:
         return self._data_dir / "git" / "tmp"
 
 
-def _slug(text: str, limit: int) -> str:
-    """One safe path component: no separators, never '.' or '..' or hidden, bounded length."""
-    return _UNSAFE_RUN.sub("-", text)[:limit].strip(".-")
+def _confined(path: Path, root: Path, url: str) -> Path:
+    """path, checked to stay inside root once its symlinks are resolved."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"checkout dir for {quoted(url)} would leave {root}")
+    return path
 
 
 def _check_stamp(path: Path) -> Path:
     return path.parent / f".{path.name}.checked"
+
+
+# What follows the prefix: mkdtemp's eight random characters, or a tree renamed aside.
+_TEMP_SUFFIX = re.compile(r"[a-z0-9_]{8}|old-[0-9a-f]{8}")
 
 
 def _temp_prefix(path: Path) -> str:
@@ -245,10 +281,14 @@ def _temp_prefix(path: Path) -> str:
 
 
 def _remove_leftovers(path: Path) -> None:
-    """Delete temp trees an earlier, crashed sync of this checkout left next to it (lock held)."""
+    """Delete temp trees an earlier, crashed sync of this checkout left next to it (lock held).
+
+    Matched whole: the checkouts of other refs of the repo are beside it, and a ref may start
+    as this one's temp trees do (``v1`` and ``v1.tmp-x``), but never a temp tree's suffix.
+    """
     prefix = _temp_prefix(path)
     for entry in path.parent.iterdir():
-        if entry.name.startswith(prefix):
+        if entry.name.startswith(prefix) and _TEMP_SUFFIX.fullmatch(entry.name.removeprefix(prefix)):
             logger.info("removing %s left by an interrupted sync", entry)
             shutil.rmtree(entry, ignore_errors=True)
 

@@ -109,8 +109,8 @@ class Controller:
             renewal=settings.token_renewal,
             homes=RUNNER_HOMES if settings.runner else None,
         )
-        checkouts = settings.data_dir / "repos"
-        self.watcher = FileWatcher(lambda name: self.queues[TILTFILE].add(name), ignore_under=[checkouts])
+        store = GitStore(settings)
+        self.watcher = FileWatcher(lambda name: self.queues[TILTFILE].add(name), ignore_under=[store.root])
         self.logs = LogStore(settings.data_dir / "logs")
         self.relations = Relations()
         # Where extension processes run: the runner's container in a cluster, else this process's children.
@@ -143,9 +143,7 @@ class Controller:
             relations=self.relations,
             identities=self.identities,
         )
-        self.repos = ExtensionRepoReconciler(
-            cache=self.cache, writer=self.writer, store=GitStore(settings), settings=settings
-        )
+        self.repos = ExtensionRepoReconciler(cache=self.cache, writer=self.writer, store=store, settings=settings)
         self.file_watches = FileWatchReconciler(
             cache=self.cache, writer=self.writer, requeue=lambda name: self.queues[FILE_WATCH].add(name)
         )

@@ -51,6 +51,8 @@ class Store(Protocol):
 
     def seconds_since_check(self, url: str, ref: str, credentials: Credentials | None = None) -> float | None: ...
 
+    def checkout_dir(self, url: str, ref: str, credentials: Credentials | None = None) -> Path: ...
+
 
 @dataclass(frozen=True)
 class RepoOutcome:
@@ -223,15 +225,20 @@ def repo_status(
 
 
 def seconds_until_fetch(
-    obj: Mapping[str, Any], current: Mapping[str, Any], *, since_check: float | None, interval: float
+    obj: Mapping[str, Any], current: Mapping[str, Any], *, since_check: float | None, interval: float, checkout: str
 ) -> float:
-    """How long until an https repo should be fetched; 0 when it is due now."""
+    """How long until an https repo should be fetched; 0 when it is due now.
+
+    ``checkout`` is where the store keeps it: a status naming another place (an older version's
+    layout, which the next sync moves from) is due now too.
+    """
     metadata = obj["metadata"]
     requested = (metadata.get("annotations") or {}).get(ANNOTATION_REQUESTED_AT)
     due_now = (
         current.get("observedGeneration") != metadata.get("generation")
         or requested != current.get("lastHandledRequest")
         or not current.get("checkoutRef")
+        or current.get("path") != checkout
         or since_check is None
     )
     return 0.0 if due_now else max(interval - (since_check or 0.0), 0.0)
@@ -268,7 +275,8 @@ class ExtensionRepoReconciler:
         if remote and not new_secret:
             checked = current.get("checkoutRef")
             since = self._store.seconds_since_check(url, ref, credentials) if checked else None
-            wait = seconds_until_fetch(obj, current, since_check=since, interval=interval)
+            checkout = str(self._store.checkout_dir(url, ref, credentials))
+            wait = seconds_until_fetch(obj, current, since_check=since, interval=interval, checkout=checkout)
             if wait > 0:
                 return Result(requeue_after=wait)
         same_spec = current.get("observedGeneration") == obj["metadata"].get("generation")
