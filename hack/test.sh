@@ -8,11 +8,12 @@ bash hack/bootstrap.sh tests
 .venv/bin/ruff format --check operator tests bench examples hack
 .venv/bin/mypy
 .venv/bin/lint-imports
-# The Go programs (the Tiltfile host, the node's pause): formatted, vetted.
+# The Go programs (the Tiltfile host, the node's pause): formatted, vetted; the host's own tests,
+# Tilt's tests of its builtins among them (docs/compatibility.md, "Tilt's own tests").
 host=operator/tilt_operator/engine/host
 unformatted=$(gofmt -l "$host" hack/node)
 [[ -z $unformatted ]] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
-(cd "$host" && go vet .)
+(cd "$host" && go vet . && go test ./...)
 go vet hack/node/pause.go
 # Build (or find cached) the control-plane and node binaries, then the operator's image from the
 # Dockerfile (buildah on local bases, cached by the content of its build context) for the

@@ -107,11 +107,11 @@ def test_a_tiltfiles_prints_warnings_and_errors_are_under_its_name(
     assert f"{name} │ hello from the tiltfile" in shown
     assert f"{name} │ WARNING: careful" in shown
     # The error's first line, as the status says it, then Starlark's backtrace.
-    error = shown.index(f"{name} │ ERROR: {path}:3:5: fail: it broke")
+    error = shown.index(f"{name} │ ERROR: {path}:3:5: it broke")
     assert shown[error + 1 :] == [
         f"{name} │ Traceback (most recent call last):",
         f"{name} │   {path}:3:5: in <toplevel>",
-        f"{name} │ Error in fail: fail: it broke",
+        f"{name} │ Error in fail: it broke",
     ]
 
 

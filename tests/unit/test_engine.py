@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tilt_operator.api import shipped_crds
-from tilt_operator.engine import ExtensionRoots, RepoRoot, RunResult
+from tilt_operator.engine import ExtensionRoots, RepoRoot, RunResult, protocol
 from tilt_operator.engine.pool import WorkerPool, run_tiltfile, run_tiltfile_async
 from tilt_operator.engine.protocol import MISSING, file_signature
 
@@ -114,10 +114,10 @@ def test_identical_registration_twice_is_one_object(tmp_path: Path) -> None:
         ("x = 1\n  y = 2\n", 2, "got indent, want primary expression"),
         ("x = undefined_thing\n", 1, "undefined: undefined_thing"),
         ("x = 1 + 'a'\n", 1, "unknown binary op: int + string"),
-        ("fail('100% wrong')\n", 1, "fail: 100% wrong"),
-        ("def f():\n    fail('deep')\n\nf()\n", 2, "fail: deep"),
-        ("warn(1)\n", 1, "warn: message must be a string, got int"),
-        ("warn()\n", 1, "warn: missing argument for message"),
+        ("fail('100% wrong')\n", 1, "100% wrong"),
+        ("def f():\n    fail('deep')\n\nf()\n", 2, "deep"),
+        ("warn(1)\n", 1, "warn: for parameter msg: got int, want string"),
+        ("warn()\n", 1, "warn: missing argument for msg"),
     ],
 )
 def test_errors_name_the_line(tmp_path: Path, source: str, line: int, message: str) -> None:
@@ -202,7 +202,7 @@ def test_read_file_refuses_a_symlink_leaving_root(tmp_path: Path) -> None:
 def test_read_file_of_a_missing_file_is_an_error(tmp_path: Path) -> None:
     result = _run(tmp_path, {"Tiltfile": "read_file('none.txt')\n"})
 
-    _error_at(result, tmp_path / "Tiltfile", 1, f"read_file: {tmp_path / 'none.txt'} does not exist")
+    _error_at(result, tmp_path / "Tiltfile", 1, f"open {tmp_path / 'none.txt'}: no such file or directory")
 
 
 def test_root_may_be_wider_than_the_tiltfile_directory(tmp_path: Path) -> None:
@@ -272,7 +272,8 @@ def test_each_module_runs_once_and_keeps_its_names_to_itself(tmp_path: Path) -> 
         ("load('lib.star')\n", "load statement must import at least 1 symbol"),
         (
             "load('missing.star', 'x')\n",
-            "cannot load missing.star: cannot read {root}/missing.star: No such file or directory",
+            "cannot load missing.star: error reading file {root}/missing.star:"
+            " open {root}/missing.star: no such file or directory",
         ),
         (
             "load('../x.star', 'x')\n",
@@ -519,13 +520,13 @@ def test_an_error_carries_the_backtrace_across_files(tmp_path: Path) -> None:
     }
     result = _run(tmp_path, files)
 
-    _error_at(result, tmp_path / "lib.star", 5, "fail: deep")
+    _error_at(result, tmp_path / "lib.star", 5, "deep")
     assert result.backtrace == (
         "Traceback (most recent call last):\n"
         f"  {tmp_path / 'Tiltfile'}:3:6: in <toplevel>\n"
         f"  {tmp_path / 'lib.star'}:2:10: in outer\n"
         f"  {tmp_path / 'lib.star'}:5:9: in inner\n"
-        "Error in fail: fail: deep"
+        "Error in fail: deep"
     )
 
 
@@ -559,8 +560,39 @@ def test_the_host_never_sees_the_operators_environment(tmp_path: Path, monkeypat
 
 def test_the_host_signs_files_as_the_operator_checks_them(tmp_path: Path) -> None:
     """The host signs what a run read; the reconciler signs the file again to see whether it changed.
-    Both must say the same of an unchanged file, and of a missing one."""
-    result = _run(tmp_path, {"Tiltfile": "read_file('a.txt')\nread_file('gone.txt', default='')\n", "a.txt": "A"})
+    Both must say the same of an unchanged file, of a missing one, and of a directory's tree."""
+    files = {
+        "Tiltfile": (
+            "read_file('a.txt')\nread_file('gone.txt', default='')\nwatch_file('d')\nlistdir('e', recursive=True)\n"
+        ),
+        "a.txt": "A",
+        "d/one.txt": "1",
+        "d/sub/two.txt": "2",
+        "d/.git/HEAD": "ref",
+        "e/three.txt": "3",
+    }
+    (tmp_path / "d" / "link").parent.mkdir(parents=True)
+    (tmp_path / "d" / "link").symlink_to(tmp_path / "a.txt")
+    result = _run(tmp_path, files)
     assert result.error is None, result.error
     assert result.file_signatures == {path: file_signature(path) for path in result.files_read}
     assert result.file_signatures[str(tmp_path / "gone.txt")] == MISSING
+    assert result.file_signatures[str(tmp_path / "d")].startswith("tree:")
+
+
+def test_a_directory_signature_covers_its_tree_up_to_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything below a watched directory counts, except .git and what lies past MAX_TREE_ENTRIES."""
+    _write(tmp_path, {"a/1.txt": "1", "a/2.txt": "2", "b/3.txt": "3", ".git/HEAD": "ref"})
+    monkeypatch.setattr(protocol, "MAX_TREE_ENTRIES", 4)  # a, a/1.txt, a/2.txt, b: not b/3.txt
+    seen = file_signature(str(tmp_path))
+    (tmp_path / ".git" / "index").write_text("x")
+    (tmp_path / "b" / "3.txt").write_text("past the cap")
+    assert file_signature(str(tmp_path)) == seen
+    (tmp_path / "a" / "2.txt").write_text("covered")
+    assert file_signature(str(tmp_path)) != seen
+
+
+def test_the_cap_on_a_directory_signature_is_the_hosts() -> None:
+    """host/files.go says the same number (the copies must agree)."""
+    source = (Path(protocol.__file__).parent / "host" / "files.go").read_text()
+    assert f"const maxTreeEntries = {protocol.MAX_TREE_ENTRIES:_}\n" in source

@@ -114,3 +114,37 @@ def test_kind_builtins_read_local_paths_against_the_declaring_file_as_tilt_does(
         "watchedPaths": [str(tmp_path / "lib" / "src"), "/abs"],
         "ignores": [{"basePath": str(tmp_path / "lib" / "src"), "patterns": ["*.o"]}],
     }
+
+
+def test_an_extension_function_called_later_reads_its_own_repo_and_what_the_tiltfile_gave_it(tmp_path: Path):
+    """dotenv-style: the function reads a file of its own repo, and a file the Tiltfile names in its own
+    directory; neither reaches past those two roots."""
+    from tests.unit.test_engine import _write
+    from tilt_operator.engine import ExtensionRoots
+
+    _write(
+        tmp_path / "exts",
+        {
+            "lib/Tiltfile": (
+                "def settings(path):\n"
+                "    return str(read_file(os.path.join(os.path.dirname(__file__), 'defaults.txt'))).strip() + '+' + "
+                "str(read_file(path)).strip()\n"
+            ),
+            "lib/defaults.txt": "ext\n",
+        },
+    )
+    (tmp_path / "secret.txt").write_text("no\n")
+    result = _run(
+        tmp_path / "project",
+        {"Tiltfile": "load('ext://lib', 'settings')\nprint(settings('mine.txt'))\n", "mine.txt": "main\n"},
+        ext_roots=ExtensionRoots.default_at(tmp_path / "exts"),
+    )
+    assert result.error is None, result.error
+    assert result.output == "ext+main\n"
+    escape = _run(
+        tmp_path / "project2",
+        {"Tiltfile": f"load('ext://lib', 'settings')\nsettings('{tmp_path / 'secret.txt'}')\n"},
+        ext_roots=ExtensionRoots.default_at(tmp_path / "exts"),
+    )
+    assert escape.error is not None
+    assert "is outside" in escape.error

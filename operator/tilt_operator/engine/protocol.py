@@ -10,9 +10,11 @@ so a host killed for time or memory still leaves behind what it printed and whic
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-from collections.abc import Mapping, Sequence
+import stat
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,17 +41,59 @@ EVENT_READY = "ready"
 MISSING = "missing"
 
 
+# How many entries below a directory its signature covers (``host/files.go``'s maxTreeEntries): a
+# watched directory is one record however large its tree; past the cap a change goes unnoticed.
+MAX_TREE_ENTRIES = 10_000
+
+
 def file_signature(path: str) -> str:
     """What a run saw of a file: changes whenever it is rewritten or replaced (a new checkout is a new inode).
 
-    The host takes it just before it reads the file, so an edit during the run still counts as a
-    change; its ``fileSignature`` (``host/files.go``) gives the same text.
+    A directory's covers everything below it (:func:`tree_entries`), as Tilt watches a directory
+    recursively. The host takes it just before it reads the file, so an edit during the run still
+    counts as a change; its ``fileSignature`` (``host/files.go``) gives the same text.
     """
     try:
-        stat = os.stat(path)
+        info = os.stat(path)
     except OSError:
         return MISSING
-    return f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+    if not stat.S_ISDIR(info.st_mode):
+        return _stat_signature(info)
+    digest = hashlib.sha256(b".\0" + _stat_signature(info).encode() + b"\n")
+    for relative, entry, _ in tree_entries(path):
+        digest.update(relative + b"\0" + _stat_signature(entry).encode() + b"\n")
+    return "tree:" + digest.hexdigest()
+
+
+def _stat_signature(info: os.stat_result) -> str:
+    return f"{info.st_ino}:{info.st_mtime_ns}:{info.st_size}"
+
+
+def tree_entries(root: str) -> Iterator[tuple[bytes, os.stat_result, bool]]:
+    """What a directory's signature covers: each entry below ``root`` as (its path relative to
+    ``root``, its ``lstat``, whether it is a directory), depth first in name order, ``.git`` left
+    out, at most :data:`MAX_TREE_ENTRIES`. A directory that cannot be read adds nothing."""
+    return itertools.islice(_walk(os.fsencode(root), b""), MAX_TREE_ENTRIES)
+
+
+def _walk(directory: bytes, relative: bytes) -> Iterator[tuple[bytes, os.stat_result, bool]]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name == b".git":
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue  # gone since the directory was read
+        path = relative + b"/" + entry.name if relative else entry.name
+        is_dir = stat.S_ISDIR(info.st_mode)
+        yield path, info, is_dir
+        if is_dir:
+            yield from _walk(os.path.join(directory, entry.name), path)
 
 
 @dataclass(frozen=True)

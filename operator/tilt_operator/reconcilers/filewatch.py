@@ -6,7 +6,11 @@ idle operator does no work at all) and names the Tiltfiles whose files an event 
 file really changed is then decided by the reconciler, from the signatures its run record holds.
 
 A directory that does not exist yet is watched through its nearest existing ancestor, so a file
-that appears later is noticed too. Checkouts the git store manages are not watched: a new commit
+that appears later is noticed too. A registered directory (``watch_file`` of one, a recursive
+``listdir``) is watched with everything below it that its signature covers
+(:func:`~tilt_operator.engine.protocol.tree_entries`: at most ``MAX_TREE_ENTRIES`` entries, so a
+huge tree cannot take every inotify watch of the machine), and a directory made inside it later is
+watched too. Checkouts the git store manages are not watched: a new commit
 swaps the whole tree, and that reaches the Tiltfiles through the repo's status instead
 (:meth:`FileWatcher.readers_under` names the Tiltfiles that read from a checkout).
 """
@@ -15,10 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from asyncinotify import Inotify, Mask, Watch
+
+from tilt_operator.engine.protocol import tree_entries
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +61,8 @@ class FileWatcher:
         self._readers: dict[Path, set[str]] = {}  # file -> owners
         self._dirs: dict[Path, Watch] = {}
         self._dir_files: dict[Path, set[Path]] = {}  # watched dir -> files watched through it
+        self._tree_roots: dict[Path, set[Path]] = {}  # watched dir -> registered directories it is below
+        self._trees: dict[Path, set[Path]] = {}  # registered directory -> dirs watched for it
         self._full = False
 
     def watch(self, owner: str, files: Iterable[str]) -> None:
@@ -90,6 +99,21 @@ class FileWatcher:
         if self._is_ignored(file):
             return
         directory = watched_dir(file)
+        if self._watch_dir(directory):
+            self._dir_files.setdefault(directory, set()).add(file)
+        if file.is_dir():
+            self._add_tree(file)
+
+    def _add_tree(self, root: Path) -> None:
+        """Watch ``root`` and each directory below it that its signature covers."""
+        dirs = self._trees.setdefault(root, set())
+        below = (root / os.fsdecode(relative) for relative, _, is_dir in tree_entries(str(root)) if is_dir)
+        for directory in [root, *below]:
+            if directory not in dirs and self._watch_dir(directory):
+                dirs.add(directory)
+                self._tree_roots.setdefault(directory, set()).add(root)
+
+    def _watch_dir(self, directory: Path) -> bool:
         if directory not in self._dirs:
             try:
                 self._dirs[directory] = self._inotify.add_watch(directory, MASK)
@@ -97,8 +121,8 @@ class FileWatcher:
                 if not self._full:
                     self._full = True
                     logger.warning("cannot watch %s (%s): edits there will not re-run Tiltfiles", directory, error)
-                return
-        self._dir_files.setdefault(directory, set()).add(file)
+                return False
+        return True
 
     def _remove(self, file: Path) -> None:
         for directory, files in list(self._dir_files.items()):
@@ -106,11 +130,23 @@ class FileWatcher:
                 files.discard(file)
                 if not files:
                     del self._dir_files[directory]
-                    watch = self._dirs.pop(directory, None)
-                    if watch is not None:
-                        # OSError: the directory went, and its watch with it.
-                        with contextlib.suppress(OSError):
-                            self._inotify.rm_watch(watch)
+                    self._release(directory)
+        for directory in self._trees.pop(file, set()):
+            roots = self._tree_roots.get(directory, set())
+            roots.discard(file)
+            if not roots:
+                self._tree_roots.pop(directory, None)
+                self._release(directory)
+
+    def _release(self, directory: Path) -> None:
+        """Stop watching ``directory`` once no file and no tree needs it."""
+        if directory in self._dir_files or directory in self._tree_roots:
+            return
+        watch = self._dirs.pop(directory, None)
+        if watch is not None:
+            # OSError: the directory went, and its watch with it.
+            with contextlib.suppress(OSError):
+                self._inotify.rm_watch(watch)
 
     async def run(self) -> None:
         """Deliver events until cancelled."""
@@ -125,8 +161,17 @@ class FileWatcher:
             # The directory itself went (a folder removed or moved): every file watched through it may have changed.
             self._dirs.pop(path, None)
             touched = self._dir_files.pop(path, set())
+            roots = self._tree_roots.pop(path, set())
+            for root in roots:
+                self._trees.get(root, set()).discard(path)
         else:
             touched = {f for f in self._dir_files.get(path.parent, ()) if f == path or f.is_relative_to(path)}
-        owners = {owner for file in touched for owner in self._readers.get(file, ())}
+            roots = set() if path.name == ".git" else self._tree_roots.get(path.parent, set())
+            if mask & Mask.ISDIR and mask & (Mask.CREATE | Mask.MOVED_TO):
+                # A directory made inside a tree is part of it; a watched directory made again is watched again.
+                made_again = {path} if path in self._readers and not self._is_ignored(path) else set()
+                for root in [*roots, *made_again]:
+                    self._add_tree(root)
+        owners = {owner for file in touched | roots for owner in self._readers.get(file, ())}
         for owner in sorted(owners):
             self._changed(owner)

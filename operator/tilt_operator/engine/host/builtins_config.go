@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,8 +55,8 @@ func (r *run) addConfig(add func(string, builtinFunc), names namespace) {
 	add("config.define_string_list", r.defineSetting(func() configValue { return &stringListSetting{} }))
 	add("config.define_object", r.defineSetting(func() configValue { return &objectSetting{} }))
 	add("config.parse", r.builtinConfigParse)
-	add("config.set_enabled_resources", r.builtinEnabledResources)
-	add("config.clear_enabled_resources", r.builtinEnabledResources)
+	add("config.set_enabled_resources", r.builtinSetEnabledResources)
+	add("config.clear_enabled_resources", r.builtinClearEnabledResources)
 }
 
 func (r *run) defineSetting(make func() configValue) builtinFunc {
@@ -67,13 +69,13 @@ func (r *run) defineSetting(make func() configValue) builtinFunc {
 		state := &r.config
 		switch {
 		case name == "":
-			return nil, fmt.Errorf("%s: 'name' is required", fn.Name())
+			return nil, errors.New("'name' is required")
 		case state.parsed:
 			return nil, fmt.Errorf("%s cannot be called after config.parse is called", fn.Name())
 		case state.definitions[name].make != nil:
-			return nil, fmt.Errorf("%s: %s defined multiple times", fn.Name(), name)
+			return nil, fmt.Errorf("%s defined multiple times", name)
 		case positional && state.positional != "":
-			return nil, fmt.Errorf("%s: both %s and %s are defined as positional args", fn.Name(), name, state.positional)
+			return nil, fmt.Errorf("both %s and %s are defined as positional args", name, state.positional)
 		}
 		if positional {
 			state.positional = name
@@ -87,6 +89,9 @@ func (r *run) defineSetting(make func() configValue) builtinFunc {
 	}
 }
 
+// builtinConfigParse is Tilt's config.parse(): the settings given, from tilt_config.json beside the
+// file calling it and from the run's args, args winning. What pflag prints (the usage, for --help)
+// goes to the run's log, as in Tilt.
 func (r *run) builtinConfigParse(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs); err != nil {
 		return nil, err
@@ -102,7 +107,10 @@ func (r *run) builtinConfigParse(thread *starlark.Thread, fn *starlark.Builtin, 
 	if err != nil {
 		return nil, err
 	}
-	fromArgs, err := state.parseArgs(r.req.Args)
+	fromArgs, printed, err := state.parseArgs(r.req.Args)
+	if printed != "" {
+		r.print(thread, printed)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid Tiltfile config args: %v", err)
 	}
@@ -120,10 +128,11 @@ func (r *run) builtinConfigParse(thread *starlark.Thread, fn *starlark.Builtin, 
 	return result, nil
 }
 
-// parseArgs reads args as Tilt does, with pflag.
-func (c *configState) parseArgs(args []string) (map[string]configValue, error) {
+// parseArgs reads args as Tilt does, with pflag, and returns what pflag printed.
+func (c *configState) parseArgs(args []string) (map[string]configValue, string, error) {
 	flags := pflag.NewFlagSet("", pflag.ContinueOnError)
-	flags.SetOutput(&bytes.Buffer{})
+	var printed bytes.Buffer
+	flags.SetOutput(&printed)
 	values := map[string]configValue{}
 	for _, name := range c.order {
 		values[name] = c.definitions[name].make()
@@ -136,35 +145,37 @@ func (c *configState) parseArgs(args []string) (map[string]configValue, error) {
 		}
 	}
 	if err := flags.Parse(args); err != nil {
-		if usage := strings.TrimSpace(flags.FlagUsagesWrapped(80)); usage != "" {
-			return nil, fmt.Errorf("%v\nUsage:\n%s", err, flags.FlagUsagesWrapped(80))
+		if usage := flags.FlagUsagesWrapped(80); strings.TrimSpace(usage) != "" {
+			return nil, printed.String(), fmt.Errorf("%v\nUsage:\n%s", err, usage)
 		}
-		return nil, err
+		return nil, printed.String(), err
 	}
 	if rest := flags.Args(); len(rest) > 0 {
 		if c.positional == "" {
-			return nil, fmt.Errorf("positional CLI args (%q) were specified, but none were expected.\n"+
+			return nil, printed.String(), fmt.Errorf("positional CLI args (%q) were specified, but none were expected.\n"+
 				"See https://docs.tilt.dev/tiltfile_config.html#positional-arguments for examples.", strings.Join(rest, " "))
 		}
 		for _, arg := range rest {
 			if err := values[c.positional].Set(arg); err != nil {
-				return nil, fmt.Errorf("invalid positional args (%s): %v", c.positional, err)
+				return nil, printed.String(), fmt.Errorf("invalid positional args (%s): %v", c.positional, err)
 			}
 		}
 	}
-	return values, nil
+	return values, printed.String(), nil
 }
 
 // configFromFile reads tilt_config.json (a run depends on it, present or not), confined to the
 // run's root like every other read: a symlink there that leads out of the repo is refused.
 func (r *run) configFromFile(thread *starlark.Thread, path string) (map[string]configValue, error) {
 	settings := map[string]configValue{}
-	data, target, err := r.readConfined(thread, "config.parse", path)
-	if err != nil {
-		return nil, err
-	}
-	if data == nil {
+	data, target, err := r.readFile(thread, "config.parse", path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return settings, nil
+	case err != nil && target != "":
+		return nil, fmt.Errorf("error opening %s: %w", target, err)
+	case err != nil:
+		return nil, err
 	}
 	path = target
 	var raw map[string]any
@@ -185,11 +196,28 @@ func (r *run) configFromFile(thread *starlark.Thread, path string) (map[string]c
 	return settings, nil
 }
 
-// builtinEnabledResources: Tilt's resource selection has no counterpart here (every Cmd of a
-// Tiltfile runs), so the call is accepted and said in the run's log.
-func (r *run) builtinEnabledResources(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var resources starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "resources?", &resources); err != nil {
+// Tilt's resource selection has no counterpart here (every Cmd of a Tiltfile runs), so
+// set_enabled_resources(resources) and clear_enabled_resources() are checked as Tilt checks them
+// and said in the run's log.
+func (r *run) builtinSetEnabledResources(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var resources starlark.Sequence
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "resources", &resources); err != nil {
+		return nil, err
+	}
+	iter := resources.Iterate()
+	defer iter.Done()
+	var item starlark.Value
+	for iter.Next(&item) {
+		if _, ok := item.(starlark.String); !ok {
+			return nil, fmt.Errorf("resources must be a list of string: '%v' is a %T, not a string", item, item)
+		}
+	}
+	r.warn(fmt.Sprintf("%s has no effect here: every resource of a Tiltfile runs", fn.Name()))
+	return starlark.None, nil
+}
+
+func (r *run) builtinClearEnabledResources(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(fn.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
 	r.warn(fmt.Sprintf("%s has no effect here: every resource of a Tiltfile runs", fn.Name()))
@@ -296,30 +324,39 @@ func (s *stringListSetting) setFromJSON(value any) error {
 	return nil
 }
 
+// objectSetting is a JSON value; its numbers are floats, as Tilt decodes them.
 type objectSetting struct {
-	value any
+	value starlark.Value
 	set   bool
 }
 
-func (s *objectSetting) String() string { text, _ := json.Marshal(s.value); return string(text) }
-func (s *objectSetting) Type() string   { return "object" }
-func (s *objectSetting) isSet() bool    { return s.set }
-func (s *objectSetting) starlark() starlark.Value {
-	return toStarlark(normalizeNumbers(s.value))
-}
-func (s *objectSetting) Set(value string) error {
-	if s.set {
-		return fmt.Errorf("object settings can only be specified once. multiple values found (last value: %s)", value)
+func (s *objectSetting) Type() string { return "object" }
+func (s *objectSetting) isSet() bool  { return s.set }
+func (s *objectSetting) String() string {
+	if !s.set {
+		return "None"
 	}
-	decoder := json.NewDecoder(strings.NewReader(value))
-	decoder.UseNumber()
-	if err := decoder.Decode(&s.value); err != nil {
+	return s.value.String()
+}
+func (s *objectSetting) starlark() starlark.Value { return s.value }
+func (s *objectSetting) Set(text string) error {
+	if s.set {
+		return fmt.Errorf("object settings can only be specified once. multiple values found (last value: %s)", s.value)
+	}
+	var decoded any
+	if err := json.Unmarshal([]byte(text), &decoded); err != nil {
+		return fmt.Errorf("decoding JSON, got %q: %v", text, err)
+	}
+	return s.setFromJSON(decoded)
+}
+func (s *objectSetting) setFromJSON(decoded any) error {
+	if decoded == nil {
+		return nil
+	}
+	value, err := dataToStarlark(decoded)
+	if err != nil {
 		return err
 	}
-	s.set = true
-	return nil
-}
-func (s *objectSetting) setFromJSON(value any) error {
-	s.value, s.set = value, value != nil
+	s.value, s.set = value, true
 	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 
-	"github.com/alessio/shellescape"
 	"go.starlark.net/starlark"
 )
 
@@ -18,7 +20,8 @@ import (
 // runs a command while the Tiltfile runs and returns its stdout as a blob. Only where Cmds may
 // run (the operator's process execution is on); inside the run's time limit (the process dies
 // with the host, which is killed at the limit); its output goes to the Tiltfile's log, and a
-// non-zero exit fails the run, as in Tilt.
+// non-zero exit fails the run, as in Tilt. The command runs without the host's memory limits
+// (command.go).
 
 // localLogPrefix starts every line a local() command prints in the log, as Tilt's does.
 const localLogPrefix = " → "
@@ -26,67 +29,42 @@ const localLogPrefix = " → "
 const execDisabled = "local: running commands is off in this operator (start it with TILT_OPERATOR_EXEC=1, " +
 	"or `tilt-operator dev`, where it is on)"
 
+// hostCommand is a command as Tilt's model.Cmd holds it.
+type hostCommand struct {
+	argv []string
+	dir  string
+	env  []string
+}
+
 func (r *run) builtinLocal(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var command, commandBat, dir, stdin starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
-	var env *starlark.Dict
+	var command, commandBat, dir starlark.Value // command_bat is what Tilt runs on Windows only
+	var env envArgument
+	var stdin stringable
 	quiet, echoOff := false, false
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
-		"command", &command, "quiet?", &quiet, "command_bat?", &commandBat, "echo_off?", &echoOff,
-		"env?", &env, "dir?", &dir, "stdin?", &stdin); err != nil {
+		"command", &command, "quiet?", &quiet, "command_bat", &commandBat, "echo_off", &echoOff,
+		"env", &env, "dir?", &dir, "stdin?", &stdin); err != nil {
 		return nil, err
 	}
 	if !r.req.ExecEnabled {
 		return nil, errors.New(execDisabled)
 	}
-	argv, shown, err := commandLine(command)
+	cmd, err := toHostCommand(thread, command, dir, env)
 	if err != nil {
-		return nil, fmt.Errorf("local: %v", err)
+		return nil, err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = currentDir(thread)
-	if text, ok := textOf(dir); ok && text != "" {
-		cmd.Dir = absPath(thread, text)
-	}
-	environment := make(map[string]string, len(r.env))
-	for key, value := range r.env {
-		environment[key] = value
-	}
-	if env != nil {
-		for _, item := range env.Items() {
-			key, ok1 := starlark.AsString(item[0])
-			value, ok2 := textOf(item[1])
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("local: env must be a dict of strings")
-			}
-			environment[key] = value
-		}
-	}
-	for _, key := range sortedKeys(environment) {
-		cmd.Env = append(cmd.Env, key+"="+environment[key])
-	}
-	if text, ok := textOf(stdin); ok {
-		cmd.Stdin = strings.NewReader(text)
-	}
-	// The command stays in the host's process group, which the operator kills whole at the time
-	// limit or a stop, its own children included; and it dies with the host if that dies alone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if !echoOff {
-		r.print(thread, "local: "+shown)
+		r.print(thread, "local: "+cmd.String())
 	}
 	var stdout, stderr bytes.Buffer
-	var log io.Writer = io.Discard
+	var log *lineLogger
 	if !quiet {
 		log = &lineLogger{run: r, thread: thread}
 	}
-	cmd.Stdout = io.MultiWriter(&stdout, log)
-	cmd.Stderr = io.MultiWriter(&stderr, log)
-	err = cmd.Run()
-	if flusher, ok := log.(*lineLogger); ok {
-		flusher.flush()
-	}
+	err = r.execLocal(cmd, stdin, &stdout, &stderr, log)
 	if err != nil {
-		message := fmt.Sprintf("command %q failed.\nerror: %v", shown, err)
-		if quiet {
+		message := fmt.Sprintf("command %q failed.\nerror: %v", cmd.String(), err)
+		if quiet { // else the output is in the log already
 			message += fmt.Sprintf("\nstdout:\n%s\nstderr:\n%s\n", stdout.String(), stderr.String())
 		}
 		return nil, errors.New(message)
@@ -97,26 +75,147 @@ func (r *run) builtinLocal(thread *starlark.Thread, fn *starlark.Builtin, args s
 	return blob(stdout.String()), nil
 }
 
-// commandLine is a command as Tilt takes it: a string runs through `sh -c`, a list as it is.
-// shown is how the log names it.
-func commandLine(command starlark.Value) (argv []string, shown string, err error) {
-	if text, ok := textOf(command); ok {
-		if text == "" {
-			return nil, "", errors.New("command must not be empty")
-		}
-		return []string{"sh", "-c", text}, text, nil
+// envArgument is a dict of strings (or None), as Tilt's value.StringStringMap takes env.
+type envArgument map[string]string
+
+func (m *envArgument) Unpack(value starlark.Value) error {
+	*m = envArgument{}
+	if value == starlark.None {
+		return nil
 	}
-	if list, ok := command.(*starlark.List); ok && list.Len() > 0 {
-		for i := 0; i < list.Len(); i++ {
-			text, ok := textOf(list.Index(i))
+	dict, ok := value.(*starlark.Dict)
+	if !ok {
+		return fmt.Errorf("expected dict, got %s", tiltTypeName(value))
+	}
+	for _, item := range dict.Items() {
+		key, ok := textOf(item[0])
+		if !ok {
+			return fmt.Errorf("key is not a string: %s (%v)", tiltTypeName(item[0]), item[0])
+		}
+		text, ok := textOf(item[1])
+		if !ok {
+			return fmt.Errorf("value is not a string: %s (%v)", tiltTypeName(item[1]), item[1])
+		}
+		(*m)[key] = text
+	}
+	return nil
+}
+
+// toHostCommand reads a command as Tilt does: a string runs through `sh -c` (an empty one is no
+// command), any sequence of strings as it is; dir is relative to the file executing now.
+func toHostCommand(thread *starlark.Thread, command, dir starlark.Value, env envArgument) (hostCommand, error) {
+	cmd := hostCommand{dir: currentDir(thread)}
+	if dir != nil && dir != starlark.None {
+		text, ok := starlark.AsString(dir)
+		if !ok {
+			return cmd, fmt.Errorf("a command directory must be empty or a string: expected path | string. Actual type: %s",
+				tiltTypeName(dir))
+		}
+		cmd.dir = absPath(thread, text)
+	}
+	for key, value := range env {
+		if key == "" {
+			return cmd, fmt.Errorf("environment has empty key for value %q", value)
+		}
+		cmd.env = append(cmd.env, key+"="+value)
+	}
+	sort.Strings(cmd.env)
+	switch v := command.(type) {
+	case starlark.String:
+		if script := strings.TrimSpace(string(v)); v != "" {
+			cmd.argv = []string{"sh", "-c", script}
+		}
+	case starlark.Sequence:
+		iter := v.Iterate()
+		defer iter.Done()
+		var word starlark.Value
+		for iter.Next(&word) {
+			text, ok := word.(starlark.String)
 			if !ok {
-				return nil, "", fmt.Errorf("command list items must be strings, got %s", list.Index(i).Type())
+				return cmd, fmt.Errorf("a command must be a string or a list of strings: '%v' is a %T, not a string", word, word)
 			}
-			argv = append(argv, text)
+			cmd.argv = append(cmd.argv, string(text))
 		}
-		return argv, shellescape.QuoteCommand(argv), nil
+	default:
+		return cmd, fmt.Errorf("a command must be a string or list of strings. found %s", tiltTypeName(command))
 	}
-	return nil, "", fmt.Errorf("command must be a string or a non-empty list of strings, got %s", command.Type())
+	return cmd, nil
+}
+
+// String is how Tilt shows a command: a shell script as written, else its words, those with a
+// space quoted.
+func (c hostCommand) String() string {
+	if len(c.argv) == 3 && c.argv[0] == "sh" && c.argv[1] == "-c" && !strings.Contains(c.argv[2], "\n") {
+		return c.argv[2]
+	}
+	words := make([]string, len(c.argv))
+	for i, word := range c.argv {
+		words[i] = word
+		if strings.Contains(word, " ") {
+			words[i] = fmt.Sprintf("%q", word)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// execLocal runs cmd in the run's environment (cmd's env on top), its output into stdout and
+// stderr and, a line at a time, into log when there is one. The program is found on the run's
+// PATH, as Tilt finds it on its own.
+func (r *run) execLocal(cmd hostCommand, stdin stringable, stdout, stderr io.Writer, log *lineLogger) error {
+	if len(cmd.argv) == 0 {
+		return errors.New("empty cmd")
+	}
+	path, err := lookPath(cmd.argv[0], r.env["PATH"])
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	process := exec.Command(self, execCommandArgs(path, cmd.argv)...)
+	process.Dir = cmd.dir
+	for _, key := range sortedKeys(r.env) {
+		process.Env = append(process.Env, key+"="+r.env[key])
+	}
+	process.Env = append(process.Env, cmd.env...)
+	if stdin.set {
+		process.Stdin = strings.NewReader(stdin.text)
+	}
+	// The command stays in the host's process group, which the operator kills whole at the time
+	// limit or a stop, its own children included; and it dies with the host if that dies alone.
+	process.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	process.Stdout, process.Stderr = stdout, stderr
+	if log != nil {
+		process.Stdout, process.Stderr = io.MultiWriter(stdout, log), io.MultiWriter(stderr, log)
+		defer log.flush()
+	}
+	err = process.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("exit status %d", exit.ExitCode())
+	}
+	return err
+}
+
+// lookPath finds a program as exec.LookPath does, on the given PATH rather than the host's.
+func lookPath(name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		candidate := filepath.Join(dir, name)
+		if info, err := os.Stat(candidate); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			if !filepath.IsAbs(candidate) {
+				return "", &exec.Error{Name: name, Err: exec.ErrDot}
+			}
+			return candidate, nil
+		}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }
 
 // lineLogger prints a command's output into the run's output a line at a time, prefixed.

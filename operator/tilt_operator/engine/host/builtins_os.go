@@ -45,10 +45,11 @@ func (r *run) addOS(add func(string, builtinFunc), names namespace) {
 	}
 }
 
-// absPath is path relative to the directory of the file executing now, as Tilt resolves paths.
+// absPath is path relative to the directory of the file executing now, as Tilt resolves paths
+// (an absolute path is kept as it is written).
 func absPath(thread *starlark.Thread, path string) string {
 	if filepath.IsAbs(path) {
-		return filepath.Clean(path)
+		return path
 	}
 	return filepath.Join(currentDir(thread), path)
 }
@@ -71,10 +72,8 @@ func builtinGetcwd(thread *starlark.Thread, fn *starlark.Builtin, args starlark.
 	return starlark.String(currentDir(thread)), nil
 }
 
-func builtinPathJoin(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if len(kwargs) > 0 {
-		return nil, fmt.Errorf("%s: unexpected keyword arguments", fn.Name())
-	}
+// builtinPathJoin is Tilt's os.path.join(*paths), which takes no keyword arguments and ignores any.
+func builtinPathJoin(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
 	parts := make([]string, len(args))
 	for i, arg := range args {
 		text, ok := starlark.AsString(arg)
@@ -99,93 +98,31 @@ func builtinRelpath(thread *starlark.Thread, fn *starlark.Builtin, args starlark
 }
 
 func (r *run) builtinGetenv(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var key string
+	var key stringable
 	var fallback starlark.Value = starlark.None
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "key", &key, "default?", &fallback); err != nil {
 		return nil, err
 	}
-	if value, ok := r.env[key]; ok {
+	if value, ok := r.env[key.text]; ok {
 		return starlark.String(value), nil
 	}
 	return fallback, nil
 }
 
 func (r *run) builtinPutenv(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var key, value string
+	var key, value stringable
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "key", &key, "value", &value); err != nil {
 		return nil, err
 	}
-	r.env[key] = value
+	r.env[key.text] = value.text
 	return starlark.None, nil
 }
 
 func (r *run) builtinUnsetenv(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var key string
+	var key stringable
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "key", &key); err != nil {
 		return nil, err
 	}
-	delete(r.env, key)
+	delete(r.env, key.text)
 	return starlark.None, nil
 }
-
-// environ is os.environ: the run's environment as a mapping (get, keys, values, items, [],
-// `in`, assignment), like Tilt's.
-type environ struct{ run *run }
-
-var (
-	_ starlark.HasSetKey = (*environ)(nil)
-	_ starlark.HasAttrs  = (*environ)(nil)
-	_ starlark.Iterable  = (*environ)(nil)
-	_ starlark.Sequence  = (*environ)(nil)
-)
-
-func (e *environ) String() string        { return "environ(" + e.dict().String() + ")" }
-func (e *environ) Type() string          { return "environ" }
-func (e *environ) Freeze()               {}
-func (e *environ) Truth() starlark.Bool  { return len(e.run.env) > 0 }
-func (e *environ) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: environ") }
-func (e *environ) Len() int              { return len(e.run.env) }
-func (e *environ) Iterate() starlark.Iterator {
-	return starlark.NewList(e.dict().Keys()).Iterate()
-}
-
-func (e *environ) dict() *starlark.Dict {
-	dict := starlark.NewDict(len(e.run.env))
-	for _, key := range sortedKeys(e.run.env) {
-		_ = dict.SetKey(starlark.String(key), starlark.String(e.run.env[key]))
-	}
-	return dict
-}
-
-func (e *environ) Get(key starlark.Value) (starlark.Value, bool, error) {
-	text, ok := starlark.AsString(key)
-	if !ok {
-		return nil, false, fmt.Errorf("os.environ: keys are strings, got %s", key.Type())
-	}
-	value, found := e.run.env[text]
-	return starlark.String(value), found, nil
-}
-
-func (e *environ) SetKey(key, value starlark.Value) error {
-	k, ok1 := starlark.AsString(key)
-	v, ok2 := starlark.AsString(value)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("os.environ: keys and values are strings")
-	}
-	e.run.env[k] = v
-	return nil
-}
-
-func (e *environ) Attr(name string) (starlark.Value, error) {
-	method, err := e.dict().Attr(name)
-	if err != nil || method == nil {
-		return method, err
-	}
-	switch name {
-	case "get", "keys", "values", "items":
-		return method, nil
-	}
-	return nil, nil
-}
-
-func (e *environ) AttrNames() []string { return []string{"get", "items", "keys", "values"} }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -53,12 +54,127 @@ var engineBuiltins = []string{
 
 // settingsBuiltins and their parameters, as Tilt declares them.
 var settingsBuiltins = map[string][]string{
-	"version_settings":   {"check_updates?", "constraint?"},
-	"update_settings":    {"max_parallel_updates?", "k8s_upsert_timeout_secs?", "suppress_unused_image_warnings?"},
+	"version_settings": {"check_updates?", "constraint?"},
+	"update_settings": {
+		"max_parallel_updates?", "k8s_upsert_timeout_secs?", "suppress_unused_image_warnings?", "k8s_server_side_apply?",
+	},
 	"ci_settings":        {"k8s_grace_period?", "timeout?", "readiness_timeout?"},
-	"analytics_settings": {"enable?"},
-	"secret_settings":    {"disable_scrub?"},
+	"analytics_settings": {"enable"},
+	"secret_settings":    {"disable_scrub"},
 	"watch_settings":     {"ignore?"},
+}
+
+// settingRule is how Tilt takes one settings parameter: unpack checks the value's type as Tilt's
+// UnpackArgs does (its errors name the parameter), check what Tilt checks of it after that.
+type settingRule struct {
+	unpack func(starlark.Value) error
+	check  func(fn string, value starlark.Value) error
+}
+
+var settingsRules = map[string]settingRule{
+	"check_updates":                  {unpack: want[starlark.Bool]("bool")},
+	"enable":                         {unpack: want[starlark.Bool]("bool")},
+	"disable_scrub":                  {unpack: want[starlark.Bool]("bool")},
+	"constraint":                     {unpack: want[starlark.String]("string"), check: checkConstraintSetting},
+	"max_parallel_updates":           {check: atLeastOne("max_parallel_updates", "max number of parallel updates must be >= 1(got: %d)")},
+	"k8s_upsert_timeout_secs":        {check: atLeastOne("k8s_upsert_timeout_secs", "minimum k8s upsert timeout is 1s; got %ds")},
+	"suppress_unused_image_warnings": {unpack: stringOrStrings},
+	"k8s_server_side_apply":          {unpack: want[starlark.String]("string"), check: checkServerSideApply},
+	"k8s_grace_period":               {unpack: duration},
+	"timeout":                        {unpack: duration},
+	"readiness_timeout":              {unpack: duration},
+	"ignore":                         {unpack: stringOrStrings},
+}
+
+// settingArgument is one parameter's value, unpacked by its rule.
+type settingArgument struct {
+	rule  settingRule
+	value starlark.Value
+}
+
+func (a *settingArgument) Unpack(value starlark.Value) error {
+	if a.rule.unpack != nil {
+		if err := a.rule.unpack(value); err != nil {
+			return err
+		}
+	}
+	a.value = value
+	return nil
+}
+
+func want[T starlark.Value](name string) func(starlark.Value) error {
+	return func(value starlark.Value) error {
+		if _, ok := value.(T); !ok {
+			return fmt.Errorf("got %s, want %s", value.Type(), name)
+		}
+		return nil
+	}
+}
+
+func checkConstraintSetting(_ string, value starlark.Value) error {
+	return checkVersionConstraint(tiltVersion, string(value.(starlark.String)))
+}
+
+// atLeastOne is an int of at least 1, or None.
+func atLeastOne(parameter, tooSmall string) func(string, starlark.Value) error {
+	return func(fn string, value starlark.Value) error {
+		if value == starlark.None {
+			return nil
+		}
+		number, ok := value.(starlark.Int)
+		if !ok {
+			return fmt.Errorf("%s: for parameter %q: got %s, want int", fn, parameter, tiltTypeName(value))
+		}
+		n, err := starlark.AsInt32(number)
+		if err != nil {
+			return fmt.Errorf("%s: for parameter %q: %w", fn, parameter, err)
+		}
+		if n < 1 {
+			return fmt.Errorf(tooSmall, n)
+		}
+		return nil
+	}
+}
+
+func checkServerSideApply(fn string, value starlark.Value) error {
+	switch mode := value.(starlark.String); mode {
+	case "", "true", "false", "auto":
+		return nil
+	default:
+		return fmt.Errorf("%s: k8s_server_side_apply must be \"true\", \"false\", or \"auto\"; got %q", fn, string(mode))
+	}
+}
+
+// duration is a duration as Go writes one ("30s", "1m30s").
+func duration(value starlark.Value) error {
+	text, ok := starlark.AsString(value)
+	if !ok {
+		return fmt.Errorf("Expected string. Got: %s", value.Type())
+	}
+	_, err := time.ParseDuration(text)
+	return err
+}
+
+// stringOrStrings is a string, a list or tuple of strings, or None.
+func stringOrStrings(value starlark.Value) error {
+	if _, ok := textOf(value); ok || value == starlark.None {
+		return nil
+	}
+	var items starlark.Indexable
+	switch v := value.(type) {
+	case *starlark.List:
+		items = v
+	case starlark.Tuple:
+		items = v
+	default:
+		return fmt.Errorf("value should be a string or List or Tuple of strings, but is of type %s", value.Type())
+	}
+	for i := 0; i < items.Len(); i++ {
+		if _, ok := textOf(items.Index(i)); !ok {
+			return fmt.Errorf("list should contain only strings, but element %q was of type %s", items.Index(i).String(), items.Index(i).Type())
+		}
+	}
+	return nil
 }
 
 // errStop is exit(): the run ends there, and successfully.
@@ -92,18 +208,30 @@ func engineOnly(_ *starlark.Thread, fn *starlark.Builtin, _ starlark.Tuple, _ []
 	return nil, fmt.Errorf("%s belongs to Tilt's image-build and deploy engine, which this operator does not run", fn.Name())
 }
 
-// settingsBuiltin checks a settings call against Tilt's parameters and says it in the run's log.
+// settingsBuiltin checks a settings call as Tilt does and says it in the run's log.
 func (r *run) settingsBuiltin(parameters []string) builtinFunc {
 	return func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		values, err := unpackNamed(fn, args, kwargs, parameters)
-		if err != nil {
+		arguments := make([]*settingArgument, len(parameters))
+		pairs := make([]any, 0, 2*len(parameters))
+		for i, parameter := range parameters {
+			arguments[i] = &settingArgument{rule: settingsRules[strings.TrimSuffix(parameter, "?")]}
+			pairs = append(pairs, parameter, arguments[i])
+		}
+		if err := starlark.UnpackArgs(fn.Name(), args, kwargs, pairs...); err != nil {
 			return nil, err
 		}
 		var given []string
-		for _, parameter := range parameters {
-			if value, ok := values[strings.TrimSuffix(parameter, "?")]; ok {
-				given = append(given, strings.TrimSuffix(parameter, "?")+"="+value.String())
+		for i, parameter := range parameters {
+			argument := arguments[i]
+			if argument.value == nil {
+				continue
 			}
+			if argument.rule.check != nil {
+				if err := argument.rule.check(fn.Name(), argument.value); err != nil {
+					return nil, err
+				}
+			}
+			given = append(given, strings.TrimSuffix(parameter, "?")+"="+argument.value.String())
 		}
 		r.print(thread, fmt.Sprintf("%s(%s): recorded; Tilt's settings have no effect here", fn.Name(), strings.Join(given, ", ")))
 		return starlark.None, nil
@@ -145,10 +273,15 @@ func (r *run) builtinLoadDynamic(thread *starlark.Thread, fn *starlark.Builtin, 
 	return dict, nil
 }
 
-func builtinExit(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// builtinExit is Tilt's exit(code=None): the run ends there and succeeds, whatever the code (Tilt
+// has no failing exit: fail() is for that); a code other than None is said in the run's log.
+func builtinExit(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var code starlark.Value = starlark.None
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "code?", &code); err != nil {
 		return nil, err
+	}
+	if text := code.String(); code != starlark.None && text != "" {
+		thread.Print(thread, text)
 	}
 	return nil, errStop
 }
@@ -193,9 +326,55 @@ func builtinLink(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, 
 	return typedStruct("link", "url", starlark.String(url), "name", starlark.String(name)), nil
 }
 
+// int32Argument is an int that fits in 32 bits, as Tilt's probe() takes its numbers; 0 when not
+// given, which the probe reads as the default (docs/design.md, "local_resource").
+type int32Argument struct{ value starlark.Int }
+
+func (i *int32Argument) Unpack(value starlark.Value) error {
+	number, ok := value.(starlark.Int)
+	if !ok {
+		return fmt.Errorf("got %s, want int", value.Type())
+	}
+	if _, err := starlark.AsInt32(number); err != nil {
+		return fmt.Errorf("value out of range for int32: %s", number)
+	}
+	i.value = number
+	return nil
+}
+
+func zeroInt32() int32Argument { return int32Argument{value: starlark.MakeInt(0)} }
+
+// actionArgument is one of probe()'s actions: None, or what the action's builtin made.
+type actionArgument struct {
+	typeName string
+	value    starlark.Value
+}
+
+func (a *actionArgument) Unpack(value starlark.Value) error {
+	if value == starlark.None {
+		return nil
+	}
+	if action, ok := value.(*starlarkstruct.Struct); !ok || action.Constructor() != starlark.String(a.typeName) {
+		return fmt.Errorf("got %s, want %s", value.Type(), a.typeName)
+	}
+	a.value = value
+	return nil
+}
+
+// Tilt's names for the probe actions' types, which their values print as.
+const (
+	typeExecAction      = "ExecAction"
+	typeHTTPGetAction   = "HTTPGetAction"
+	typeTCPSocketAction = "TCPSocketAction"
+)
+
+// builtinProbe is Tilt's probe(): every number defaults to 0 (the kubelet's default then
+// applies), and exactly one action is given.
 func builtinProbe(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	initialDelay, timeout, period, success, failure := 0, 1, 10, 1, 3
-	var execAction, httpGet, tcpSocket starlark.Value = starlark.None, starlark.None, starlark.None
+	initialDelay, timeout, period, success, failure := zeroInt32(), zeroInt32(), zeroInt32(), zeroInt32(), zeroInt32()
+	execAction := actionArgument{typeName: typeExecAction, value: starlark.None}
+	httpGet := actionArgument{typeName: typeHTTPGetAction, value: starlark.None}
+	tcpSocket := actionArgument{typeName: typeTCPSocketAction, value: starlark.None}
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs,
 		"initial_delay_secs?", &initialDelay, "timeout_secs?", &timeout, "period_secs?", &period,
 		"success_threshold?", &success, "failure_threshold?", &failure,
@@ -203,44 +382,67 @@ func builtinProbe(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple,
 		return nil, err
 	}
 	handlers := 0
-	for _, handler := range []starlark.Value{execAction, httpGet, tcpSocket} {
-		if handler != starlark.None {
+	for _, handler := range []actionArgument{execAction, httpGet, tcpSocket} {
+		if handler.value != starlark.None {
 			handlers++
 		}
 	}
 	if handlers != 1 {
-		return nil, fmt.Errorf("%s: exactly one of exec, http_get, or tcp_socket must be specified", fn.Name())
+		return nil, errors.New("exactly one of exec, http_get, or tcp_socket must be specified")
 	}
 	return typedStruct("probe",
-		"initial_delay_secs", starlark.MakeInt(initialDelay), "timeout_secs", starlark.MakeInt(timeout),
-		"period_secs", starlark.MakeInt(period), "success_threshold", starlark.MakeInt(success),
-		"failure_threshold", starlark.MakeInt(failure),
-		"exec", execAction, "http_get", httpGet, "tcp_socket", tcpSocket), nil
+		"initial_delay_secs", initialDelay.value, "timeout_secs", timeout.value,
+		"period_secs", period.value, "success_threshold", success.value,
+		"failure_threshold", failure.value,
+		"exec", execAction.value, "http_get", httpGet.value, "tcp_socket", tcpSocket.value), nil
 }
 
+// stringsArgument is an argument that takes any sequence of strings, as Tilt's value.StringSequence.
+type stringsArgument struct{ list *starlark.List }
+
+func (s *stringsArgument) Unpack(value starlark.Value) error {
+	sequence, ok := value.(starlark.Sequence)
+	if !ok {
+		return fmt.Errorf("'%v' is a %s, not a sequence", value, tiltTypeName(value))
+	}
+	words := []starlark.Value{}
+	iter := sequence.Iterate()
+	defer iter.Done()
+	var word starlark.Value
+	for iter.Next(&word) {
+		if _, ok := word.(starlark.String); !ok {
+			return fmt.Errorf("'%v' is a %s, not a string", word, tiltTypeName(word))
+		}
+		words = append(words, word)
+	}
+	s.list = starlark.NewList(words)
+	return nil
+}
+
+// builtinExecAction is Tilt's exec_action(command).
 func builtinExecAction(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var command *starlark.List
+	var command stringsArgument
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "command", &command); err != nil {
 		return nil, err
 	}
-	return typedStruct("exec_action", "command", command), nil
+	return typedStruct(typeExecAction, "command", command.list), nil
 }
 
 func builtinHTTPGetAction(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var port int
-	host, scheme, path := "", "http", ""
+	var host, scheme, path string
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "port", &port, "host?", &host, "scheme?", &scheme, "path?", &path); err != nil {
 		return nil, err
 	}
-	return typedStruct("http_get_action", "host", starlark.String(host), "port", starlark.MakeInt(port),
+	return typedStruct(typeHTTPGetAction, "host", starlark.String(host), "port", starlark.MakeInt(port),
 		"scheme", starlark.String(scheme), "path", starlark.String(path)), nil
 }
 
 func builtinTCPSocketAction(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var port int
-	host := ""
+	var host string
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "port", &port, "host?", &host); err != nil {
 		return nil, err
 	}
-	return typedStruct("tcp_socket_action", "host", starlark.String(host), "port", starlark.MakeInt(port)), nil
+	return typedStruct(typeTCPSocketAction, "host", starlark.String(host), "port", starlark.MakeInt(port)), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -80,6 +81,28 @@ func toStarlark(value any) starlark.Value {
 		return dict
 	}
 	return starlark.String(fmt.Sprint(value))
+}
+
+// normalizeNumbers turns the numbers of decoded JSON into int64 or float64, the values toStarlark
+// takes.
+func normalizeNumbers(value any) any {
+	switch v := value.(type) {
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for key, item := range v {
+			v[key] = normalizeNumbers(item)
+		}
+	case []any:
+		for i, item := range v {
+			v[i] = normalizeNumbers(item)
+		}
+	}
+	return value
 }
 
 // sortedKeys is a map's keys in order, for output that does not change from run to run.

@@ -6,10 +6,12 @@ go 1.22
 
 require (
 	github.com/alessio/shellescape v1.4.2
+	github.com/blang/semver v3.5.1+incompatible
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
 	github.com/spf13/pflag v1.0.10
 	go.starlark.net v0.0.0-20240510163022-f457c4c2b267
 	gopkg.in/yaml.v3 v3.0.1
+	sigs.k8s.io/yaml v1.4.0
 )
 
 require golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 // indirect

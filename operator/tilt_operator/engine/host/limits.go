@@ -22,6 +22,27 @@ const watchInterval = 5 * time.Millisecond
 const addressSpaceFactor = 4
 const addressSpaceMinimum = 1 << 30
 
+// addressSpace is RLIMIT_AS as the process started with it. The host lowers only its own soft
+// limit, and local()'s commands get this one back (command.go): a JVM reserves gigabytes of
+// address space it never touches, and would not start under the host's limit.
+var addressSpace = startingAddressSpace()
+
+// unlimited is RLIM_INFINITY.
+const unlimited = ^uint64(0)
+
+func startingAddressSpace() syscall.Rlimit {
+	limit := syscall.Rlimit{Cur: unlimited, Max: unlimited}
+	_ = syscall.Getrlimit(syscall.RLIMIT_AS, &limit)
+	return limit
+}
+
+// limitAddressSpace lowers the soft RLIMIT_AS to bytes (at most the hard limit). The hard limit
+// stays, so that a command can be given the original soft limit back; no Starlark code can raise
+// the host's.
+func limitAddressSpace(bytes uint64) {
+	_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: min(bytes, addressSpace.Max), Max: addressSpace.Max})
+}
+
 type watchdog struct {
 	limit int64
 	armed atomic.Bool
@@ -29,15 +50,13 @@ type watchdog struct {
 }
 
 // startWatchdog limits the process: a soft Go heap limit (half the run's limit, so the
-// collector works before the limit is near), RLIMIT_AS above the started size, and a goroutine
-// that ends the process with exitMemory when the resident size passes the limit during a run.
+// collector works before the limit is near), a soft RLIMIT_AS above the started size, and a
+// goroutine that ends the process with exitMemory when the resident size passes the limit during a run.
 // Goroutines are preempted, so it fires even while Starlark spins in a loop.
 func startWatchdog(limit int64) *watchdog {
 	debug.SetMemoryLimit(limit / 2)
 	if size := statusBytes("VmSize"); size > 0 {
-		headroom := max(addressSpaceFactor*limit, addressSpaceMinimum)
-		rlimit := &syscall.Rlimit{Cur: uint64(size + headroom), Max: uint64(size + headroom)}
-		_ = syscall.Setrlimit(syscall.RLIMIT_AS, rlimit)
+		limitAddressSpace(uint64(size + max(addressSpaceFactor*limit, addressSpaceMinimum)))
 	}
 	w := &watchdog{limit: limit, wake: make(chan struct{}, 1)}
 	go w.watch()

@@ -10,6 +10,8 @@
 // line), answered by events, one per line and flushed as they happen ({"print": …},
 // {"warning": …}, {"file": [path, signature]}), ending with {"done": …}. So a host killed for
 // time, memory or a stop button still leaves behind what it printed and which files it read.
+// For a local() command, the host starts itself again as `tiltfile-host --exec-command ...`
+// (command.go).
 //
 // Nothing of one run reaches the next: every run gets a new thread, new globals and a new load
 // cache; no builtin changes the process's environment, directory or files. The CRDs' builtins
@@ -33,6 +35,9 @@ const maxRuns = 500
 const retireShare = 0.25
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == commandMode {
+		execCommand(os.Args[2:])
+	}
 	memoryMB := flag.Int("memory-mb", 512, "the memory limit of one run, in MiB")
 	maxSteps := flag.Uint64("max-steps", 0, "the Starlark steps one run may take (0: no limit)")
 	flag.Parse()

@@ -37,6 +37,8 @@ const (
 // loadState is a file's place in the run's load cache: executing (a load of it now is a
 // cycle) or done, with its frozen globals or its error, so each file runs at most once.
 type loadState struct {
+	// The root the file runs with: its repo's, or the Tiltfile's.
+	root    string
 	done    bool
 	globals starlark.StringDict
 	err     error
@@ -118,7 +120,7 @@ func (r *run) exec(thread *starlark.Thread, path string) (starlark.StringDict, e
 		}
 		return state.globals, state.err
 	}
-	state := &loadState{}
+	state := &loadState{root: thread.Local(localRoot).(string)}
 	r.cache[path] = state
 	r.executing = append(r.executing, path)
 	outer := thread.Local(localFile)
@@ -127,7 +129,7 @@ func (r *run) exec(thread *starlark.Thread, path string) (starlark.StringDict, e
 	r.recordFile(path)
 	source, err := os.ReadFile(path)
 	if err != nil {
-		err = fmt.Errorf("cannot read %s: %s", path, reason(err))
+		err = fmt.Errorf("error reading file %s: %w", path, err) // Tilt's words: the OS error as Go gives it
 	} else {
 		predeclared := r.fileGlobals(path, len(r.executing) == 1)
 		state.globals, err = starlark.ExecFileOptions(fileOptions, thread, path, source, predeclared)
@@ -173,6 +175,27 @@ func (r *run) resolveLoad(thread *starlark.Thread, module string) (path string, 
 	}
 	path, err = confine(candidate, root, module)
 	return path, root, err
+}
+
+// confineToCallers is path confined to the root of the file executing now, or to the root of a
+// file whose function is on the call stack: an extension's function called later from the
+// Tiltfile reads its own repo (as it did while it loaded), and what the Tiltfile gave it from the
+// Tiltfile's directory. A path outside every one of those roots is refused with the current one's.
+func (r *run) confineToCallers(thread *starlark.Thread, path, what string) (string, error) {
+	confined, err := confine(path, thread.Local(localRoot).(string), what)
+	if err == nil {
+		return confined, nil
+	}
+	for i := 0; i < thread.CallStackDepth(); i++ {
+		state, ok := r.cache[thread.CallFrame(i).Pos.Filename()]
+		if !ok {
+			continue
+		}
+		if confined, other := confine(path, state.root, what); other == nil {
+			return confined, nil
+		}
+	}
+	return "", err
 }
 
 // fileGlobals is what a file starts with: the builtins, and as in Tilt __file__ (its path) and

@@ -21,13 +21,14 @@ var specTypes = []struct{ helper, kind, path string }{
 	{"ui_bool_input_spec", "UIButton", "inputs[].bool"},
 	{"ui_hidden_input_spec", "UIButton", "inputs[].hidden"},
 	{"ui_choice_input_spec", "UIButton", "inputs[].choice"},
+	{"ignore_def", "FileWatch", "ignores[]"},
 }
 
 // tiltOnlyV1alpha1 are Tilt's other v1alpha1 builtins: kinds and types of Tilt's own API server
 // that no CRD of this operator defines.
 var tiltOnlyV1alpha1 = []string{
-	"config_map", "config_map_disable_source", "disable_source", "exec_action", "file_watch", "forward",
-	"handler", "http_get_action", "http_header", "ignore_def", "kubernetes_apply", "kubernetes_apply_cmd",
+	"config_map", "config_map_disable_source", "disable_source", "exec_action", "forward",
+	"handler", "http_get_action", "http_header", "kubernetes_apply", "kubernetes_apply_cmd",
 	"kubernetes_discovery", "kubernetes_discovery_template_spec", "kubernetes_image_locator",
 	"kubernetes_image_object_descriptor", "kubernetes_watch_ref", "label_selector",
 	"label_selector_requirement", "object_selector", "pod_log_stream_template_spec",
