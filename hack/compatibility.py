@@ -1,35 +1,53 @@
-"""Which extensions of tilt-dev/tilt-extensions run here: writes docs/compatibility.md.
+"""Which extensions of tilt-dev/tilt-extensions run here, and how Tilt's own tests of its builtins
+fare in the Tiltfile host: writes docs/compatibility.md.
 
     .venv/bin/python hack/compatibility.py PATH-TO-A-CHECKOUT [--out docs/compatibility.md]
+    .venv/bin/python hack/compatibility.py --tilt-tests [--out docs/compatibility.md]
+
+The second form rewrites only the last section, "Tilt's own tests", and needs no checkout: it runs
+the host's Go tests that port Tilt's (``go test -json -run '^TestTilt'``) and counts, family by
+family, the cases that pass and those skipped with their reasons, against Tilt's counts in
+``hack/tilt-tests.json``.
 
 PATH is a local clone of https://github.com/tilt-dev/tilt-extensions made by hand (never committed
-here). Each extension's Tiltfile runs in the Tiltfile host exactly as an Extension object would run
-it: the checkout is the repo named ``default`` (so ``ext://`` loads resolve inside it), the root is
-the checkout, process execution is on, and the environment is this process's. Run it with
-KUBECONFIG and PATH pointing at a cluster with the CRDs (``hack/dev.sh`` prints both), as an
-operator's Tiltfiles have one: some extensions apply objects with ``tilt apply`` while they load.
-Every extension is then one of:
+here). It is copied to where the operator keeps that repo, ``tilt_modules/github.com/tilt-dev/
+tilt-extensions@HEAD`` in a scratch data dir (docs/design.md, "The data directory"), since some
+extensions find their root by walking up to ``tilt_modules``. Each extension's Tiltfile runs in the
+Tiltfile host exactly as an Extension object would run it: the copy is the repo named ``default``
+(so ``ext://`` loads resolve inside it), the root is the copy, process execution is on, and the
+environment is this process's. An extension that runs is then called: the Tiltfile in
+``hack/differential/upstream/`` named after it (``hack/differential.py`` runs the same ones in
+Tilt) calls its functions. Run it with KUBECONFIG and PATH pointing at a cluster with the CRDs
+(``hack/dev.sh`` prints both), as an operator's Tiltfiles have one: some extensions apply objects
+with ``tilt apply`` while they load. Every extension is then one of:
 
-- runs: its Tiltfile ran to the end;
+- runs: its Tiltfile ran to the end, and so did the Tiltfile calling its functions, if it has one;
 - needs Tilt's image and deploy engine: it calls one of that engine's builtins (named), which
   this operator does not run;
 - needs a program that is not installed: a ``local()`` command could not find it (named);
 - fails: anything else, with the first line of the error.
+
+Either form keeps the section between ``<!-- differential:begin -->`` and
+``<!-- differential:end -->`` as it is, at the end: ``hack/differential.py`` writes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tilt_operator.api import shipped_crds
-from tilt_operator.engine import ExtensionRoots
+from tilt_operator.engine import ExtensionRoots, RunResult
 from tilt_operator.engine.pool import run_tiltfile
 
 # The builtins of Tilt's image-build and deploy engine, as the host refuses them.
@@ -44,7 +62,10 @@ EXPLAINED = {
 }
 NOT_FOUND = re.compile(
     r"(?:sh: \d+: |bash: |env: )?'?([\w.+-]+)'?: (?:command )?not found|No local ([\w.+-]+) executable found"
+    r'|exec: "([\w.+-]+)": executable file not found'
 )
+# A download from the internet, which the machine the check runs on may not reach.
+NETWORK = re.compile(r'command "(curl|wget) [^"]*https?://')
 # The extensions that need nothing of Tilt's image-build and deploy engine: every one must run.
 ENGINE_FREE = [
     "cancel",
@@ -79,6 +100,21 @@ ENGINE_FREE = [
 ]
 # Extensions are directories with a Tiltfile at the top of the repo, and the test helpers under tests/.
 NESTED = ("tests/golang", "tests/javascript")
+# The section hack/differential.py writes, kept when the file is rewritten.
+DIFFERENTIAL_BEGIN, DIFFERENTIAL_END = "<!-- differential:begin -->", "<!-- differential:end -->"
+
+HOST = Path(__file__).resolve().parents[1] / "operator" / "tilt_operator" / "engine" / "host"
+# Tiltfiles that call an extension's functions, by extension (``tests/golang`` is ``tests_golang``),
+# and the environment variable they read the checkout's path from (for Tilt's extension_repo).
+CALLS = Path(__file__).resolve().with_name("differential") / "upstream"
+CALLS_CHECKOUT = "DIFFERENTIAL_EXTENSIONS"
+# Where the operator keeps the upstream repo, under its data dir.
+LAYOUT = Path("tilt_modules", "github.com", "tilt-dev", "tilt-extensions@HEAD")
+# Tilt's tests by family: which Go test ports each, and how many functions and cases Tilt has.
+TILT_TESTS = Path(__file__).resolve().with_name("tilt-tests.json")
+TILT_TESTS_HEADING = "## Tilt's own tests"
+# How a Go test reports t.Skip's reason: "    file_test.go:12: the reason".
+SKIP_REASON = re.compile(r"^\s+\S+_test\.go:\d+: (.+)$")
 
 
 @dataclass(frozen=True)
@@ -93,30 +129,51 @@ def extensions(checkout: Path) -> list[str]:
     return sorted(top + [name for name in NESTED if (checkout / name / "Tiltfile").is_file()])
 
 
-def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
-    tiltfile = checkout / name / "Tiltfile"
-    static = ENGINE_CALL.search(tiltfile.read_text())
-    result = run_tiltfile(
+def in_layout(checkout: Path, data_dir: Path) -> Path:
+    """A copy of ``checkout`` where the operator would keep it, in the scratch data dir ``data_dir``."""
+    copy = data_dir / LAYOUT
+    shutil.copytree(checkout, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    return copy
+
+
+def run(checkout: Path, tiltfile: Path, root: Path, crds: list[dict[str, Any]]) -> RunResult:
+    return run_tiltfile(
         tiltfile,
         crds=crds,
         timeout=60,
         memory_mb=512,
-        root=checkout,
+        root=root,
         ext_roots=ExtensionRoots.default_at(checkout),
-        env=dict(os.environ),  # the user's own command: local() runs as they do
+        env={**os.environ, CALLS_CHECKOUT: str(checkout)},  # the user's own command: local() runs as they do
         exec_enabled=True,
     )
+
+
+def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
+    tiltfile = checkout / name / "Tiltfile"
+    static = ENGINE_CALL.search(tiltfile.read_text())
+    result = run(checkout, tiltfile, checkout, crds)
+    calls = CALLS / f"{name.replace('/', '_')}.Tiltfile"
+    called = ""
+    if result.error is None and not static and calls.is_file():
+        # The calls read their data files next to them (hack/differential/files/).
+        result = run(checkout, calls, CALLS.parent, crds)
+        called = f"functions called (`{calls.relative_to(CALLS.parents[1])}`)"
     if result.error is None:
         if static:
             return Outcome(name, "needs Tilt's image and deploy engine", f"`{static.group(1)}` (in its functions)")
-        return Outcome(name, "runs", f"registers {len(result.objects)} objects" if result.objects else "")
+        registers = f"registers {len(result.objects)} objects" if result.objects else ""
+        return Outcome(name, "runs", ", ".join(filter(None, [called, registers])))
     if engine := ENGINE.search(result.error):
         return Outcome(name, "needs Tilt's image and deploy engine", f"`{engine.group(1)}`")
     if missing := NOT_FOUND.search(result.output + (result.backtrace or "")):
-        return Outcome(name, "needs a program that is not installed", f"`{missing.group(1) or missing.group(2)}`")
+        program = next(group for group in missing.groups() if group)
+        return Outcome(name, "needs a program that is not installed", f"`{program}`")
+    if download := NETWORK.search(result.error):
+        return Outcome(name, "needs the internet", f"`{download.group(1)}` of a URL, which this run could not reach")
     error = result.error.replace(str(checkout) + "/", "").replace("|", "\\|")
     because = next((f": {why}" for text, why in EXPLAINED.items() if text in error), "")
-    return Outcome(name, "fails", error + because)
+    return Outcome(name, "fails", (f"{called}: " if called else "") + error + because)
 
 
 def report(checkout: Path, outcomes: list[Outcome]) -> str:
@@ -132,8 +189,10 @@ def report(checkout: Path, outcomes: list[Outcome]) -> str:
         "# Compatibility with tilt-dev/tilt-extensions",
         "",
         f"Every extension of tilt-dev/tilt-extensions at commit `{commit or 'unknown'}`, run in the Tiltfile host",
-        "as an Extension object runs it (the checkout as the repo `default`, process execution on, a local",
-        "cluster with the CRDs for the extensions that apply objects while they load).",
+        "as an Extension object runs it (the checkout as the repo `default`, where the operator keeps it, under",
+        "`tilt_modules/`; process execution on; a local cluster with the CRDs for the extensions that apply",
+        "objects while they load), then its functions called where `hack/differential/upstream/` has a",
+        "Tiltfile calling them.",
         "Written by `hack/compatibility.py PATH-TO-A-CHECKOUT`; the checkout is made by hand and never committed.",
         "",
         "| " + " | ".join(f"{verdict}: {count}" for verdict, count in sorted(counts.items())) + " |",
@@ -151,15 +210,106 @@ def report(checkout: Path, outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def ported_tilt_tests() -> dict[str, tuple[str, str]]:
+    """Each case of Tilt's tests as ported (``TestTiltOS/TestGetenv``): its outcome (pass, fail or
+    skip) and, when skipped, why."""
+    run = subprocess.run(
+        ["go", "test", "-json", "-count=1", "-run", "^TestTilt", "."],
+        cwd=HOST,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    events = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    names = {event["Test"] for event in events if "Test" in event}
+    # A case is a sub-test with no sub-tests of its own.
+    cases = {name for name in names if "/" in name and not any(other.startswith(name + "/") for other in names)}
+    if not cases:
+        output = "".join(event.get("Output", "") for event in events) + run.stderr
+        raise SystemExit(f"go test ran no test in {HOST}:\n{output}")
+    outcomes: dict[str, tuple[str, str]] = {}
+    for event in (event for event in events if event.get("Test") in cases):
+        outcome, reason = outcomes.get(event["Test"], ("", ""))
+        if event["Action"] in ("pass", "fail", "skip"):
+            outcome = event["Action"]
+        elif event["Action"] == "output" and (said := SKIP_REASON.match(event["Output"].rstrip("\n"))):
+            reason = said.group(1)
+        outcomes[event["Test"]] = (outcome, reason)
+    return outcomes
+
+
+def tilt_tests_section() -> str:
+    """The section on Tilt's own tests, from the data file and a run of the ported tests."""
+    families = json.loads(TILT_TESTS.read_text())["families"]
+    outcomes = ported_tilt_tests()
+    rows: list[str] = []
+    skipped: dict[str, list[str]] = {}
+    for family in families:
+        mine = {name: outcome for name, outcome in outcomes.items() if name.split("/")[0] == family["test"]}
+        if len(mine) != family["cases"]:
+            raise SystemExit(f"{family['test']} has {len(mine)} cases; Tilt's {family['tilt']} has {family['cases']}")
+        count = Counter(outcome for outcome, _ in mine.values())
+        rows.append(
+            f"| {family['family']} | `{family['tilt']}` | {family['functions']} | {family['cases']} "
+            f"| {count['pass'] + count['fail']} | {count['pass']} | {count['skip']} |"
+        )
+        for name, (outcome, reason) in mine.items():
+            if outcome == "skip":
+                skipped.setdefault(reason, []).append(f"`{name.split('/', 1)[1].replace('_', ' ')}`")
+    count = Counter(outcome for outcome, _ in outcomes.values())
+    functions = sum(family["functions"] for family in families)
+    lines = [
+        TILT_TESTS_HEADING,
+        "",
+        "Tilt's own Go tests of the builtin families the host implements, ported case by case (the tests",
+        "named `TestTilt*` beside the host, in `go test ./...`): the same Tiltfiles and files, the same",
+        "expected output and errors, run through the host's own run code. A case that tests Tilt's engine,",
+        "or something the host does differently on purpose, is kept and skipped with the reason.",
+        "Written by `hack/compatibility.py` (`--tilt-tests` for this section alone) from",
+        "`hack/tilt-tests.json`.",
+        "",
+        "| family | Tilt's package | Tilt's tests | Tilt's cases | ported | passing | skipped |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        f"| all | | {functions} | {len(outcomes)} "
+        f"| {count['pass'] + count['fail']} | {count['pass']} | {count['skip']} |",
+        "",
+        "Skipped, and why:",
+        "",
+        *(f"- {reason}: {', '.join(names)}." for reason, names in sorted(skipped.items())),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def with_differential(out: Path, text: str) -> str:
+    """``text`` with the differential check's section of ``out`` (hack/differential.py writes it) at its end."""
+    old = out.read_text() if out.is_file() else ""
+    begin, end = old.find(DIFFERENTIAL_BEGIN), old.find(DIFFERENTIAL_END)
+    if not 0 <= begin < end:
+        return text
+    section = old[begin : end + len(DIFFERENTIAL_END)]
+    return text.replace(section, "").rstrip("\n") + "\n\n" + section + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path)
+    parser.add_argument("checkout", type=Path, nargs="?")
+    parser.add_argument("--tilt-tests", action="store_true", help="rewrite only the section on Tilt's own tests")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "compatibility.md")
     options = parser.parse_args(argv)
-    checkout = options.checkout.resolve()
+    if options.tilt_tests:
+        kept = options.out.read_text().partition(TILT_TESTS_HEADING)[0]
+        options.out.write_text(with_differential(options.out, kept.rstrip("\n") + "\n\n" + tilt_tests_section()))
+        return 0
+    if options.checkout is None:
+        parser.error("a checkout of tilt-dev/tilt-extensions is needed (or --tilt-tests)")
     crds = shipped_crds()
-    outcomes = [classify(checkout, name, crds) for name in extensions(checkout)]
-    options.out.write_text(report(checkout, outcomes))
+    with tempfile.TemporaryDirectory(prefix="compatibility-") as data_dir:
+        checkout = in_layout(options.checkout.resolve(), Path(data_dir))
+        outcomes = [classify(checkout, name, crds) for name in extensions(checkout)]
+    text = report(options.checkout.resolve(), outcomes) + "\n" + tilt_tests_section()
+    options.out.write_text(with_differential(options.out, text))
     for outcome in outcomes:
         print(f"{outcome.extension:24} {outcome.verdict:40} {outcome.detail}")
     return 0

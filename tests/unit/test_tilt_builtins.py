@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import eventually
 from tests.unit.test_engine import _error_at, _run
 from tilt_operator.engine import RunResult
+from tilt_operator.engine.protocol import TILT_VERSION
 from tilt_operator.processes import alive
 
 
@@ -126,10 +127,10 @@ print(str(encode_yaml_stream([{'a': 1}, {'b': 2}])).replace('\\n', ' | '))
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("decode_json('{')\n", "decode_json: unexpected EOF"),
-        ("decode_yaml(': :')\n", "decode_yaml: yaml: "),
-        ("read_json('none.json')\n", "read_json: {root}/none.json does not exist"),
-        ("encode_json(struct)\n", "encode_json: argument 'obj' cannot hold a builtin_function_or_method"),
+        ("decode_json('{')\n", "error parsing JSON: unexpected EOF"),
+        ("decode_yaml('a: [')\n", "error parsing YAML: error converting YAML to JSON: yaml: line 1: "),
+        ("read_json('none.json')\n", "open {root}/none.json: no such file or directory"),
+        ("encode_json(struct)\n", "unable to convert from starlark value, unsupported type *starlark.Builtin"),
     ],
 )
 def test_decoding_errors_say_what_failed(tmp_path: Path, source: str, message: str) -> None:
@@ -178,7 +179,8 @@ print(config.main_dir == os.getcwd(), config.tilt_subcommand, config.main_path =
     [
         ([], "{}"),
         (["--name", "n", "--verbose", "a", "b"], '{"name": "n", "verbose": True, "to-run": ["a", "b"]}'),
-        (["--name=n", "--extra", '{"k": [1]}'], '{"name": "n", "extra": {"k": [1]}}'),
+        # An object's numbers are floats, as Tilt decodes them.
+        (["--name=n", "--extra", '{"k": [1]}'], '{"name": "n", "extra": {"k": [1.0]}}'),
     ],
 )
 def test_config_parses_args_as_tilt_does(tmp_path: Path, args: list[str], printed: str) -> None:
@@ -303,7 +305,8 @@ local_resource(
     annotations = {
         "tilt.dev/resource": "Web App",
         "tilt.dev/resource-deps": "db",
-        "tilt.dev/links": '[{"name":"app","url":"http://localhost:8000"},{"url":"http://x"}]',
+        # Go's URL parser reads "localhost:" as a scheme, so Tilt adds no http:// to this one.
+        "tilt.dev/links": '[{"name":"app","url":"localhost:8000"},{"url":"http://x"}]',
         "tilt.dev/labels": "frontend",
     }
     trigger = by_name[("UIButton", "web-app.trigger")]
@@ -330,14 +333,8 @@ local_resource(
         "args": ["sh", "-c", "./serve"],
         "dir": str(tmp_path / "srv"),
         "env": ["B=2"],
-        "readinessProbe": {
-            "failureThreshold": 3,
-            "initialDelaySeconds": 0,
-            "periodSeconds": 5,
-            "successThreshold": 1,
-            "timeoutSeconds": 1,
-            "handler": {"httpGet": {"port": 8000, "path": "/health", "scheme": "http"}},
-        },
+        # Tilt's probe(): a number not given is 0, the kubelet's default, and left out as Tilt leaves it.
+        "readinessProbe": {"periodSeconds": 5, "handler": {"httpGet": {"port": 8000, "path": "/health"}}},
     }
     assert by_name[("Cmd", "db.serve")]["spec"] == {
         "args": ["./db"],
@@ -369,8 +366,16 @@ def test_trigger_modes_are_tilt_values(tmp_path: Path) -> None:
         ("local_resource('a', serve_cmd='x', dir='d')", "'dir' only affects 'cmd', not 'serve_cmd'"),
         ("local_resource('a', 'x', serve_dir='d')", "'serve_dir' specified but 'serve_cmd' is empty"),
         ("local_resource('a', 'x')\nlocal_resource('a', 'y')", 'local_resource named "a" already exists'),
-        ("local_resource('a', 'x', resource_deps=['nope'])", 'resource a: resource_deps: no resource named "nope"'),
-        ("local_resource('a', 'x', trigger_mode=1)", "for parameter trigger_mode: got int, want TriggerMode"),
+        ("local_resource('a', 'x', resource_deps=['a'])", "resource a specified a dependency on itself"),
+        (
+            "local_resource('a', 'x', resource_deps=['b'])\nlocal_resource('b', 'x', resource_deps=['a'])",
+            "cycle detected in resource dependency graph: a -> b -> a",
+        ),
+        ("local_resource('a', 'x', trigger_mode=1)", 'for parameter "trigger_mode": got int, want TriggerMode'),
+        (
+            "local_resource('a', 'x', resource_deps='b')",
+            'for parameter "resource_deps": got string, want starlark.Sequence',
+        ),
         ("local_resource('a/b', 'x')", "'a/b' cannot be a name"),
     ],
 )
@@ -378,6 +383,13 @@ def test_local_resource_refuses_what_tilt_refuses(tmp_path: Path, source: str, m
     result = _run(tmp_path, {"Tiltfile": source + "\n"})
     assert result.error is not None
     assert message in result.error
+
+
+def test_an_unknown_resource_dep_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    result = _ok(tmp_path, "local_resource('a', 'x', resource_deps=['nope'])\n")
+    assert result.warnings == ["resource a specified a dependency on unknown resource nope - dependency ignored"]
+    update = next(obj for obj in result.objects if obj["metadata"]["name"] == "a.update")
+    assert "tilt.dev/resource-deps" not in update["metadata"]["annotations"]
 
 
 def test_probe_actions_and_links_are_typed_structs(tmp_path: Path) -> None:
@@ -389,13 +401,13 @@ print(tcp_socket_action(5432))
     result = _ok(tmp_path, source)
     assert result.output.splitlines() == [
         'link(name = "n", url = "http://x")',
-        'probe(exec = exec_action(command = ["true"]), failure_threshold = 3, http_get = None, '
-        "initial_delay_secs = 0, period_secs = 10, success_threshold = 1, tcp_socket = None, timeout_secs = 1)",
-        'tcp_socket_action(host = "", port = 5432)',
+        'probe(exec = ExecAction(command = ["true"]), failure_threshold = 0, http_get = None, '
+        "initial_delay_secs = 0, period_secs = 0, success_threshold = 0, tcp_socket = None, timeout_secs = 0)",
+        'TCPSocketAction(host = "", port = 5432)',
     ]
     bad = _run(tmp_path, {"Tiltfile": "probe()\n"})
     assert bad.error is not None
-    assert bad.error.endswith("probe: exactly one of exec, http_get, or tcp_socket must be specified")
+    assert bad.error.endswith("Tiltfile:1:6: exactly one of exec, http_get, or tcp_socket must be specified")
 
 
 # v1alpha1: the kinds and their *_spec helpers, as the uibutton extension uses them.
@@ -444,7 +456,7 @@ def test_spec_helper_errors(tmp_path: Path, source: str, message: str) -> None:
 
 def test_settings_are_checked_and_recorded(tmp_path: Path) -> None:
     source = """\
-version_settings(check_updates=False, constraint='>=0.30')
+version_settings(check_updates=False, constraint='>=0.30.0')
 update_settings(max_parallel_updates=2)
 ci_settings(timeout='30m')
 analytics_settings(enable=False)
@@ -453,12 +465,23 @@ watch_settings(ignore=['*.log'])
 """
     result = _ok(tmp_path, source)
     assert result.output.splitlines()[0] == (
-        'version_settings(check_updates=False, constraint=">=0.30"): recorded; Tilt\'s settings have no effect here'
+        'version_settings(check_updates=False, constraint=">=0.30.0"): recorded; Tilt\'s settings have no effect here'
     )
     assert len(result.output.splitlines()) == 6
     bad = _run(tmp_path, {"Tiltfile": "version_settings(colour=1)\n"})
     assert bad.error is not None
     assert bad.error.endswith('version_settings: unexpected keyword argument "colour"')
+
+
+def test_version_settings_checks_the_version_tilt_version_says(tmp_path: Path) -> None:
+    """The host checks constraints against the release `tilt version` names: the two must agree."""
+    _ok(tmp_path / "same", f"version_settings(constraint='={TILT_VERSION}')\n")
+    newer = _run(tmp_path / "newer", {"Tiltfile": f"version_settings(constraint='>{TILT_VERSION}')\n"})
+    assert newer.error is not None
+    assert newer.error.endswith(
+        f"you are running Tilt version {TILT_VERSION}, which doesn't match the version constraint specified in "
+        f"your Tiltfile: '>{TILT_VERSION}'"
+    )
 
 
 @pytest.mark.parametrize("builtin", ["docker_build", "k8s_yaml", "k8s_resource", "helm", "custom_build", "kustomize"])

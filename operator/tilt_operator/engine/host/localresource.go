@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -71,19 +74,73 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 	if err != nil {
 		return nil, err
 	}
+	// Each parameter is checked as Tilt's type for it checks it, in Tilt's order and with its errors.
+	byKeyword := map[string]bool{}
+	for _, pair := range kwargs {
+		byKeyword[string(pair[0].(starlark.String))] = true
+	}
+	refused := func(parameter string, err error) error {
+		return parameterError(fn.Name(), parameter, byKeyword[parameter], err)
+	}
 	name, ok := starlark.AsString(options["name"])
 	if !ok {
-		return nil, fmt.Errorf("%s: name: value should be convertible to string, but is type %s", fn.Name(), options["name"].Type())
+		return nil, refused("name", fmt.Errorf("Value should be convertible to string, but is type %s", options["name"].Type()))
 	}
 	if _, err := objectName(name); err != nil {
 		return nil, fmt.Errorf("%s: %w", fn.Name(), err)
 	}
 	base := currentDir(thread)
 	res := &localResource{name: name, threadDir: base, autoInit: true, triggerMode: triggerModeUnset}
-	if res.update, err = localCommand(options, "cmd", "dir", "env", base); err != nil {
+	if res.deps, err = pathList(options["deps"], base); err != nil {
+		return nil, refused("deps", err)
+	}
+	if mode, given := options["trigger_mode"]; given {
+		if res.triggerMode, ok = mode.(triggerMode); !ok {
+			return nil, refused("trigger_mode", fmt.Errorf("got %s, want TriggerMode", mode.Type()))
+		}
+	}
+	resourceDeps, given := options["resource_deps"]
+	if _, ok := resourceDeps.(starlark.Sequence); given && !ok {
+		return nil, refused("resource_deps", fmt.Errorf("got %s, want starlark.Sequence", resourceDeps.Type()))
+	}
+	for _, parameter := range []string{"auto_init", "allow_parallel"} {
+		if value, given := options[parameter]; given {
+			if _, ok := value.(starlark.Bool); !ok {
+				return nil, refused(parameter, fmt.Errorf("got %s, want bool", value.Type()))
+			}
+		}
+	}
+	if autoInit, given := options["auto_init"]; given {
+		res.autoInit = bool(autoInit.(starlark.Bool))
+	}
+	if res.links, err = linkList(options["links"]); err != nil {
+		return nil, refused("links", err)
+	}
+	if res.labels, err = labelList(options["labels"]); err != nil {
+		return nil, refused("labels", err)
+	}
+	env, serveEnv := map[string]string{}, map[string]string{}
+	for parameter, into := range map[string]map[string]string{"env": env, "serve_env": serveEnv} {
+		if err := envMap(options[parameter], into); err != nil {
+			return nil, refused(parameter, err)
+		}
+	}
+	probe, hasProbe := options["readiness_probe"]
+	if probe == starlark.None {
+		hasProbe = false
+	} else if hasProbe && !isProbe(probe) {
+		return nil, refused("readiness_probe", fmt.Errorf("got %T, want Probe", probe))
+	}
+	if res.resourceDeps, err = stringSequence(resourceDeps); err != nil {
+		return nil, fmt.Errorf("%s: resource_deps: %w", fn.Name(), err)
+	}
+	if res.ignores, err = ignoreList(options["ignore"]); err != nil {
 		return nil, err
 	}
-	if res.serve, err = localCommand(options, "serve_cmd", "serve_dir", "serve_env", base); err != nil {
+	if res.update, err = localCommand(options["cmd"], options["dir"], env, base); err != nil {
+		return nil, err
+	}
+	if res.serve, err = localCommand(options["serve_cmd"], options["serve_dir"], serveEnv, base); err != nil {
 		return nil, err
 	}
 	if _, given := options["dir"]; given && res.update == nil {
@@ -98,30 +155,7 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 	if res.update == nil && res.serve == nil {
 		return nil, fmt.Errorf("local_resource must have a cmd and/or a serve_cmd, but both were empty")
 	}
-	if res.deps, err = pathList(options["deps"], base, "deps"); err != nil {
-		return nil, err
-	}
-	if res.ignores, err = stringList(options["ignore"], "ignore"); err != nil {
-		return nil, err
-	}
-	if res.resourceDeps, err = stringList(options["resource_deps"], "resource_deps"); err != nil {
-		return nil, fmt.Errorf("%s: resource_deps: %w", fn.Name(), err)
-	}
-	if mode, given := options["trigger_mode"]; given && mode != starlark.None {
-		if res.triggerMode, ok = mode.(triggerMode); !ok {
-			return nil, fmt.Errorf("%s: for parameter trigger_mode: got %s, want TriggerMode", fn.Name(), mode.Type())
-		}
-	}
-	if autoInit, given := options["auto_init"]; given {
-		res.autoInit = bool(autoInit.Truth())
-	}
-	if res.links, err = linkList(options["links"]); err != nil {
-		return nil, err
-	}
-	if res.labels, err = labelList(options["labels"]); err != nil {
-		return nil, err
-	}
-	if probe, given := options["readiness_probe"]; given && probe != starlark.None {
+	if hasProbe {
 		if res.serve == nil {
 			r.warn(fmt.Sprintf("Ignoring readiness probe for local resource %q (no serve_cmd was defined)", name))
 		} else if res.probe, err = probeSpec(probe); err != nil {
@@ -140,14 +174,37 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 	return starlark.None, nil
 }
 
-// registerLocalResources makes each local_resource into its objects, at the end of the run.
+// parameterError is go.starlark.net's wording of a parameter's refused value, which Tilt's
+// arguments get: the parameter's name is quoted when it was given by keyword.
+func parameterError(fn, parameter string, byKeyword bool, err error) error {
+	if byKeyword {
+		parameter = starlark.String(parameter).String()
+	}
+	return fmt.Errorf("%s: for parameter %s: %w", fn, parameter, err)
+}
+
+// registerLocalResources makes each local_resource into its objects, at the end of the run. As
+// Tilt does then, a resource_deps entry that names no resource is dropped with a warning, and a
+// resource that depends on itself, or a cycle of them, is an error.
 func (r *run) registerLocalResources() error {
 	for _, res := range r.localResources {
+		var known []string
 		for _, dep := range res.resourceDeps {
-			if !r.hasResource(dep) {
-				return fmt.Errorf("resource %s: resource_deps: no resource named %q", res.name, dep)
+			if dep == res.name {
+				return fmt.Errorf("resource %s specified a dependency on itself", res.name)
 			}
+			if !r.hasResource(dep) {
+				r.warn(fmt.Sprintf("resource %s specified a dependency on unknown resource %s - dependency ignored", res.name, dep))
+				continue
+			}
+			known = append(known, dep)
 		}
+		res.resourceDeps = known
+	}
+	if cycle := r.dependencyCycle(); cycle != nil {
+		return fmt.Errorf("cycle detected in resource dependency graph: %s", strings.Join(cycle, " -> "))
+	}
+	for _, res := range r.localResources {
 		objects, err := res.objects(r.defaultTriggerMode)
 		if err != nil {
 			return err
@@ -164,6 +221,43 @@ func (r *run) registerLocalResources() error {
 			if err != nil {
 				return fmt.Errorf("local_resource %s: %w", res.name, err)
 			}
+		}
+	}
+	return nil
+}
+
+// dependencyCycle is a cycle of resource_deps, from a resource back to it (nil: there is none),
+// found from the first resource declared that is in one.
+func (r *run) dependencyCycle() []string {
+	deps := map[string][]string{}
+	for _, res := range r.localResources {
+		deps[res.name] = res.resourceDeps
+	}
+	done := map[string]bool{}
+	var path []string
+	var visit func(name string) []string
+	visit = func(name string) []string {
+		for i, on := range path {
+			if on == name {
+				return append(append([]string{}, path[i:]...), name)
+			}
+		}
+		if done[name] {
+			return nil
+		}
+		path = append(path, name)
+		for _, dep := range deps[name] {
+			if cycle := visit(dep); cycle != nil {
+				return cycle
+			}
+		}
+		path = path[:len(path)-1]
+		done[name] = true
+		return nil
+	}
+	for _, res := range r.localResources {
+		if cycle := visit(res.name); cycle != nil {
+			return cycle
 		}
 	}
 	return nil
@@ -264,198 +358,323 @@ func (res *localResource) objects(defaultMode triggerMode) ([]pendingObject, err
 	return objects, nil
 }
 
-// localCommand is cmd (or serve_cmd) as Tilt reads it: a string runs through `sh -c`, a list or
-// tuple as it is, in the declaring file's directory or dir relative to it. Nil when empty.
-func localCommand(options map[string]starlark.Value, what, dirKey, envKey, base string) (*command, error) {
-	value := options[what]
-	if emptyValue(value) {
+// localCommand is cmd (or serve_cmd) as Tilt reads it: a string runs through `sh -c` (trimmed), a
+// sequence of strings as it is, in the declaring file's directory or dir relative to it, with env
+// as sorted KEY=VALUE. Nil when empty ("" or an empty sequence).
+func localCommand(value, dirValue starlark.Value, env map[string]string, base string) (*command, error) {
+	dir, err := resourceDir(dirValue, base)
+	if err != nil {
+		return nil, err
+	}
+	pairs := make([]string, 0, len(env))
+	for key, val := range env {
+		if key == "" {
+			return nil, fmt.Errorf("environment has empty key for value %q", val)
+		}
+		pairs = append(pairs, key+"="+val)
+	}
+	sort.Strings(pairs)
+	var argv []string
+	switch v := value.(type) {
+	case nil:
+		return nil, nil
+	case starlark.String:
+		if v != "" {
+			argv = []string{"sh", "-c", strings.TrimSpace(string(v))}
+		}
+	case starlark.Sequence:
+		if argv, err = stringSequence(v); err != nil {
+			return nil, fmt.Errorf("a command must be a string or a list of strings: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("a command must be a string or list of strings. found %T", v)
+	}
+	if len(argv) == 0 {
 		return nil, nil
 	}
-	argv, err := commandArgs(value, what)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := resourceDir(options[dirKey], base, dirKey)
-	if err != nil {
-		return nil, err
-	}
-	cmd := &command{args: argv, dir: dir}
-	if env, ok := options[envKey]; ok && !emptyValue(env) {
-		if cmd.env, err = envList(env, envKey); err != nil {
-			return nil, err
-		}
+	cmd := &command{args: textList(argv), dir: dir}
+	if len(pairs) > 0 {
+		cmd.env = textList(pairs)
 	}
 	return cmd, nil
 }
 
-func emptyValue(value starlark.Value) bool {
-	switch v := value.(type) {
-	case nil, starlark.NoneType:
-		return true
-	case starlark.Bool:
-		return !bool(v)
-	case starlark.String:
-		return v == ""
-	case starlark.Indexable:
-		return v.Len() == 0
-	}
-	return false
-}
-
-func commandArgs(command starlark.Value, what string) (*starlark.List, error) {
-	if text, ok := command.(starlark.String); ok {
-		return starlark.NewList([]starlark.Value{starlark.String("sh"), starlark.String("-c"), text}), nil
-	}
-	if sequence, ok := command.(starlark.Indexable); ok && sequence.Len() > 0 {
-		items := make([]starlark.Value, sequence.Len())
-		for i := range items {
-			if _, ok := sequence.Index(i).(starlark.String); !ok {
-				return nil, fmt.Errorf("local_resource: %s must be a string or a non-empty list of strings", what)
-			}
-			items[i] = sequence.Index(i)
-		}
-		return starlark.NewList(items), nil
-	}
-	return nil, fmt.Errorf("local_resource: %s must be a string or a non-empty list of strings", what)
-}
-
-func resourceDir(value starlark.Value, base, what string) (string, error) {
+// resourceDir is dir (or serve_dir) against the declaring file's directory; None is that directory.
+func resourceDir(value starlark.Value, base string) (string, error) {
 	if value == nil || value == starlark.None {
 		return base, nil
 	}
 	text, ok := value.(starlark.String)
 	if !ok {
-		return "", fmt.Errorf("local_resource: %s must be a string", what)
+		return "", fmt.Errorf("a command directory must be empty or a string: expected path | string. Actual type: %T", value)
 	}
 	return against(base, string(text)), nil
 }
 
-func envList(value starlark.Value, what string) (*starlark.List, error) {
+// envMap is env (or serve_env): None, or a dict of strings.
+func envMap(value starlark.Value, into map[string]string) error {
+	if value == nil || value == starlark.None {
+		return nil
+	}
 	dict, ok := value.(*starlark.Dict)
 	if !ok {
-		return nil, fmt.Errorf("local_resource: %s must be a dict of strings", what)
+		return fmt.Errorf("expected dict, got %T", value)
 	}
-	var pairs []starlark.Value
 	for _, item := range dict.Items() {
-		key, keyOK := item[0].(starlark.String)
-		val, valOK := item[1].(starlark.String)
-		if !keyOK || !valOK {
-			return nil, fmt.Errorf("local_resource: %s must be a dict of strings", what)
+		key, ok := starlark.AsString(item[0])
+		if !ok {
+			return fmt.Errorf("key is not a string: %T (%v)", item[0], item[0])
 		}
-		pairs = append(pairs, starlark.String(string(key)+"="+string(val)))
+		val, ok := starlark.AsString(item[1])
+		if !ok {
+			return fmt.Errorf("value is not a string: %T (%v)", item[1], item[1])
+		}
+		into[key] = val
 	}
-	return starlark.NewList(pairs), nil
+	return nil
 }
 
-// stringList is a string or a sequence of strings, as Tilt's value helpers read ignore,
-// resource_deps and labels.
-func stringList(value starlark.Value, what string) ([]string, error) {
-	switch v := value.(type) {
-	case nil, starlark.NoneType:
+// stringSequence is a sequence of strings (resource_deps, a command's argv); nil or None is none.
+func stringSequence(value starlark.Value) ([]string, error) {
+	sequence, ok := value.(starlark.Sequence)
+	if !ok || sequence.Len() == 0 {
 		return nil, nil
-	case starlark.String:
-		return []string{string(v)}, nil
-	case starlark.Iterable:
-		var items []string
-		iter := v.Iterate()
+	}
+	items := make([]string, 0, sequence.Len())
+	iter := sequence.Iterate()
+	defer iter.Done()
+	var item starlark.Value
+	for iter.Next(&item) {
+		text, ok := item.(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("'%v' is a %T, not a string", item, item)
+		}
+		items = append(items, string(text))
+	}
+	return items, nil
+}
+
+// valueOrSequence is a sequence's items, or the value alone; None is nothing.
+func valueOrSequence(value starlark.Value) []starlark.Value {
+	if sequence, ok := value.(starlark.Sequence); ok {
+		var items []starlark.Value
+		iter := sequence.Iterate()
 		defer iter.Done()
 		var item starlark.Value
 		for iter.Next(&item) {
-			text, ok := starlark.AsString(item)
-			if !ok {
-				return nil, fmt.Errorf("%s: for parameter %s: value should be a string or a list of strings, got a list with %s", "local_resource", what, item.Type())
-			}
-			items = append(items, text)
+			items = append(items, item)
 		}
-		return items, nil
+		return items
 	}
-	return nil, fmt.Errorf("local_resource: for parameter %s: value should be a string or a list of strings, got %s", what, value.Type())
+	if value == nil || value == starlark.None {
+		return nil
+	}
+	return []starlark.Value{value}
 }
 
-// pathList is deps: paths relative to the declaring file's directory, made absolute.
-func pathList(value starlark.Value, base, what string) ([]string, error) {
-	items, err := stringList(value, what)
-	for i, item := range items {
-		items[i] = against(base, item)
+// ignoreList is ignore: a string or a sequence of strings, none with a newline.
+func ignoreList(value starlark.Value) ([]string, error) {
+	var ignores []string
+	for _, item := range valueOrSequence(value) {
+		text, ok := item.(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("ignore must be a string or a sequence of strings; found a %T", item)
+		}
+		if strings.Contains(string(text), "\n") {
+			return nil, fmt.Errorf("ignore cannot contain newlines; found ignore: %q", string(text))
+		}
+		ignores = append(ignores, string(text))
 	}
-	return items, err
+	return ignores, nil
 }
 
-// linkList is links: a URL, a link(), or a list of them.
-func linkList(value starlark.Value) ([]map[string]string, error) {
+// pathList is deps: a path or a list or tuple of them, relative to the declaring file's directory,
+// made absolute.
+func pathList(value starlark.Value, base string) ([]string, error) {
+	if text, ok := starlark.AsString(value); ok {
+		return []string{against(base, text)}, nil
+	}
 	var items []starlark.Value
 	switch v := value.(type) {
 	case nil, starlark.NoneType:
 		return nil, nil
-	case *starlark.List:
-		for i := 0; i < v.Len(); i++ {
-			items = append(items, v.Index(i))
-		}
+	case *starlark.List, starlark.Tuple:
+		items = valueOrSequence(v)
 	default:
-		items = []starlark.Value{v}
+		return nil, fmt.Errorf("value should be a string or List or Tuple of strings, but is of type %s", value.Type())
 	}
+	paths := []string{}
+	for i, item := range items {
+		text, ok := starlark.AsString(item)
+		if !ok {
+			return nil, fmt.Errorf("unpacking list item at index %d: expected path | string. Actual type: %T", i, item)
+		}
+		paths = append(paths, against(base, text))
+	}
+	return paths, nil
+}
+
+// linkList is links: a URL, a link(), or a sequence of them. A URL without a scheme gets http, as
+// Tilt adds it (a scheme being what Go's URL parser finds: "localhost:8000" has one).
+func linkList(value starlark.Value) ([]map[string]string, error) {
 	links := []map[string]string{}
-	for _, item := range items {
-		if text, ok := item.(starlark.String); ok {
-			if text == "" {
-				return nil, fmt.Errorf("local_resource: links: url must not be empty")
-			}
-			links = append(links, map[string]string{"url": withScheme(string(text))})
-			continue
+	for _, item := range valueOrSequence(value) {
+		var text, name string
+		if url, ok := item.(starlark.String); ok {
+			text = string(url)
+		} else if link, ok := item.(*starlarkstruct.Struct); ok && link.Constructor() == starlark.String("link") {
+			url, _ := link.Attr("url")
+			label, _ := link.Attr("name")
+			text, _ = starlark.AsString(url)
+			name, _ = starlark.AsString(label)
+		} else {
+			return nil, fmt.Errorf("`Want a string, a link, or a sequence of these; found %v (type: %T)", item, item)
 		}
-		link, ok := item.(interface {
-			Attr(string) (starlark.Value, error)
-			Type() string
-		})
-		if !ok || item.Type() != "struct" || !strings.HasPrefix(item.String(), "link(") {
-			return nil, fmt.Errorf("local_resource: links: want a string or a link, got %s", item.Type())
+		withScheme, err := linkURL(text)
+		if err != nil {
+			return nil, fmt.Errorf("validating URL %q: %w", text, err)
 		}
-		url, _ := link.Attr("url")
-		name, _ := link.Attr("name")
-		entry := map[string]string{"url": withScheme(string(url.(starlark.String)))}
-		if text, _ := name.(starlark.String); text != "" {
-			entry["name"] = string(text)
+		entry := map[string]string{"url": withScheme}
+		if name != "" {
+			entry["name"] = name
 		}
 		links = append(links, entry)
 	}
 	return links, nil
 }
 
-// withScheme: Tilt adds http:// to a link that has no scheme.
-func withScheme(url string) string {
-	if strings.Contains(url, "://") {
-		return url
+// linkURL is a link's URL with http as its scheme when it has none.
+func linkURL(text string) (string, error) {
+	if text == "" {
+		return "", errors.New("url empty")
 	}
-	return "http://" + url
+	parsed, err := url.Parse(text)
+	if err != nil {
+		return "", err
+	}
+	if parsed.Scheme == "" {
+		parsed.Scheme = "http"
+	}
+	return parsed.String(), nil
 }
 
-// labelList is labels: a string or a list of strings, each a Kubernetes label name as Tilt checks.
+// labelList is labels: a label or a list or tuple of them, each checked as Tilt checks them (a
+// Kubernetes label key and value, without a prefix). Duplicates count once, sorted.
 func labelList(value starlark.Value) ([]string, error) {
-	labels, err := stringList(value, "labels")
-	for _, label := range labels {
-		if label == "" || len(label) > 63 || !labelName.MatchString(label) {
-			return nil, fmt.Errorf("local_resource: labels: invalid label %q: a label must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", label)
-		}
+	var items []starlark.Value
+	switch v := value.(type) {
+	case nil, starlark.NoneType:
+		return nil, nil
+	case starlark.String:
+		items = []starlark.Value{v}
+	case *starlark.List, starlark.Tuple:
+		items = valueOrSequence(v)
+	default:
+		return nil, fmt.Errorf("value should be a label or List or Tuple of labels, but is of type %s", value.Type())
 	}
-	return labels, err
+	set := map[string]bool{}
+	for _, item := range items {
+		label, ok := starlark.AsString(item)
+		if !ok {
+			return nil, fmt.Errorf("Value should be convertible to string, but is type %s", item.Type())
+		}
+		problems := labelKeyProblems(label)
+		if len(problems) == 0 {
+			problems = labelValueProblems(label)
+		}
+		if len(problems) == 0 && strings.Contains(label, "/") {
+			problems = []string{"cannot contain /"}
+		}
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("Invalid label %q: %s", label, strings.Join(problems, ", "))
+		}
+		set[label] = true
+	}
+	labels := make([]string, 0, len(set))
+	for label := range set {
+		labels = append(labels, label)
+	}
+	sort.Strings(labels)
+	return labels, nil
 }
 
-// labelName is a Kubernetes label name without its prefix, as Tilt checks labels.
-var labelName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+// Kubernetes' rules for label keys and values, with its messages, as Tilt checks labels.
+const (
+	labelFormat        = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+	labelKeyMessage    = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '" + labelFormat + "')"
+	labelValueMessage  = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(" + labelFormat + ")?')"
+	subdomainFormat    = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+	subdomainMessage   = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '" + subdomainFormat + "')"
+	labelMaxLength     = 63
+	subdomainMaxLength = 253
+)
 
-// probeSpec is a probe() as the Cmd's readinessProbe: Tilt's Probe, with its one handler.
-func probeSpec(value starlark.Value) (starlark.Value, error) {
-	probe, ok := value.(*starlarkstruct.Struct)
-	if !ok || probe.Constructor() != starlark.String("probe") {
-		return nil, fmt.Errorf("local_resource: readiness_probe: want a probe(), got %s", value.Type())
+var (
+	labelPattern     = regexp.MustCompile("^" + labelFormat + "$")
+	subdomainPattern = regexp.MustCompile("^" + subdomainFormat + "$")
+)
+
+func labelKeyProblems(key string) []string {
+	var problems []string
+	parts := strings.Split(key, "/")
+	name := parts[0]
+	switch len(parts) {
+	case 1:
+	case 2:
+		prefix := parts[0]
+		name = parts[1]
+		if prefix == "" {
+			problems = append(problems, "prefix part must be non-empty")
+		} else {
+			if len(prefix) > subdomainMaxLength {
+				problems = append(problems, fmt.Sprintf("prefix part must be no more than %d bytes", subdomainMaxLength))
+			}
+			if !subdomainPattern.MatchString(prefix) {
+				problems = append(problems, "prefix part "+subdomainMessage)
+			}
+		}
+	default:
+		return []string{"a valid label key " + labelKeyMessage + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"}
 	}
+	if name == "" {
+		problems = append(problems, "name part must be non-empty")
+	} else if len(name) > labelMaxLength {
+		problems = append(problems, fmt.Sprintf("name part must be no more than %d bytes", labelMaxLength))
+	}
+	if !labelPattern.MatchString(name) {
+		problems = append(problems, "name part "+labelKeyMessage)
+	}
+	return problems
+}
+
+func labelValueProblems(value string) []string {
+	var problems []string
+	if len(value) > labelMaxLength {
+		problems = append(problems, fmt.Sprintf("must be no more than %d bytes", labelMaxLength))
+	}
+	if value != "" && !labelPattern.MatchString(value) {
+		problems = append(problems, labelValueMessage)
+	}
+	return problems
+}
+
+func isProbe(value starlark.Value) bool {
+	probe, ok := value.(*starlarkstruct.Struct)
+	return ok && probe.Constructor() == starlark.String("probe")
+}
+
+// probeSpec is a probe() as the Cmd's readinessProbe: Tilt's Probe, with its one handler (an HTTP
+// scheme upper-cased, as Tilt's probe spec has it).
+func probeSpec(value starlark.Value) (starlark.Value, error) {
+	probe := value.(*starlarkstruct.Struct)
 	fields := map[string]starlark.Value{}
 	for attr, field := range map[string]string{
 		"initial_delay_secs": "initial_delay_seconds", "timeout_secs": "timeout_seconds",
 		"period_secs": "period_seconds", "success_threshold": "success_threshold",
 		"failure_threshold": "failure_threshold",
 	} {
-		if v, err := probe.Attr(attr); err == nil && v != starlark.None {
+		// 0 is probe()'s default and means the kubelet's: left out, as Tilt's Probe leaves it.
+		if v, err := probe.Attr(attr); err == nil && v != starlark.None && v != starlark.MakeInt(0) {
 			fields[field] = v
 		}
 	}
@@ -471,9 +690,14 @@ func probeSpec(value starlark.Value) (starlark.Value, error) {
 		}
 		spec := map[string]starlark.Value{}
 		for _, name := range actionStruct.AttrNames() {
-			if v, _ := actionStruct.Attr(name); v != starlark.None && v != starlark.String("") {
-				spec[name] = v
+			v, _ := actionStruct.Attr(name)
+			if v == starlark.None || v == starlark.String("") {
+				continue
 			}
+			if text, ok := v.(starlark.String); ok && name == "scheme" {
+				v = starlark.String(strings.ToUpper(string(text)))
+			}
+			spec[name] = v
 		}
 		handler[field] = stringDict(nil, spec)
 	}
