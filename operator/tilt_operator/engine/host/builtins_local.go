@@ -101,17 +101,27 @@ func (m *envArgument) Unpack(value starlark.Value) error {
 	return nil
 }
 
-// toHostCommand reads a command as Tilt does: a string runs through `sh -c` (an empty one is no
-// command), any sequence of strings as it is; dir is relative to the file executing now.
+// toHostCommand reads local()'s command as Tilt does, relative to the file executing now.
 func toHostCommand(thread *starlark.Thread, command, dir starlark.Value, env envArgument) (hostCommand, error) {
-	cmd := hostCommand{dir: currentDir(thread)}
+	return readCommand(command, dir, env, currentDir(thread))
+}
+
+// readCommand reads a command as Tilt does for local() and local_resource() alike: a string runs
+// through `sh -c` (an empty one is no command), any sequence of strings as it is; dir is relative
+// to base (the declaring file's directory), which it is when not given; env becomes sorted
+// KEY=VALUE.
+func readCommand(command, dir starlark.Value, env map[string]string, base string) (hostCommand, error) {
+	cmd := hostCommand{dir: base}
 	if dir != nil && dir != starlark.None {
 		text, ok := starlark.AsString(dir)
 		if !ok {
 			return cmd, fmt.Errorf("a command directory must be empty or a string: expected path | string. Actual type: %s",
 				tiltTypeName(dir))
 		}
-		cmd.dir = absPath(thread, text)
+		cmd.dir = text
+		if !filepath.IsAbs(text) {
+			cmd.dir = filepath.Join(base, text)
+		}
 	}
 	for key, value := range env {
 		if key == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -358,57 +359,21 @@ func (res *localResource) objects(defaultMode triggerMode) ([]pendingObject, err
 	return objects, nil
 }
 
-// localCommand is cmd (or serve_cmd) as Tilt reads it: a string runs through `sh -c` (trimmed), a
-// sequence of strings as it is, in the declaring file's directory or dir relative to it, with env
-// as sorted KEY=VALUE. Nil when empty ("" or an empty sequence).
+// localCommand is cmd (or serve_cmd) as Tilt reads it (readCommand, as local() reads its command),
+// its dir clean. Nil when not given or empty ("" or an empty sequence).
 func localCommand(value, dirValue starlark.Value, env map[string]string, base string) (*command, error) {
-	dir, err := resourceDir(dirValue, base)
-	if err != nil {
+	if value == nil {
+		value = starlark.String("") // not given: no command, but dir and env are still checked
+	}
+	read, err := readCommand(value, dirValue, env, base)
+	if err != nil || len(read.argv) == 0 {
 		return nil, err
 	}
-	pairs := make([]string, 0, len(env))
-	for key, val := range env {
-		if key == "" {
-			return nil, fmt.Errorf("environment has empty key for value %q", val)
-		}
-		pairs = append(pairs, key+"="+val)
-	}
-	sort.Strings(pairs)
-	var argv []string
-	switch v := value.(type) {
-	case nil:
-		return nil, nil
-	case starlark.String:
-		if v != "" {
-			argv = []string{"sh", "-c", strings.TrimSpace(string(v))}
-		}
-	case starlark.Sequence:
-		if argv, err = stringSequence(v); err != nil {
-			return nil, fmt.Errorf("a command must be a string or a list of strings: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("a command must be a string or list of strings. found %T", v)
-	}
-	if len(argv) == 0 {
-		return nil, nil
-	}
-	cmd := &command{args: textList(argv), dir: dir}
-	if len(pairs) > 0 {
-		cmd.env = textList(pairs)
+	cmd := &command{args: textList(read.argv), dir: path.Clean(read.dir)}
+	if len(read.env) > 0 {
+		cmd.env = textList(read.env)
 	}
 	return cmd, nil
-}
-
-// resourceDir is dir (or serve_dir) against the declaring file's directory; None is that directory.
-func resourceDir(value starlark.Value, base string) (string, error) {
-	if value == nil || value == starlark.None {
-		return base, nil
-	}
-	text, ok := value.(starlark.String)
-	if !ok {
-		return "", fmt.Errorf("a command directory must be empty or a string: expected path | string. Actual type: %T", value)
-	}
-	return against(base, string(text)), nil
 }
 
 // envMap is env (or serve_env): None, or a dict of strings.
@@ -434,7 +399,7 @@ func envMap(value starlark.Value, into map[string]string) error {
 	return nil
 }
 
-// stringSequence is a sequence of strings (resource_deps, a command's argv); nil or None is none.
+// stringSequence is a sequence of strings (resource_deps); nil or None is none.
 func stringSequence(value starlark.Value) ([]string, error) {
 	sequence, ok := value.(starlark.Sequence)
 	if !ok || sequence.Len() == 0 {
