@@ -13,10 +13,12 @@ from tilt_operator.api import EXTENSION
 from tilt_operator.kube import ApiError
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import (
+    StaleStatus,
     StatusWriter,
     conditions,
     desired_status,
     failed_status,
+    merged,
     status_patch,
     summarizing,
 )
@@ -190,3 +192,72 @@ def test_once_the_watch_catches_up_its_copy_is_the_current_one():
     watched = cluster.get_object("Extension", "e")
     cluster.put({**watched, "status": {"path": "/b"}})  # someone else wrote after us
     assert writer.current(cluster.get_object("Extension", "e")) == {"path": "/b"}
+
+
+def stale_writer(before: dict, theirs: dict) -> tuple[FakeCluster, StatusWriter, dict]:
+    """An Extension read with status ``before``; another writer then wrote ``theirs``."""
+    cluster = FakeCluster()
+    seen = cluster.put({"kind": "Extension", "metadata": {"name": "e"}, "spec": {}, "status": before})
+    cluster.put({**cluster.get_object("Extension", "e"), "status": theirs})
+    return cluster, StatusWriter(cluster), seen
+
+
+def test_two_writers_that_change_different_fields_both_survive():
+    """Flux's three-way merge: the stale write goes on top of the other's, which it did not see."""
+    cluster, writer, seen = stale_writer({"path": "/a", "error": "e"}, {"path": "/a", "error": "e", "note": "theirs"})
+    assert asyncio.run(writer.write(EXTENSION, seen, {"path": "/b", "error": None}))
+    assert cluster.get_object("Extension", "e")["status"] == {"path": "/b", "note": "theirs"}
+
+
+def test_a_field_both_changed_is_decided_by_the_writer_that_saw_the_latest_object():
+    """The stale writer neither overwrites nor gives up silently: it raises, and its reconcile runs
+    again against the object as it now is, which it has been given."""
+    cluster, writer, seen = stale_writer({"path": "/a"}, {"path": "/theirs"})
+    with pytest.raises(StaleStatus) as raised:
+        asyncio.run(writer.write(EXTENSION, seen, {"path": "/mine"}))
+    assert raised.value.field == "path"
+    assert cluster.get_object("Extension", "e")["status"] == {"path": "/theirs"}
+    assert writer.current(seen) == {"path": "/theirs"}, "the reconcile that runs again sees the other's write"
+
+
+def test_conditions_are_merged_by_type_each_writer_keeping_its_own():
+    before = [{"type": "Ready", "status": "False", "reason": "A"}]
+    theirs = [*before, {"type": "Audited", "status": "True", "reason": "Seen"}]
+    mine = [{"type": "Ready", "status": "True", "reason": "B"}]
+    cluster, writer, seen = stale_writer({"conditions": before}, {"conditions": theirs})
+    assert asyncio.run(writer.write(EXTENSION, seen, {"conditions": mine}))
+    assert cluster.get_object("Extension", "e")["status"]["conditions"] == [*mine, theirs[1]]
+
+
+def test_a_condition_type_both_changed_is_a_clash():
+    before = [{"type": "Ready", "status": "False", "reason": "A"}]
+    _, writer, seen = stale_writer(
+        {"conditions": before}, {"conditions": [{"type": "Ready", "status": "False", "reason": "Theirs"}]}
+    )
+    with pytest.raises(StaleStatus, match=r"conditions\[Ready\]"):
+        asyncio.run(writer.write(EXTENSION, seen, {"conditions": [{"type": "Ready", "status": "True"}]}))
+
+
+def test_nested_fields_merge_where_each_writer_changed_its_own():
+    assert merged({"t": {"a": 1, "b": 1}}, {"t": {"a": 2, "b": 1}}, {"t": {"a": 1, "b": 3}}) == {"t": {"a": 2, "b": 3}}
+    assert merged({"a": 1}, {"a": 2}, {"a": 2}) == {"a": 2}, "the same change is no clash"
+
+
+def test_a_stale_write_is_no_failure_its_reconcile_runs_again_at_once():
+    cluster, writer, seen = stale_writer({"path": "/a"}, {"path": "/theirs"})
+
+    async def reconcile(name: str) -> Result:
+        await writer.write(EXTENSION, seen, {"path": "/mine"})
+        return Result()
+
+    get = lambda name: cluster.get_object("Extension", name)  # noqa: E731
+    summarized = summarizing(EXTENSION, reconcile, writer=writer, get=get)
+    assert asyncio.run(summarized("e")) == Result(requeue_after=0.0)
+    assert cluster.get_object("Extension", "e")["status"] == {"path": "/theirs"}, "no failed status written"
+
+
+def test_a_failed_status_says_not_ready_in_the_kinds_own_field_too():
+    status = failed_status({"ready": True, "running": {"pid": 1}}, RuntimeError("boom"))
+    assert status["ready"] is False
+    assert status["conditions"][0]["status"] == "False"
+    assert "ready" not in failed_status({"path": "/a"}, RuntimeError("boom"))

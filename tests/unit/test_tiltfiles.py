@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tilt_operator import reasons
 from tilt_operator.reconcilers import runrecords
 from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords
-from tilt_operator.reconcilers.tiltfile import due_reasons
+from tilt_operator.reconcilers.tiltfile import Run, due_reasons, finished_status
 
 T0, T1, T2 = "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:02.000000Z"
 
@@ -87,3 +88,26 @@ def test_records_round_trip_and_survive_garbage(tmp_path: Path):
     assert records.load("uid") == rec
     (tmp_path / "records" / "uid.json").write_text("{not json")
     assert records.load("uid") is None
+
+
+def _finished(**changes: object) -> dict:
+    run = Run("u", 1, ["initial"], None, queued_at="2026-12-05T10:00:00.000000Z")
+    for key, value in changes.items():
+        setattr(run, key, value)
+    run.finish(str(changes.get("error", "")) or None)
+    return finished_status(run, {}, {"metadata": {"name": "t", "generation": 1}})
+
+
+def test_a_run_whose_code_fails_is_stalled_one_the_infrastructure_failed_is_retried():
+    """kstatus as written: Stalled only where no retry helps."""
+    code = _finished(error="Tiltfile:1:1: boom")
+    assert [(c["type"], c["reason"]) for c in code["conditions"]] == [
+        ("Ready", reasons.RUN_FAILED),
+        ("Stalled", reasons.RUN_FAILED),
+    ]
+    infrastructure = _finished(error="internal error: 503", failure=RuntimeError("503"))
+    assert [(c["type"], c["reason"]) for c in infrastructure["conditions"]] == [
+        ("Ready", reasons.RECONCILE_FAILED),
+        ("Reconciling", reasons.PROGRESSING_WITH_RETRY),
+    ]
+    assert infrastructure["conditions"][0]["message"] == "reconcile failed, retrying: 503"

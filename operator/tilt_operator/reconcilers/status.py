@@ -5,9 +5,11 @@ Each reconciler computes the whole status it wants with a pure function that end
 ``observedGeneration`` and the conditions are built: Ready, and kstatus's Reconciling or Stalled
 when the Ready reason says so (``reasons.RECONCILING``, ``reasons.STALLED``). A reconcile that
 raises ends in :func:`failed_status` instead (the Controller writes it), so the status never
-hides a failure. :class:`StatusWriter` then patches only what differs from the status as it now
-is, with the resourceVersion it diffed against as a precondition: a reconcile that changes nothing
-writes nothing, a steady state keeps its resourceVersion, and no write is lost to another.
+hides a failure. :class:`StatusWriter` then patches only what differs from the status as read,
+with that resourceVersion as a precondition: a reconcile that changes nothing writes nothing, and a
+steady state keeps its resourceVersion. On a conflict it merges its change onto what another
+writer wrote (three-way, conditions by type), or, where both changed the same field, runs the
+reconcile again against the fresh object: no write is lost to another (docs/design.md, "Status").
 """
 
 from __future__ import annotations
@@ -115,11 +117,13 @@ def desired_status(
     reason: str,
     message: str,
     generation: int | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """A kind's own status fields with ``observedGeneration`` and the conditions: the one place both are built.
 
     ``generation`` is the spec the status answers for: ``obj``'s own unless given (a Tiltfile run
-    answers for the spec it ran, which may have changed since it started).
+    answers for the spec it ran, which may have changed since it started). ``progress`` is
+    kstatus's condition when the Ready reason alone does not say it (:func:`retrying`).
     """
     observed = obj["metadata"].get("generation") if generation is None else generation
     return {
@@ -131,7 +135,7 @@ def desired_status(
             message=message,
             generation=observed,
             previous=current.get("conditions"),
-            progress=progress_of(reason, message),
+            progress=progress or progress_of(reason, message),
         ),
     }
 
@@ -154,20 +158,29 @@ def in_progress_status(fields: Mapping[str, Any], *, current: Mapping[str, Any],
     }
 
 
+def retrying(error: BaseException | str) -> tuple[str, Progress]:
+    """What a failure the queue retries says: its Ready message, and kstatus's Reconciling
+    (``ProgressingWithRetry``), never Stalled: a retry may well fix it."""
+    text = error if isinstance(error, str) else str(error) or type(error).__name__
+    message = f"reconcile failed, retrying: {clip(text, _FAILURE_LIMIT)}"
+    return message, (CONDITION_RECONCILING, reasons.PROGRESSING_WITH_RETRY, message)
+
+
 def failed_status(current: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
     """The status after a reconcile that raised: what it said before, Ready False and Reconciling
     (the queue retries it), each with the error, so ``kubectl get`` and ``kubectl wait`` never show
-    a stale truth."""
-    message = f"reconcile failed, retrying: {clip(str(error) or type(error).__name__, _FAILURE_LIMIT)}"
+    a stale truth. A kind's own ``ready`` field (a Cmd's) agrees with the Ready condition."""
+    message, progress = retrying(error)
     return {
         **current,
+        **({"ready": False} if "ready" in current else {}),
         "conditions": conditions(
             ready=False,
             reason=reasons.RECONCILE_FAILED,
             message=message,
             generation=current.get("observedGeneration"),
             previous=current.get("conditions"),
-            progress=(CONDITION_RECONCILING, reasons.PROGRESSING_WITH_RETRY, message),
+            progress=progress,
         ),
     }
 
@@ -195,21 +208,88 @@ def _revision(obj: Mapping[str, Any]) -> int:
         return -1
 
 
+class StaleStatus(Exception):
+    """Another writer changed a field this write changes too, since the object it was computed from.
+
+    Neither overwrites the other unseen: the one that saw the latest object decides, and the
+    stale reconcile runs again against the object as it now is (:func:`summarizing` queues it).
+    """
+
+    def __init__(self, kind: str, name: str, field: str) -> None:
+        super().__init__(f"{kind} {name}: status.{field} was changed by another writer; reconciling again")
+        self.field = field
+
+
+class _Clash(Exception):
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+_CONDITIONS = "conditions"
+
+
+def merged(before: Any, mine: Any, theirs: Any, field: str = "") -> Any:
+    """The three-way merge of this writer's change (``before`` → ``mine``) onto another's (``before`` → ``theirs``).
+
+    What only one side changed is taken from that side; maps are merged key by key, and the
+    conditions by type, so each writer's own condition types are kept. A value both changed to
+    different things is a clash (:class:`_Clash`, naming the field): nothing decides it but a
+    reconcile that has seen the other change.
+    """
+    if mine == before or theirs == mine:
+        return theirs
+    if theirs == before:
+        return mine
+    if field == _CONDITIONS and all(isinstance(v, list | None) for v in (before, mine, theirs)):
+        return _merged_conditions(before or [], mine or [], theirs or [])
+    if isinstance(before, Mapping | None) and isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+        before = before or {}
+        result = {}
+        for key in dict.fromkeys([*mine, *theirs, *before]):
+            value = merged(before.get(key), mine.get(key), theirs.get(key), f"{field}.{key}" if field else key)
+            if value is not None:
+                result[key] = value
+        return result
+    raise _Clash(field)
+
+
+def _merged_conditions(before: list[Any], mine: list[Any], theirs: list[Any]) -> list[Any]:
+    by_type = [{c.get("type"): c for c in side} for side in (before, mine, theirs)]
+    order = [*by_type[1], *(t for t in by_type[2] if t not in by_type[1])]
+    result = []
+    for kind in order:
+        old, ours, other = (side.get(kind) for side in by_type)
+        if ours == old or other == ours:
+            chosen = other
+        elif other == old:
+            chosen = ours
+        else:
+            raise _Clash(f"conditions[{kind}]")
+        if chosen is not None:
+            result.append(chosen)
+    return result
+
+
 # How many times a write is tried again after a conflict (someone wrote in between).
 _CONFLICT_ATTEMPTS = 5
 _CONFLICT = 409
 
 
 class StatusWriter:
-    """The one way status reaches the API server.
+    """The one way status reaches the API server, as Flux's patch helper writes it.
 
     The watch delivers an object some milliseconds after a write, so the writer remembers the
     object each of its writes returned and treats the newer of the two (by resourceVersion) as
-    the status that is: a diff against a lagging copy would skip a change that is still needed.
+    the object as read: a diff against a lagging copy would skip a change that is still needed.
 
-    Every patch carries that object's resourceVersion as a precondition, so nothing written in
-    between (by another writer, a click, a spec change) is overwritten unseen: on a conflict the
-    writer reads the object again and patches the difference to what it now is.
+    A write is the patch from the status as read to the desired one, with that object's
+    resourceVersion as a precondition, so nothing written in between (by a click, a user, another
+    writer) is overwritten unseen. On a conflict (409) the writer reads the object again and makes
+    a three-way merge (:func:`merged`): its own changes go on top of the other's, fields and
+    condition types the other changed are kept. Where both changed the same field, the write
+    raises :class:`StaleStatus` and the reconcile runs again against the fresh object: the writer
+    that saw the latest object decides, the stale one recomputes, and no write is lost.
     """
 
     def __init__(self, client: Client) -> None:
@@ -231,11 +311,15 @@ class StatusWriter:
         return self._base(obj).get("status") or {}
 
     async def write(self, kind: Kind, obj: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-        """Patch the difference between the current status of ``obj`` and ``desired``; whether anything changed."""
+        """Patch the status of ``obj`` from what it is to ``desired``; whether anything changed.
+
+        Raises :class:`StaleStatus` when another writer changed a field this write changes too.
+        """
         name, uid = obj["metadata"]["name"], obj["metadata"].get("uid", "")
         base = self._base(obj)
+        before, target = base.get("status") or {}, dict(desired)
         for attempt in range(_CONFLICT_ATTEMPTS):
-            changes = status_patch(base.get("status") or {}, desired)
+            changes = status_patch(base.get("status") or {}, target)
             if not changes:
                 return attempt > 0
             version = (base.get("metadata") or {}).get("resourceVersion")
@@ -248,7 +332,11 @@ class StatusWriter:
                 if fresh is None or fresh["metadata"].get("uid") != uid:
                     self._written.pop(uid, None)
                     return False
-                base = fresh
+                self._written[uid] = base = fresh  # what the reconcile reads if it has to run again
+                try:
+                    target = merged(before, desired, fresh.get("status") or {})
+                except _Clash as clash:
+                    raise StaleStatus(kind.kind, name, clash.field) from None
                 continue
             if updated is None:
                 self._written.pop(uid, None)
@@ -268,14 +356,19 @@ def summarizing(
     """``reconcile``, with the deferred summary of Flux's reconcilers: whatever happens in it, the
     object's status says. A reconcile that raises leaves :func:`failed_status` behind (Ready False,
     ``ReconcileFailed``, Reconciling while the queue retries), then the error goes on to the queue's
-    backoff; the next reconcile that gets through writes the status it computes, as always.
-    ``get`` finds the object in the cache."""
+    backoff; the next reconcile that gets through writes the status it computes, as always. A
+    write that met another writer's change of the same field (:class:`StaleStatus`) is no
+    failure: the reconcile runs again at once. ``get`` finds the object in the cache."""
 
     async def summarized(name: str) -> Result | None:
         try:
             return await reconcile(name)
         except (asyncio.CancelledError, Fenced):
             raise
+        except StaleStatus as stale:
+            # Not a failure: another writer was first, and this reconcile runs again on what it wrote.
+            logger.debug("%s", stale)
+            return Result(requeue_after=0.0)
         except Exception as error:
             obj = get(name)
             if obj is not None and not obj["metadata"].get("deletionTimestamp"):

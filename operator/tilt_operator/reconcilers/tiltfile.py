@@ -43,7 +43,13 @@ from tilt_operator.reconcilers.owned import ApplyError, Owned
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecord, RunRecords, changed_files, signatures
-from tilt_operator.reconcilers.status import StatusWriter, desired_status, in_progress_status, only_state
+from tilt_operator.reconcilers.status import (
+    StatusWriter,
+    desired_status,
+    in_progress_status,
+    only_state,
+    retrying,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +171,19 @@ def finished_status(run: Run, current: Mapping[str, Any], obj: Mapping[str, Any]
         )
     started = run.started_at or run.queued_at
     fields = terminated_status(run.reasons, run.error, started, run.finished_at, run.warning_count)
+    if run.failure is not None:
+        # The operator's infrastructure failed the run, not its code: retried, so Reconciling.
+        message, progress = retrying(run.failure)
+        return desired_status(
+            fields,
+            obj=obj,
+            current=current,
+            ready=False,
+            reason=reasons.RECONCILE_FAILED,
+            message=message,
+            generation=run.generation,
+            progress=progress,
+        )
     message = run.error or f"registered {run.registered} objects"
     # The run answers for the spec it ran, which may have changed since it started.
     return desired_status(
@@ -263,8 +282,10 @@ class TiltfileReconciler:
 
         A run that failed for the operator's own reasons leaves no record, so it runs again.
         """
-        del self._runs[name]
+        # Written before the run is forgotten: a write that meets another writer's change
+        # (StaleStatus) leaves the run here for the reconcile that follows at once.
         await self._writer.write(TILTFILE, obj, finished_status(run, self._writer.current(obj), obj))
+        del self._runs[name]
         key = Key(TILTFILE.plural, name, run.uid)
         if run.waiting is not None:
             self._logs.append(
@@ -345,7 +366,7 @@ class TiltfileReconciler:
 
     def _repo_ready(self, name: str) -> bool:
         repo = self._cache.get(EXTENSION_REPO, name)
-        return repo is not None and RepoView.from_object(repo).ready
+        return repo is not None and RepoView.from_object(repo).serving
 
     def _ext_roots(self) -> ExtensionRoots:
         """Every ExtensionRepo as load('ext://…') sees it; the host resolves a load as Tilt does."""
