@@ -7,6 +7,7 @@ from pathlib import Path
 from tilt_operator import reasons
 from tilt_operator.reconcilers import extension as extensions
 from tilt_operator.reconcilers.extension import RepoView
+from tilt_operator.reconcilers.status import desired_status, failed_status, in_progress_status
 
 
 def view(path: Path | None, *, ready: bool = True, error: str | None = None, commit: str | None = None) -> RepoView:
@@ -49,3 +50,44 @@ def test_the_owned_tiltfile_is_labelled_owned_and_carries_path_and_args():
         }
     ]
     assert tiltfile["spec"] == {"path": "/repo/e/Tiltfile", "args": ["a"], "labels": {"tilt.dev/extension": "e"}}
+
+
+def repo_object(status: dict, url: str = "https://h/r") -> dict:
+    return {"metadata": {"name": "r"}, "spec": {"url": url}, "status": status}
+
+
+def test_a_repo_serves_its_last_good_checkout_through_a_failed_reconcile():
+    """Ready False after a reconcile that raised (or a failed fetch) stops nothing: the checkout is there."""
+    status = failed_status({"path": "/c", "url": "https://h/r", "observedGeneration": 1}, RuntimeError("409"))
+    served = RepoView.from_object(repo_object(status))
+    assert served.serving
+    assert served.extensions_dir == Path("/c")
+
+
+def test_a_checkout_of_another_url_is_not_served_and_the_failure_is_the_reason():
+    status = failed_status({"path": "/c", "url": "https://h/old", "observedGeneration": 1}, RuntimeError("boom"))
+    served = RepoView.from_object(repo_object(status, url="https://h/new"))
+    assert not served.serving
+    outcome = extensions.resolve_extension({"repoName": "r", "repoPath": "x"}, served)
+    assert outcome.reason == reasons.REPO_NOT_READY
+    assert "reconcile failed, retrying: boom" in outcome.message
+
+
+def tiltfile(status: dict) -> dict:
+    return {"metadata": {"name": "t", "generation": 1}, "status": status}
+
+
+def test_a_rerun_is_reconciling_not_stalled_and_keeps_what_the_last_run_said():
+    obj = {"metadata": {"name": "t", "generation": 1}}
+    failed = desired_status({}, obj=obj, current={}, ready=False, reason=reasons.RUN_FAILED, message="boom")
+    rerun = in_progress_status({"running": {}}, current={**failed, "terminated": {"error": "boom"}}, message="running")
+    ready, reason, message, error = extensions.run_readiness(tiltfile(rerun))
+    assert (ready, reason, error) == (False, reasons.TILTFILE_PENDING, "tiltfile: boom")
+    assert reason in reasons.RECONCILING
+    assert reason not in reasons.STALLED
+    assert message == "Tiltfile t: running"
+    succeeded = desired_status({}, obj=obj, current={}, ready=True, reason=reasons.RUN_SUCCEEDED, message="ok")
+    assert extensions.run_readiness(tiltfile(in_progress_status({}, current=succeeded, message="running")))[:2] == (
+        True,
+        reasons.TILTFILE_PENDING,
+    ), "a working extension stays Ready while it runs again"

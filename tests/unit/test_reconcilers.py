@@ -19,7 +19,7 @@ import yaml
 
 from tests.unit.fakes import FakeCluster
 from tilt_operator import reasons, timestamps
-from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION, shipped_crds
+from tilt_operator.api import ANNOTATION_REQUESTED_AT, CMD, EXTENSION, EXTENSION_REPO, shipped_crds
 from tilt_operator.config import Settings
 from tilt_operator.engine.pool import WorkerPool
 from tilt_operator.gitstore.credentials import Credentials
@@ -36,7 +36,7 @@ from tilt_operator.reconcilers.identities import Identities
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.relations import Relations
 from tilt_operator.reconcilers.runrecords import RunRecords
-from tilt_operator.reconcilers.status import StatusWriter
+from tilt_operator.reconcilers.status import StatusWriter, failed_status
 from tilt_operator.reconcilers.tiltfile import TiltfileReconciler
 
 T = TypeVar("T")
@@ -148,6 +148,21 @@ def test_a_repo_whose_checkout_moved_says_where_it_is_now_whatever_its_interval(
     run(reconcile("r"))
     assert store.syncs == 2
     assert status_of(cluster, "ExtensionRepo", "r")["path"] == str(tmp_path / "tilt_modules")
+
+
+def test_a_repo_whose_reconcile_raised_is_fetched_on_the_retry_not_after_its_interval(tmp_path: Path):
+    """The raise came after the fetch stamp was touched: the queue's backoff brings the repo back,
+    and it must not wait its whole interval with a false status."""
+    cluster = FakeCluster(repo("r", "https://example.com/r", interval="1h"))
+    store = FakeStore(tmp_path)
+    reconcile = repos(cluster, store, tmp_path)
+    run(reconcile("r"))
+    obj = cluster.get_object("ExtensionRepo", "r")
+    run(StatusWriter(cluster).write(EXTENSION_REPO, obj, failed_status(obj["status"], RuntimeError("scan"))))
+    store.since = 1.0
+    run(reconcile("r"))
+    assert store.syncs == 2
+    assert ready(cluster.get_object("ExtensionRepo", "r")) == ("True", reasons.CHECKOUT_READY)
 
 
 def _b64(text: str) -> str:

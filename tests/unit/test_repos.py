@@ -167,3 +167,40 @@ def test_every_catalogue_field_is_cleared_when_nothing_is_served():
         repos.RepoOutcome({"error": "x"}), {"metadata": {"generation": 1}}, {"extensionCount": 3}, None
     )
     assert (status["extensions"], status["extensionCount"], status["extensionsNote"]) == (None, None, None)
+
+
+def _repo(url: str) -> dict:
+    return {"metadata": {"generation": 2}, "spec": {"url": url}}
+
+
+SERVED = {"path": "/data/tilt_modules/h/r@main", "url": "https://h/r", "checkoutRef": "c" * 40, "extensionCount": 2}
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        repos.RepoOutcome({"error": "fetch: refused"}, reason=reasons.FETCH_FAILED, retry=True),
+        repos.RepoOutcome({"error": "fetch: denied"}, reason=reasons.AUTHENTICATION_FAILED),
+        repos.RepoOutcome({"error": "invalid ref"}, reason=reasons.REF_INVALID),
+        repos.RepoOutcome({"error": "no Secret"}, reason=reasons.SECRET_NOT_FOUND),
+    ],
+    ids=["fetch", "authentication", "new-ref", "secret"],
+)
+def test_a_failure_of_the_same_url_keeps_the_checkout_it_served(outcome: repos.RepoOutcome):
+    """Flux's consumers key on the artifact: what the repo served stays served, Ready says what failed."""
+    status = repos.repo_status(outcome, _repo("https://h/r"), {**SERVED, "observedGeneration": 1}, None)
+    assert {key: status[key] for key in SERVED} == SERVED
+    assert status["error"] == outcome.fields["error"]
+    assert status["conditions"][0]["status"] == "False"
+
+
+def test_a_changed_url_or_a_spec_that_cannot_work_serves_nothing():
+    failed = repos.RepoOutcome({"error": "fetch: refused"}, reason=reasons.FETCH_FAILED, retry=True)
+    assert repos.repo_status(failed, _repo("https://h/other"), SERVED, None)["path"] is None
+    invalid = repos.RepoOutcome({"error": "not allowed"}, reason=reasons.URL_NOT_ALLOWED)
+    assert repos.repo_status(invalid, _repo("https://h/r"), SERVED, None)["path"] is None
+
+
+def test_a_checkout_says_which_url_it_was_made_from(tmp_path: Path):
+    outcome = repos.reconcile_repo({"url": f"file://{tmp_path}"}, FakeStore(), file_roots=(tmp_path,))
+    assert outcome.fields["url"] == f"file://{tmp_path}"

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from tilt_operator import reasons
-from tilt_operator.api import API_VERSION, CONDITION_READY, EXTENSION, EXTENSION_REPO, LABEL_EXTENSION, TILTFILE
+from tilt_operator.api import (
+    API_VERSION,
+    CONDITION_READY,
+    CONDITION_RECONCILING,
+    EXTENSION,
+    EXTENSION_REPO,
+    LABEL_EXTENSION,
+    TILTFILE,
+)
 from tilt_operator.messages import clip
 from tilt_operator.owners import controlled_by, controller_reference, loaded, sharing_owners
 from tilt_operator.paths import PathError, resolve_tiltfile
@@ -37,10 +45,16 @@ FIELD_MANAGER = "tilt-operator-extension"
 
 @dataclass(frozen=True)
 class RepoView:
-    """The parts of an ExtensionRepo an Extension (and its Tiltfile's loads) depend on."""
+    """The parts of an ExtensionRepo an Extension (and its Tiltfile's loads) depend on.
+
+    Consumers key on the repo's checkout, not on its Ready condition, as Flux's do on an artifact:
+    a repo serves its last good checkout (``status.path``) through a failed reconcile or fetch,
+    and only a checkout of another URL (``status.url``; the spec's changed) is not served.
+    """
 
     name: str
-    ready: bool
+    # Whether it serves a checkout of its spec's URL (:meth:`from_object`).
+    serving: bool
     path: str | None
     git_subpath: str
     checkout_ref: str | None
@@ -53,14 +67,14 @@ class RepoView:
     def from_object(cls, obj: Mapping[str, Any]) -> RepoView:
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         conditions = status.get("conditions") or []
-        ready = any(c.get("type") == CONDITION_READY and c.get("status") == "True" for c in conditions)
+        served = status.get("url")
         return cls(
             name=obj["metadata"]["name"],
-            ready=ready and bool(status.get("path")),
+            serving=bool(status.get("path")) and served in (None, spec.get("url")),
             path=status.get("path"),
             git_subpath=spec.get("gitSubpath") or "",
             checkout_ref=status.get("checkoutRef"),
-            error=status.get("error"),
+            error=status.get("error") or _ready_message(conditions),
             load_host=spec.get("loadHost") or "",
             settled=bool(conditions),
         )
@@ -68,7 +82,13 @@ class RepoView:
     @property
     def extensions_dir(self) -> Path | None:
         """Where this repo's extensions live: its checkout joined with its gitSubpath."""
-        return Path(self.path) / self.git_subpath if self.ready and self.path else None
+        return Path(self.path) / self.git_subpath if self.serving and self.path else None
+
+
+def _ready_message(conditions: list[Mapping[str, Any]]) -> str | None:
+    """Why a repo is not Ready, when its status has no error of its own (a reconcile that raised)."""
+    ready = next((c for c in conditions if c.get("type") == CONDITION_READY), None)
+    return str(ready.get("message")) if ready is not None and ready.get("status") != "True" else None
 
 
 @dataclass(frozen=True)
@@ -87,7 +107,7 @@ def resolve_extension(spec: Mapping[str, Any], repo: RepoView | None) -> Extensi
     repo_name = clip(spec.get("repoName", ""))
     if repo is None:
         return ExtensionOutcome(None, reasons.REPO_NOT_FOUND, f"extension repo not found: {repo_name}")
-    if not repo.ready or repo.path is None:
+    if not repo.serving or repo.path is None:
         detail = f" ({repo.error})" if repo.error else ""
         return ExtensionOutcome(None, reasons.REPO_NOT_READY, f"extension repo not ready: {repo_name}{detail}")
     try:
@@ -145,15 +165,27 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
     generation = tiltfile["metadata"].get("generation")
     if condition is None or condition.get("observedGeneration") != generation:
         return False, reasons.TILTFILE_PENDING, f"waiting for Tiltfile {name} to run", None
-    if condition.get("status") == "True":
-        return True, reasons.TILTFILE_SUCCEEDED, f"Tiltfile {name}: {condition.get('message', '')}", None
+    succeeded = condition.get("status") == "True"
     if condition.get("reason") == reasons.SERVICE_ACCOUNT_NOT_FOUND:
         message = str(condition.get("message", ""))
         return False, reasons.SERVICE_ACCOUNT_NOT_FOUND, message, message
-    if condition.get("reason") in reasons.RECONCILING:
-        # Not a failure: the run waits (for the repo of an extension it loads) and goes on by itself.
-        return False, reasons.TILTFILE_PENDING, f"Tiltfile {name}: {condition.get('message', '')}", None
-    error = (status.get("terminated") or {}).get("error") or condition.get("message") or "the run failed"
+    # What the last run that ended failed with (a run in flight keeps it in Ready's message).
+    last = (status.get("terminated") or {}).get("error") or (
+        condition.get("message") if condition.get("reason") == reasons.RUN_FAILED else None
+    )
+    error = None if succeeded else last
+    progress = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == CONDITION_RECONCILING and c["status"] == "True"),
+        condition if condition.get("reason") in reasons.RECONCILING else None,
+    )
+    if progress is not None:
+        # Not a failure, and no longer what the last run said: a run in flight, a wait for the repo
+        # of an extension it loads, a retry. Ready stays as the last run left it.
+        message = f"Tiltfile {name}: {progress.get('message', '')}"
+        return succeeded, reasons.TILTFILE_PENDING, message, f"tiltfile: {error}" if error else None
+    if succeeded:
+        return True, reasons.TILTFILE_SUCCEEDED, f"Tiltfile {name}: {condition.get('message', '')}", None
+    error = error or condition.get("message") or "the run failed"
     return False, reasons.TILTFILE_FAILED, f"tiltfile: {error}", f"tiltfile: {error}"
 
 

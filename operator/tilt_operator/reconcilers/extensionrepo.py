@@ -37,7 +37,7 @@ from tilt_operator.gitstore.urls import InvalidRef, InvalidRepoURL, parse_repo_u
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
-from tilt_operator.reconcilers.status import StatusWriter, desired_status
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, ready_of
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def _served(checkout: Checkout, spec: Mapping[str, Any], known: Mapping[str, Any
     )
     return {
         "path": str(checkout.path),
+        "url": spec.get("url", ""),
         "checkoutRef": checkout.commit,
         "lastFetchedAt": timestamps.from_epoch(checkout.path.stat().st_mtime),
         **listed,
@@ -184,6 +185,7 @@ def _directory(spec: Mapping[str, Any], path: Path | None, file_roots: Sequence[
     # A directory in place can change at any time: its catalogue is scanned on every reconcile.
     fields = {
         "path": str(path),
+        "url": spec.get("url", ""),
         "lastFetchedAt": timestamps.from_epoch(path.stat().st_mtime),
         **catalogue.scan(path).status(),
     }
@@ -203,20 +205,33 @@ def _fetch_failed(
     )
 
 
+# The fields that describe the checkout a repo serves: Flux's artifact.
+ARTIFACT = ("path", "url", "checkoutRef", "lastFetchedAt", "extensions", "extensionCount", "extensionsNote")
+# Failures that make the checkout a repo served unusable: a URL that cannot be, or may no longer be,
+# used, a spec that cannot work. Any other failure (a fetch, a Secret, a ref, a reconcile that
+# raised) leaves the last good checkout served, as Flux keeps a source's artifact.
+_INVALIDATING = frozenset({reasons.URL_INVALID, reasons.URL_NOT_ALLOWED, reasons.SPEC_INVALID})
+
+
 def repo_status(
     outcome: RepoOutcome, obj: Mapping[str, Any], current: Mapping[str, Any], requested_at: str | None
 ) -> dict[str, Any]:
-    """The whole status of a repo after ``outcome``: every field the outcome does not set is cleared."""
+    """The whole status of a repo after ``outcome``: every field the outcome does not set is cleared,
+    but the checkout served so far (:data:`ARTIFACT`), which a failure of the same URL keeps."""
+    kept = (
+        {key: current.get(key) for key in ARTIFACT}
+        if "path" not in outcome.fields
+        and outcome.reason not in _INVALIDATING
+        and current.get("path")
+        and current.get("url") == obj["spec"].get("url")
+        else {}
+    )
     fields = {
-        "path": None,
-        "checkoutRef": None,
-        "lastFetchedAt": None,
+        **dict.fromkeys(ARTIFACT),
         "error": None,
         "staleReason": None,
         "lastHandledRequest": requested_at,
-        "extensions": None,
-        "extensionCount": None,
-        "extensionsNote": None,
+        **kept,
         **outcome.fields,
     }
     return desired_status(
@@ -234,8 +249,11 @@ def seconds_until_fetch(
     """
     metadata = obj["metadata"]
     requested = (metadata.get("annotations") or {}).get(ANNOTATION_REQUESTED_AT)
+    ready = ready_of(current)
     due_now = (
         current.get("observedGeneration") != metadata.get("generation")
+        # A reconcile that raised is retried with the queue's backoff, not after the interval.
+        or (ready is not None and ready.get("reason") == reasons.RECONCILE_FAILED)
         or requested != current.get("lastHandledRequest")
         or not current.get("checkoutRef")
         or current.get("path") != checkout
