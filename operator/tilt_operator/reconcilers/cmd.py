@@ -3,8 +3,9 @@
 Tilt's rules (:func:`start_reason`): a Cmd without ``startOn`` runs as soon as it exists (and
 again after an operator restart, since its process died with the operator); one with ``startOn``
 waits for a click on one of its buttons after ``startAfter``; a click on a ``restartOn`` button,
-an event of a ``restartOn`` FileWatch, or a new spec, restarts it. A process that ends is not
-started again until one of those happens.
+an event of a ``restartOn`` FileWatch, or a new spec, restarts it (a new spec of a ``startOn`` Cmd
+stops its process, and the Cmd waits for a click again). A process that ends is not started again
+until one of those happens.
 
 What ``local_resource`` adds (docs/design.md, "local_resource"): a Cmd annotated
 ``tilt.dev/start-after`` (a serve_cmd) starts once that Cmd (its update) has succeeded, and again
@@ -93,8 +94,8 @@ def start_reason(
         return f"{succeeded[0]} succeeded"
     if not start_on:
         return None if last_started else "created"
-    # A new spec waits for a new click, as a new Cmd would: only startAfter counts then.
-    since = [start_on.get("startAfter")] + ([] if spec_changed else [last_started])
+    # A click counts once, after startAfter: a new spec waits for a new click, as in Tilt.
+    since = [start_on.get("startAfter"), last_started]
     newest = max(filter(None, since), key=timestamps.parse, default=None)
     start = buttons.clicked_after({b: clicks.get(b) for b in buttons.named(spec, START_ON)}, newest)
     return f"{CLICKED}{start}" if start else None
@@ -279,6 +280,9 @@ class CmdReconciler:
         self._cache, self._writer, self._logs, self._exec, self._requeue = cache, writer, logs, exec_enabled, requeue
         self._identities, self._launcher = identities, launcher
         self._procs: dict[str, Proc] = {}
+        # By uid: when a startOn Cmd whose spec changed last started. Its status now says waiting,
+        # and the clicks before that were spent on the old spec (Tilt keeps the same in memory).
+        self._spent: dict[str, str] = {}
 
     async def __call__(self, name: str) -> Result:
         obj = self._cache.get(CMD, name)
@@ -301,15 +305,21 @@ class CmdReconciler:
             del self._procs[name]
             proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']}")
             current, proc = self._writer.current(obj), None
-        spec, generation = obj["spec"], obj["metadata"].get("generation") or 0
+        spec, generation, uid = obj["spec"], obj["metadata"].get("generation") or 0, obj["metadata"]["uid"]
         after = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_START_AFTER)
         after_obj = self._cache.get(CMD, _object_name(str(after))) if after else None
         success = succeeded_at(self._writer.current(after_obj)) if after_obj else None
+        # The spec moved since the process ran: since it started, or since it ended (its status
+        # answers for the generation it ran).
+        spec_changed = (
+            proc.generation != generation or proc.account != cmd_service_account(obj, self._identities.default)
+            if proc is not None
+            else bool(current.get("terminated")) and current.get("observedGeneration") not in (None, generation)
+        )
         reason = start_reason(
             spec,
-            last_started=proc.started_at if proc else last_started(current),
-            spec_changed=proc is not None
-            and (proc.generation != generation or proc.account != cmd_service_account(obj, self._identities.default)),
+            last_started=proc.started_at if proc else last_started(current) or self._spent.get(uid),
+            spec_changed=spec_changed,
             clicks=buttons.clicks(self._cache, buttons.named(spec, *CMD_BUTTONS)),
             lost_process=lost_with(current) if proc is None else None,
             file_events=buttons.file_events(self._cache, buttons.file_watches(spec)),
@@ -321,6 +331,19 @@ class CmdReconciler:
             return Result()
         if reason:
             return await self._restart(obj, reason)
+        if spec_changed:
+            # A startOn Cmd whose spec changed (any other restarts): a process running the old spec
+            # stops, and the new spec waits for a click, as Tilt's Cmd controller does. The status
+            # then answers for the new generation truthfully.
+            spent = proc.started_at if proc is not None else last_started(current)
+            if spent:
+                self._spent[uid] = spent
+            if proc is not None:
+                await self._stop(name)
+                ended = proc.terminated()
+                proc.journal.system(f"process {proc.process.pid} {ended['terminated']['reason']} (spec changed)")
+            await self._write(obj, waiting_status(waiting_reason(spec)))
+            return Result()
         if proc is not None:
             await self._write(obj, running_status(proc.process.pid, proc.started_at, proc.ready))
         elif not current.get("terminated"):
@@ -384,6 +407,7 @@ class CmdReconciler:
                 name=f"cmd {name} probe",
             )
         self._procs[name] = proc
+        self._spent.pop(proc.uid, None)
         await self._write(obj, running_status(child.process.pid, started_at, proc.ready))
         return Result()
 
@@ -417,6 +441,7 @@ class CmdReconciler:
         await asyncio.gather(*(stop_one(name, proc) for name, proc in procs.items()), return_exceptions=True)
 
     def deleted(self, obj: Mapping[str, Any]) -> None:
+        self._spent.pop(obj["metadata"]["uid"], None)
         self._writer.forget(obj["metadata"]["uid"])
         self._logs.delete(Key(CMD.plural, obj["metadata"]["name"], obj["metadata"]["uid"]))
 
