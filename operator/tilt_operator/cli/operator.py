@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
         help="add a node (kubelet, containerd, kube-proxy; needs root) and run the operator on it as users "
         "deploy it: the image built from the Dockerfile with buildah, and kubectl apply -k manifests/",
     )
+    dev.add_argument(
+        "--clean",
+        action="store_true",
+        help="put back what a local node that was killed left on this machine (processes, mounts, iptables "
+        "chains, cgroups, its bridge, kernel settings), from its record in /run/tilt-operator; say what, and "
+        "exit (needs root)",
+    )
     run.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
@@ -115,7 +122,9 @@ def main(argv: list[str] | None = None) -> None:
 
         run_runner(options.socket)
         return
-    if command == "dev" and options.node:
+    if command == "dev" and options.clean:
+        _dev_clean()
+    elif command == "dev" and options.node:
         _dev_node(options.state_dir)
     elif command == "dev":
         _dev(options.state_dir, settings, liveness)
@@ -158,6 +167,7 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
 def _dev_node(state_dir: Path | None) -> None:
     """The dev cluster with a node, the operator deployed onto it; until Ctrl-C or SIGTERM, then all of it stops."""
     from tilt_operator.devcluster.dev import default_state_dir, dev_cluster
+    from tilt_operator.devcluster.machine import Refused
     from tilt_operator.devcluster.node import unmet_needs
 
     unmet = unmet_needs()
@@ -166,8 +176,23 @@ def _dev_node(state_dir: Path | None) -> None:
     # Both stop it, even where it was started in the background with SIGINT ignored.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.default_int_handler)
-    with dev_cluster(state_dir or default_state_dir(), node=True), contextlib.suppress(KeyboardInterrupt):
-        signal.pause()
+    try:
+        with dev_cluster(state_dir or default_state_dir(), node=True), contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    except Refused as refused:
+        raise SystemExit(f"tilt-operator dev --node: {refused}") from None
+
+
+def _dev_clean() -> None:
+    """Put back what a killed node left on this machine, from its record, and say what (docs/design.md)."""
+    from tilt_operator.devcluster.machine import clean
+
+    if os.geteuid() != 0:
+        raise SystemExit("tilt-operator dev --clean: needs root, as the node did")
+    try:
+        clean(print)
+    except RuntimeError as error:
+        raise SystemExit(f"tilt-operator dev --clean: {error}") from None
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@ The node is this machine. Its pods live on a bridge of their own (``POD_CIDR``) 
 their gateway; the API server listens on that address (a cluster started with ``workloads=True``),
 so the ``kubernetes`` Service that kube-proxy routes reaches it, and nothing of the pod network
 leaves this machine. Images come from OCI archives (tilt_operator.devcluster.images): no registry
-is pulled from. Every file lives under ``<state dir>/node``; on exit the node drains, stops its
+is pulled from. Every file lives under ``<state dir>/node``, and every pod in the node's own cgroup
+tree (``CGROUP_ROOT``); the kubelet makes no iptables chains. On exit the node drains, stops its
 processes and what containerd still runs, and its claim on the machine puts back everything else
-it changed there (tilt_operator.devcluster.machine). Needs root, like any kubelet.
+it changed there, and nothing it did not make (tilt_operator.devcluster.machine). Needs root, like
+any kubelet.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -23,14 +26,17 @@ from pathlib import Path
 
 import yaml
 
+from tilt_operator import timestamps
 from tilt_operator.devcluster.binaries import Binaries
 from tilt_operator.devcluster.cluster import DevCluster, free_port, spawn, terminate, write_kubeconfig
 from tilt_operator.devcluster.images import Image
-from tilt_operator.devcluster.machine import BRIDGE, claimed
+from tilt_operator.devcluster.machine import BRIDGE, CGROUP_ROOT, claimed
 from tilt_operator.devcluster.pki import NODE_NAME, POD_CIDR, POD_GATEWAY
 
 # containerd's namespace for what the kubelet runs (CRI).
 _CRI_NAMESPACE = "k8s.io"
+# containerd's socket in the node's directory; its shims are started with `-address <it>`.
+_CONTAINERD_SOCKET = "containerd.sock"
 # Longer than the operator's own grace period (30 s), which it never needs whole.
 _DRAIN_TIMEOUT = 45.0
 
@@ -66,6 +72,8 @@ class Node:
     cluster: DevCluster
     images: list[Image]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # When its kubelet started (to the second, as Kubernetes writes times).
+    kubelet_started: datetime.datetime | None = None
 
     @staticmethod
     def directory_in(state_dir: Path) -> Path:
@@ -77,7 +85,7 @@ class Node:
 
     @property
     def socket(self) -> Path:
-        return self.directory / "containerd.sock"
+        return self.directory / _CONTAINERD_SOCKET
 
     @property
     def binaries(self) -> Binaries:
@@ -97,6 +105,7 @@ class Node:
             write_kubeconfig(kubelet_kubeconfig, self.cluster.server, pki.ca.cert, pki.kubelet, "kubelet")
             proxy_kubeconfig = self.directory / "kube-proxy.kubeconfig"
             write_kubeconfig(proxy_kubeconfig, self.cluster.server, pki.ca.cert, pki.kube_proxy, "kube-proxy")
+            self.kubelet_started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
             self._spawn(
                 "kubelet",
                 self.binaries.kubelet,
@@ -116,16 +125,29 @@ class Node:
             raise
 
     def _ready(self) -> bool:
-        """Ready, and schedulable: the node lifecycle controller has lifted the taint it registered with."""
+        """Ready as this kubelet said it, and schedulable: the node lifecycle controller has lifted the
+        taint it registered with.
+
+        A Ready that a kubelet before this one reported (a node killed moments ago) does not count:
+        this one is Ready only once it has set up the machine (its kernel settings among it).
+        """
+        ready = '{.status.conditions[?(@.type=="Ready")]'
         found = self.cluster.kubectl(
             "get",
             "node",
             NODE_NAME,
             "-o",
-            'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints}',
+            f"jsonpath={ready}.status}} {ready}.lastHeartbeatTime}} {{.spec.taints}}",
             check=False,
         )
-        return found.stdout.strip() == "True"
+        status, _, rest = found.stdout.partition(" ")
+        heartbeat, _, taints = rest.partition(" ")
+        return (
+            status == "True"
+            and not taints.strip()
+            and self.kubelet_started is not None
+            and timestamps.parse(heartbeat) >= self.kubelet_started
+        )
 
     def tag(self, image: Image, name: str) -> None:
         """Give an imported image another name, such as the one the manifests use (``tilt-operator:dev``)."""
@@ -189,6 +211,11 @@ class Node:
             "failCgroupV1": False,
             "failSwapOn": False,
             "cgroupDriver": "cgroupfs",
+            # Its pods in a cgroup tree of the node's own, never beside another cluster's kubepods.
+            "cgroupRoot": f"/{CGROUP_ROOT}",
+            # No chains of the kubelet's own (KUBE-FIREWALL, KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY):
+            # they are machine-wide, and the node's pods need none of them.
+            "makeIPTablesUtilChains": False,
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             "address": POD_GATEWAY,
             "port": free_port(),
@@ -327,10 +354,15 @@ def _toml(table: dict[str, object], prefix: str) -> str:
 
 @contextlib.contextmanager
 def cluster_with_node(binaries: Binaries, state_dir: Path, images: list[Image]) -> Iterator[Node]:
-    """A cluster for workloads with its node Ready, the images imported (the pause image first)."""
+    """A cluster for workloads with its node Ready, the images imported (the pause image first).
+
+    Once the node is up, its claim writes down the kernel settings it set: only those are put back.
+    """
+    directory = Node.directory_in(state_dir)
     with (
-        claimed(Node.directory_in(state_dir), binaries.kube_proxy),
+        claimed(directory, directory / _CONTAINERD_SOCKET) as claim,
         DevCluster(binaries, state_dir, workloads=True) as cluster,
         Node(cluster, images) as node,
     ):
+        claim.up()
         yield node
