@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make a fresh machine ready: the system tools the operator and its tests call, and a virtualenv
-# in .venv with the package installed (editable) and its test tools. Safe to run again.
+# in .venv with the package installed (editable) and its test tools, from the lock file. Safe to run again.
 # `bootstrap.sh tests` also installs the browser the dashboard's tests drive, the OpenSSH
 # server the private-repo tests fetch from over ssh, and what the local node needs;
 # `bootstrap.sh node` only the last (`tilt-operator dev --node`, docs/design.md).
@@ -47,10 +47,13 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# Every dependency, test tools and the `dev` extra included, exactly as the lock pins it and only if
+# its hash matches (requirements/dev.txt, made from pyproject.toml by hack/lock.sh); then the package
+# itself, editable, with nothing more: no resolver, no unpinned build environment.
+stamp=.venv/.installed-$(cat pyproject.toml requirements/dev.txt | sha256sum | cut -c1-16)
 if [[ ! -e $stamp ]]; then
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e '.[test]'
+  .venv/bin/pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+  .venv/bin/pip install --quiet --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
 # The Tiltfile host (Go, on go.starlark.net): built once per version of its sources, then cached.

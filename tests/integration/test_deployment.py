@@ -1,7 +1,7 @@
 """The in-cluster install, proven on the real API server: manifests/, its RBAC, and the image's install steps.
 
 The image itself is built and run by a kubelet in test_in_cluster.py. Here, in more detail and
-without a node, the ServiceAccount's rights: the Dockerfile's own COPY lines and pip command
+without a node, the ServiceAccount's rights: the Dockerfile's own COPY lines and pip commands
 install the package into a clean virtual environment, and that `tilt-operator run` is started
 with the Deployment's environment and a token of the Deployment's ServiceAccount (TokenRequest
 API). It must reconcile a repo, an extension and its Tiltfile end to end without one 403, while
@@ -189,11 +189,11 @@ def test_the_service_account_may_do_nothing_else(cluster: DevCluster, installed:
 
 @pytest.fixture(scope="module")
 def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean virtual environment with the package installed by the Dockerfile's COPY lines and pip command.
+    """A clean virtual environment with the package installed by the Dockerfile's COPY lines and pip commands.
 
-    The build context is what the Dockerfile copies (minus what .dockerignore drops). pip fetches
-    the dependencies from the package index, as `docker build` does: nothing comes from the
-    project's own environment.
+    The build context is what the Dockerfile copies (minus what .dockerignore drops: the local
+    control plane). pip fetches the dependencies the lock pins from the package index, checking
+    their hashes, as `docker build` does: nothing comes from the project's own environment.
     """
     root = tmp_path_factory.mktemp("image")
     context = root / "src"
@@ -202,27 +202,30 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for line in re.findall(r"^COPY (?!--from=)(.+)$", dockerfile, flags=re.MULTILINE):
         for source in line.split()[:-1]:
             if (REPO / source).is_dir():
-                ignore = shutil.ignore_patterns("*.egg-info", "__pycache__")
+                ignore = shutil.ignore_patterns("*.egg-info", "__pycache__", "devcluster")
                 # The host's build stage copies part of operator/ first: the later COPY adds the rest.
                 shutil.copytree(REPO / source, context / source, ignore=ignore, dirs_exist_ok=True)
             else:
+                (context / source).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(REPO / source, context / source)
-    install = re.search(r"\bpip install [^&\\\n]+", dockerfile)
-    assert install, "the Dockerfile installs the package with pip"
+    # The dependencies from the lock, then the package.
+    installs = re.findall(r"\bpip install [^&\\\n]+", dockerfile)
+    assert len(installs) == 2, "the Dockerfile installs the locked dependencies, then the package, with pip"
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {key: value for key, value in os.environ.items() if key not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", *install.group(0).split()],
-        cwd=context,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, (
-        f"`{install.group(0)}` failed (it needs the package index):\n{result.stdout}{result.stderr}"
-    )
+    for install in installs:
+        result = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", *install.split()],
+            cwd=context,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert result.returncode == 0, (
+            f"`{install}` failed (it needs the package index):\n{result.stdout}{result.stderr}"
+        )
     return venv
 
 
@@ -239,6 +242,23 @@ def test_the_image_install_steps_give_a_tilt_operator_of_its_own(image_venv: Pat
         cwd=image_venv,
     ).stdout
     assert Path(where.strip()).is_relative_to(image_venv), where
+
+
+def test_the_image_has_no_local_cluster_and_says_so(image_venv: Path):
+    """What only `tilt-operator dev` needs (tilt_operator.devcluster, cryptography) is not in the image."""
+    python = str(image_venv / "bin" / "python")
+    for module in ("tilt_operator.devcluster", "cryptography"):
+        found = subprocess.run(
+            [python, "-c", f"import importlib.util; print(importlib.util.find_spec({module!r}) is not None)"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=image_venv,
+        ).stdout
+        assert found.strip() == "False", module
+    dev = subprocess.run([str(image_venv / "bin" / "tilt-operator"), "dev"], capture_output=True, text=True)
+    assert dev.returncode == 1
+    assert "no local cluster" in dev.stderr, dev.stderr
 
 
 def token_kubeconfig(cluster: DevCluster, path: Path) -> Path:

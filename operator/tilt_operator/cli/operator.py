@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import signal
 import subprocess
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
 
         run_runner(options.socket)
         return
+    if command == "dev":
+        _dev_installed()
     if command == "dev" and options.clean:
         _dev_clean()
     elif command == "dev" and options.node:
@@ -130,6 +133,20 @@ def main(argv: list[str] | None = None) -> None:
         _dev(options.state_dir, settings, liveness)
     else:
         run_operator(settings, liveness_endpoint=liveness)
+
+
+def _dev_installed() -> None:
+    """`tilt-operator dev` needs what the operator alone does not: say what is missing, before any traceback."""
+    if importlib.util.find_spec("tilt_operator.devcluster") is None:
+        raise SystemExit(
+            "tilt-operator dev: this installation has no local cluster (the image ships the operator alone); "
+            "run it from a clone of the repo"
+        )
+    if importlib.util.find_spec("cryptography") is None:
+        raise SystemExit(
+            "tilt-operator dev: the local cluster's certificates need the `dev` extra: "
+            "pip install 'tilt-operator[dev]' (or bash hack/bootstrap.sh in a clone of the repo)"
+        )
 
 
 def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> None:

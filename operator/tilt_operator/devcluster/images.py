@@ -4,16 +4,18 @@ No registry needs to be reachable. The three bases the Dockerfile takes as build
 (its defaults are the public images a ``docker build`` pulls) are made here instead:
 
 - ``debian``: a Debian bookworm root filesystem from debootstrap, with python3 and its venv
-  module; it trusts the certificate authorities this machine adds to its own trust store and uses
-  this machine's apt settings, so the build reaches the same package mirrors this machine does;
+  module, and nothing of this machine's: not its resolver or host name (debootstrap copies both),
+  its CAs or its apt settings;
 - ``golang``: that, with this machine's Go toolchain and its module proxy setting;
 - ``kubectl``: the dev cluster's own kubectl, where the official image keeps it (``/bin/kubectl``);
 
-and a node's pod sandbox image, ``pause`` (``hack/node/pause.go``). Each image is named after what
-it is made of, so it is made once; the operator's image is named after its build context, its
-Dockerfile and its bases, so an unchanged tree builds nothing. The result leaves as an OCI archive,
-which the local node's containerd imports (tilt_operator.devcluster.node). Needs root, as
-debootstrap and buildah's storage do.
+and a node's pod sandbox image, ``pause`` (``hack/node/pause.go``). What the build's RUN steps need
+of this machine to reach the package mirrors as it does, its CA bundle and its apt settings, they
+get as build secrets: mounted for the one step that uses them, in no layer of any image. Each
+image is named after what it is made of, so it is made once; the operator's image is named after
+its build context, its Dockerfile and its bases, so an unchanged tree builds nothing. The result
+leaves as an OCI archive, which the local node's containerd imports (tilt_operator.devcluster.node).
+Needs root, as debootstrap and buildah's storage do.
 """
 
 from __future__ import annotations
@@ -34,11 +36,24 @@ from tilt_operator.devcluster.binaries import Binaries, repo_root
 
 SUITE = "bookworm"
 _DEBIAN_PACKAGES = ("ca-certificates", "python3", "python3-venv")
-_LOCAL_CAS = Path("/usr/local/share/ca-certificates")
-_APT_SETTINGS = Path("/etc/apt/apt.conf.d")
-# The build context: what .dockerignore lets in (the package, its metadata, the CRDs it ships).
-_CONTEXT = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "crds", "operator")
+# What debootstrap copies from this machine into the root filesystem, and its own log.
+_MACHINE_FILES = ("etc/resolv.conf", "etc/hostname", "var/log/bootstrap.log")
+# Lent to the build as secrets (the Dockerfile's `--mount=type=secret` steps).
+_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+_APT_SETTINGS = (Path("/etc/apt/apt.conf"), Path("/etc/apt/apt.conf.d"))
+# The build context: what .dockerignore lets in (the package, its metadata, the CRDs it ships, the
+# runtime lock), less what it leaves out.
+_CONTEXT = (
+    "Dockerfile",
+    ".dockerignore",
+    "pyproject.toml",
+    "README.md",
+    "requirements/runtime.txt",
+    "crds",
+    "operator",
+)
 _SKIPPED = ("__pycache__", ".egg-info")
+_LEFT_OUT = (Path("operator/tilt_operator/devcluster"),)
 
 
 @dataclass(frozen=True)
@@ -74,14 +89,15 @@ def _digest(*parts: bytes | str) -> str:
 
 
 def _files(root: Path, names: tuple[str, ...]) -> Iterator[Path]:
-    """Every regular file under ``names`` (files or directories of ``root``), in a stable order."""
+    """Every regular file under ``names`` (files or directories of ``root``) but those left out, in a stable order."""
+    left_out = {root / path for path in _LEFT_OUT}
     for name in names:
         path = root / name
         if path.is_file():
             yield path
             continue
         for directory, subdirs, files in os.walk(path):
-            subdirs[:] = sorted(d for d in subdirs if not d.endswith(_SKIPPED))
+            subdirs[:] = sorted(d for d in subdirs if not d.endswith(_SKIPPED) and Path(directory, d) not in left_out)
             yield from (Path(directory) / file for file in sorted(files))
 
 
@@ -95,12 +111,9 @@ def _commit(container: str, ref: str) -> str:
 
 
 def debian_base() -> str:
-    """Debian bookworm with python3 and venv, as this machine trusts and reaches its mirrors."""
-    local = sorted(_LOCAL_CAS.glob("*.crt")) if _LOCAL_CAS.is_dir() else []
-    apt = sorted(p for p in _APT_SETTINGS.iterdir() if p.is_file())
-    ref = f"localhost/tilt-operator-base/debian:{SUITE}-" + _digest(
-        SUITE, *_DEBIAN_PACKAGES, *_fingerprint(iter(local), Path("/")), *_fingerprint(iter(apt), Path("/"))
-    )
+    """Debian bookworm with python3 and venv, and no file of this machine's."""
+    # Named after what it is made of and what is taken out of it, so a base made otherwise is never taken for it.
+    ref = f"localhost/tilt-operator-base/debian:{SUITE}-" + _digest(SUITE, *_DEBIAN_PACKAGES, *_MACHINE_FILES)
     if _exists(ref):
         return ref
     print(f"making {ref} with debootstrap (once per machine)", file=sys.stderr)
@@ -115,13 +128,10 @@ def debian_base() -> str:
             str(rootfs),
             "http://deb.debian.org/debian",
         )
-        for ca in local:
-            shutil.copy(ca, rootfs / "usr/local/share/ca-certificates" / ca.name)
-        for setting in apt:
-            shutil.copy(setting, rootfs / "etc/apt/apt.conf.d" / setting.name)
-        _run("chroot", str(rootfs), "update-ca-certificates")
         _run("chroot", str(rootfs), "apt-get", "clean")
         shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
+        for name in _MACHINE_FILES:
+            (rootfs / name).unlink(missing_ok=True)
         archive = subprocess.run(["tar", "-C", str(rootfs), "-c", "."], capture_output=True, check=True).stdout
         _run("podman", "import", "--quiet", "-", ref, stdin=archive)
     return ref
@@ -177,6 +187,28 @@ def pause_image() -> Image:
     return Image(ref, _export(ref, archive))
 
 
+def apt_settings() -> bytes:
+    """This machine's apt configuration as one file, its parts in the order apt reads them."""
+    main, parts = _APT_SETTINGS
+    files = [main] if main.is_file() else []
+    files += sorted(p for p in parts.iterdir() if p.is_file()) if parts.is_dir() else []
+    return b"".join(f"// {path}\n".encode() + path.read_bytes() + b"\n" for path in files)
+
+
+def _secrets(directory: Path) -> list[str]:
+    """``buildah bud`` arguments lending the build this machine's CA bundle and apt settings.
+
+    Each is mounted under /run/secrets for the RUN steps that ask for it (see the Dockerfile), never
+    written to a layer: the image is the same whatever machine built it.
+    """
+    settings = directory / "apt-settings"  # in a directory only its owner reads: a proxy may carry a password
+    settings.write_bytes(apt_settings())
+    arguments = [f"--secret=id=apt-settings,src={settings}"]
+    if _CA_BUNDLE.is_file():
+        arguments.append(f"--secret=id=ca-certificates,src={_CA_BUNDLE}")
+    return arguments
+
+
 def _export(ref: str, archive: Path) -> Path:
     partial = archive.with_suffix(".partial")
     _run("buildah", "push", "--quiet", ref, f"oci-archive:{partial}:{ref}")
@@ -204,7 +236,9 @@ def _build(binaries: Binaries) -> Image:
     print(f"building {image.ref} from the Dockerfile with buildah", file=sys.stderr)
     arguments = [f"--build-arg={name}={ref}" for name, ref in bases.items()]
     # The host's network: the build's RUN steps reach the package mirrors as this machine does.
-    _run("buildah", "bud", "--quiet", "--layers", "--network=host", *arguments, "--tag", image.ref, str(root))
+    with tempfile.TemporaryDirectory() as secrets:
+        arguments += _secrets(Path(secrets))
+        _run("buildah", "bud", "--quiet", "--layers", "--network=host", *arguments, "--tag", image.ref, str(root))
     # buildah (1.28) keeps the working container of a stage that is a FROM line alone (the
     # Dockerfile's kubectl stage), one per build: whatever the build left of its bases goes here.
     listed = _run("buildah", "containers", "--noheading", "--format", "{{.ContainerID}} {{.ImageName}}")
