@@ -37,7 +37,8 @@ TILTFILE = Kind("Tiltfile", "tiltfiles")
 CMD = Kind("Cmd", "cmds")
 UI_BUTTON = Kind("UIButton", "uibuttons")
 FILE_WATCH = Kind("FileWatch", "filewatches")
-KINDS = (EXTENSION_REPO, EXTENSION, TILTFILE, CMD, UI_BUTTON, FILE_WATCH)
+KUBERNETES_APPLY = Kind("KubernetesApply", "kubernetesapplys")
+KINDS = (EXTENSION_REPO, EXTENSION, TILTFILE, CMD, UI_BUTTON, FILE_WATCH, KUBERNETES_APPLY)
 
 # Labels and annotations.
 LABEL_EXTENSION = "tilt.dev/extension"

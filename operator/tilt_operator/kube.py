@@ -28,6 +28,8 @@ from tilt_operator import timestamps
 from tilt_operator.api import EXTENSION_REPO, GROUP, VERSION, Kind
 
 Object = dict[str, Any]
+# (In Client, ``list`` is a method.)
+Objects = list[Object]
 # Where Events about cluster-scoped objects go, as kopf posts them.
 EVENTS_NAMESPACE = "default"
 EVENT_SOURCE = "tilt-operator"
@@ -91,9 +93,21 @@ def list_call(kind: Kind, label_selector: str = "", limit: int = 0) -> Call:
 def apply_call(
     kind: Kind, obj: Mapping[str, Any], field_manager: str, force: bool, impersonate: str | None = None
 ) -> Call:
+    return apply_at_call(_path(kind, obj["metadata"]["name"]), obj, field_manager, force, impersonate)
+
+
+def apply_at_call(
+    path: str, obj: Mapping[str, Any], field_manager: str, force: bool, impersonate: str | None = None
+) -> Call:
+    """Server-side apply of any object at its ``path`` (a KubernetesApply's objects, any kind)."""
     query = {"fieldManager": field_manager, **({"force": "true"} if force else {})}
-    path, body = _path(kind, obj["metadata"]["name"]), dict(obj)
-    return Call("PATCH", path, query, body, "application/apply-patch+yaml", impersonate=impersonate)
+    return Call("PATCH", path, query, dict(obj), "application/apply-patch+yaml", impersonate=impersonate)
+
+
+def discovery_call(group_version: str) -> Call:
+    """The resources of one group version (``v1``, ``apps/v1``): kinds, plurals, whether namespaced."""
+    path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    return Call("GET", path, missing_ok=True)
 
 
 def create_call(kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Call:
@@ -111,8 +125,13 @@ def patch_status_call(kind: Kind, name: str, status: Mapping[str, Any], resource
 
 def delete_call(kind: Kind, name: str, impersonate: str | None = None, resource_version: str | None = None) -> Call:
     """A delete; with ``resource_version``, only if the object is still at it (else 409)."""
+    return delete_at_call(_path(kind, name), impersonate, resource_version)
+
+
+def delete_at_call(path: str, impersonate: str | None = None, resource_version: str | None = None) -> Call:
+    """A delete of any object at its ``path``; with ``resource_version``, only if it is still at it."""
     body = {"preconditions": {"resourceVersion": resource_version}} if resource_version else None
-    return Call("DELETE", _path(kind, name), body=body, missing_ok=True, impersonate=impersonate)
+    return Call("DELETE", path, body=body, missing_ok=True, impersonate=impersonate)
 
 
 def service_account_user(namespace: str, name: str) -> str:
@@ -358,6 +377,16 @@ class Client:
 
     async def create(self, kind: Kind, obj: Mapping[str, Any], field_manager: str) -> Object:
         return cast(Object, await self.send(create_call(kind, obj, field_manager)))
+
+    async def resources(self, group_version: str) -> Objects | None:
+        found = await self.send(discovery_call(group_version))
+        return None if found is None else cast(Objects, found.get("resources") or [])
+
+    async def apply_at(self, path: str, obj: Mapping[str, Any], field_manager: str, *, as_user: str) -> Object:
+        return cast(Object, await self.send(apply_at_call(path, obj, field_manager, force=True, impersonate=as_user)))
+
+    async def delete_at(self, path: str, *, as_user: str) -> None:
+        await self.send(delete_at_call(path, as_user))
 
     async def delete(
         self, kind: Kind, name: str, *, as_user: str | None = None, resource_version: str | None = None

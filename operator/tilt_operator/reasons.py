@@ -56,6 +56,12 @@ EXEC_DISABLED = "ExecDisabled"
 WATCHING = "Watching"
 WATCH_FAILED = "WatchFailed"
 
+# KubernetesApply: its YAML applied; an object of it refused (the rest applied; retried, as a
+# namespace or a CRD may come, or a role be bound); YAML that no apply can take.
+YAML_APPLIED = "YAMLApplied"
+APPLY_FAILED = "ApplyFailed"
+YAML_INVALID = "YAMLInvalid"
+
 # Any kind: the reconcile itself failed (the API server refused, an exception); it is retried.
 RECONCILE_FAILED = "ReconcileFailed"
 PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
@@ -64,7 +70,15 @@ RUN_IN_PROGRESS = "RunInProgress"
 
 # Ready reasons that mean the operator is still at work or will retry by itself: Reconciling.
 RECONCILING = frozenset(
-    {FETCH_FAILED, SECRET_NOT_FOUND, REPO_NOT_FOUND, REPO_NOT_READY, TILTFILE_PENDING, SERVICE_ACCOUNT_NOT_FOUND}
+    {
+        FETCH_FAILED,
+        SECRET_NOT_FOUND,
+        REPO_NOT_FOUND,
+        REPO_NOT_READY,
+        TILTFILE_PENDING,
+        SERVICE_ACCOUNT_NOT_FOUND,
+        APPLY_FAILED,
+    }
 )
 # Ready reasons that no retry can change: Stalled until the spec, a file or a Secret changes.
 STALLED = frozenset(
@@ -82,5 +96,6 @@ STALLED = frozenset(
         RUN_FAILED,
         EXEC_DISABLED,
         WATCH_FAILED,
+        YAML_INVALID,
     }
 )

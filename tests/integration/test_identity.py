@@ -238,10 +238,16 @@ def test_only_an_account_or_who_may_impersonate_it_may_make_an_object_run_as_it(
         "metadata": {"name": f"{name}-cmd", "annotations": {"tilt.dev/service-account": strong}},
         "spec": {"args": ["sleep", "600"]},
     }
+    deploy = {
+        "apiVersion": "tilt.dev/v1alpha1",
+        "kind": "KubernetesApply",
+        "metadata": {"name": f"{name}-deploy", "annotations": {"tilt.dev/service-account": strong}},
+        "spec": {"yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"},
+    }
     ext = extension(f"{name}-ext", name, "probe", serviceAccountName=strong)
     refusal = f"{user('tilt-extension')} may not make this object run as ServiceAccount {NAMESPACE}/{strong}"
     try:
-        for manifest in (cmd, ext):
+        for manifest in (cmd, deploy, ext):
             written = cluster.kubectl(
                 "apply", "-f", "-", f"--as={user('tilt-extension')}", stdin=json.dumps(manifest), check=False
             )
@@ -264,7 +270,12 @@ def test_only_an_account_or_who_may_impersonate_it_may_make_an_object_run_as_it(
         assert refusal in error
         assert api.get("extensions", f"{name}-ext") is None
     finally:
-        for plural, obj in (("extensions", name), ("extensions", f"{name}-ext"), ("cmds", f"{name}-cmd")):
+        for plural, obj in (
+            ("extensions", name),
+            ("extensions", f"{name}-ext"),
+            ("cmds", f"{name}-cmd"),
+            ("kubernetesapplys", f"{name}-deploy"),
+        ):
             api.delete(plural, obj)
         api.delete("extensionrepos", name)
 

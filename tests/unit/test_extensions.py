@@ -91,3 +91,22 @@ def test_a_rerun_is_reconciling_not_stalled_and_keeps_what_the_last_run_said():
         True,
         reasons.TILTFILE_PENDING,
     ), "a working extension stays Ready while it runs again"
+
+
+def test_what_the_cluster_refused_to_deploy_makes_a_succeeded_extension_not_ready(tmp_path: Path):
+    obj = {"metadata": {"name": "t", "generation": 1}}
+    succeeded = desired_status({}, obj=obj, current={}, ready=True, reason=reasons.RUN_SUCCEEDED, message="ok")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "Tiltfile").write_text("")
+    outcome = extensions.resolve_extension({"repoName": "r", "repoPath": "p"}, view(tmp_path))
+    deploys = [
+        {"metadata": {"name": "b"}, "status": {"error": "ConfigMap default/x: forbidden"}},
+        {"metadata": {"name": "a"}, "status": {"resultYAML": "..."}},
+    ]
+    status = extensions.extension_status(obj, {}, outcome, tiltfile(succeeded), deploys)
+    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", reasons.APPLY_FAILED)
+    assert status["error"] == "KubernetesApply b: ConfigMap default/x: forbidden"
+    assert reasons.APPLY_FAILED in reasons.RECONCILING, "retried: a role may be bound, a namespace made"
+    applied = extensions.extension_status(obj, {}, outcome, tiltfile(succeeded), deploys[1:])
+    assert [c["status"] for c in applied["conditions"] if c["type"] == "Ready"] == ["True"]

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from tilt_operator.api import Kind
 
 Object = dict[str, Any]
+# (In the class, ``list`` is a method.)
+Objects = list[Object]
 
 
 class Client(Protocol):
@@ -38,6 +40,19 @@ class Client(Protocol):
     ) -> None:
         """Delete; an object already gone is not an error. ``as_user`` as for :meth:`apply`. With
         ``resource_version``, only if the object is still at it: else an ApiError with status 409."""
+        ...
+
+    async def resources(self, group_version: str) -> Objects | None:
+        """The API resources of ``group_version`` (``v1``, ``apps/v1``) as discovery lists them; None
+        when the API server does not serve it."""
+        ...
+
+    async def apply_at(self, path: str, obj: Mapping[str, Any], field_manager: str, *, as_user: str) -> Object:
+        """Server-side apply, forcing conflicts, of an object of any kind at its ``path``, as ``as_user``."""
+        ...
+
+    async def delete_at(self, path: str, *, as_user: str) -> None:
+        """Delete the object at ``path`` as ``as_user``; one already gone is not an error."""
         ...
 
     async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:

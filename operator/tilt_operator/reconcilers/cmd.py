@@ -36,7 +36,7 @@ from tilt_operator.names import InvalidName, object_name
 from tilt_operator.reconcilers import buttons, probes
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, RESTART_ON, START_ON
 from tilt_operator.reconcilers.cache import Cache
-from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, cmd_service_account
+from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, stamped_service_account
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
@@ -312,7 +312,7 @@ class CmdReconciler:
         # The spec moved since the process ran: since it started, or since it ended (its status
         # answers for the generation it ran).
         spec_changed = (
-            proc.generation != generation or proc.account != cmd_service_account(obj, self._identities.default)
+            proc.generation != generation or proc.account != stamped_service_account(obj, self._identities.default)
             if proc is not None
             else bool(current.get("terminated")) and current.get("observedGeneration") not in (None, generation)
         )
@@ -356,7 +356,7 @@ class CmdReconciler:
     async def _restart(self, obj: Mapping[str, Any], reason: str) -> Result:
         name = obj["metadata"]["name"]
         try:
-            identity = await self._identities.get(cmd_service_account(obj, self._identities.default))
+            identity = await self._identities.get(stamped_service_account(obj, self._identities.default))
         except ServiceAccountNotFound as missing:
             # No process without its identity: it waits, and a retry finds the account once it exists.
             if name in self._procs:

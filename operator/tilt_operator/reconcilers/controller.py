@@ -32,6 +32,7 @@ from tilt_operator.api import (
     EXTENSION_REPO,
     FILE_WATCH,
     KOPF_PREFIX,
+    KUBERNETES_APPLY,
     LABEL_EXTENSION,
     TILTFILE,
     UI_BUTTON,
@@ -48,11 +49,13 @@ from tilt_operator.reconcilers import relations
 from tilt_operator.reconcilers.cache import Cache, Index
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.cmd import CmdReconciler
+from tilt_operator.reconcilers.discovery import Discovery
 from tilt_operator.reconcilers.extension import ExtensionReconciler
 from tilt_operator.reconcilers.extensionrepo import ExtensionRepoReconciler
 from tilt_operator.reconcilers.filewatch import FileWatcher
 from tilt_operator.reconcilers.filewatches import FileWatchReconciler
 from tilt_operator.reconcilers.identities import Identities
+from tilt_operator.reconcilers.kubernetesapply import KubernetesApplyReconciler
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.outage import Outage
 from tilt_operator.reconcilers.queue import Reconcile, Result, WorkQueue
@@ -65,7 +68,7 @@ from tilt_operator.runner.client import RUNNER_HOMES, RunnerLauncher
 logger = logging.getLogger(__name__)
 
 # Workers per kind: git fetches and Tiltfile runs are bounded elsewhere (threads, worker slots).
-_WORKERS = {EXTENSION_REPO: 4, EXTENSION: 8, TILTFILE: 8, CMD: 8, FILE_WATCH: 2}
+_WORKERS = {EXTENSION_REPO: 4, EXTENSION: 8, TILTFILE: 8, CMD: 8, FILE_WATCH: 2, KUBERNETES_APPLY: 4}
 
 
 def essence(obj: Mapping[str, Any]) -> str:
@@ -153,6 +156,13 @@ class Controller:
             TILTFILE: self.tiltfiles,
             CMD: self.cmds,
             FILE_WATCH: self.file_watches,
+            KUBERNETES_APPLY: KubernetesApplyReconciler(
+                cache=self.cache,
+                writer=self.writer,
+                client=client,
+                identities=self.identities,
+                discovery=Discovery(client),
+            ),
         }
         self.outage = Outage(unreachable=unreachable, ping=ping)
         self.queues = {
@@ -245,7 +255,8 @@ class Controller:
             # Its status follows its repo's, and a run that loads it may be waiting for that repo.
             for loader in sharing_owners(obj, TILTFILE.kind):
                 self.queues[TILTFILE].add(str(loader.get("name")))
-        elif kind == TILTFILE:
+        elif kind in (TILTFILE, KUBERNETES_APPLY):
+            # An Extension's Ready follows its Tiltfile's run and what that run deployed.
             owner = (obj["metadata"].get("labels") or {}).get(LABEL_EXTENSION)
             if owner:
                 self.queues[EXTENSION].add(owner)

@@ -1,10 +1,10 @@
 """The Extension reconciler: find the extension's Tiltfile in its repo, own a Tiltfile object for it,
-and be Ready exactly when that Tiltfile's last run succeeded.
+and be Ready exactly when that Tiltfile's last run succeeded and the cluster took what it deployed.
 
 So ``kubectl wait --for=condition=Ready extension/x`` answers the question a user asks: does the
 extension work? It is reconciled when it changes, when its repo changes (the
-Controller's ``Relations`` know a repo's Extensions) and when its Tiltfile changes (same name),
-never on a clock.
+Controller's ``Relations`` know a repo's Extensions), when its Tiltfile changes (same name) and
+when one of its KubernetesApplys does (its label), never on a clock.
 
 An Extension that ``load('ext://…')`` named (the loader's, shared by the Tiltfiles that load it)
 runs no Tiltfile of its own, as in Tilt: the loading Tiltfiles run its code. It only reports
@@ -14,7 +14,7 @@ whether its Tiltfile is there to load, and who loads it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from tilt_operator.api import (
     CONDITION_RECONCILING,
     EXTENSION,
     EXTENSION_REPO,
+    KUBERNETES_APPLY,
     LABEL_EXTENSION,
     TILTFILE,
 )
@@ -189,17 +190,35 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
     return False, reasons.TILTFILE_FAILED, f"tiltfile: {error}", f"tiltfile: {error}"
 
 
+def deploy_failure(deploys: Sequence[Mapping[str, Any]]) -> str | None:
+    """What the KubernetesApplys an Extension's Tiltfile registered failed to apply, if anything."""
+    failed = sorted(
+        f"KubernetesApply {deploy['metadata']['name']}: {error}"
+        for deploy in deploys
+        if (error := (deploy.get("status") or {}).get("error"))
+    )
+    return "; ".join(failed) or None
+
+
 def extension_status(
-    obj: Mapping[str, Any], current: Mapping[str, Any], outcome: ExtensionOutcome, tiltfile: Mapping[str, Any] | None
+    obj: Mapping[str, Any],
+    current: Mapping[str, Any],
+    outcome: ExtensionOutcome,
+    tiltfile: Mapping[str, Any] | None,
+    deploys: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The whole status of an Extension: the path it resolved, and Ready from its Tiltfile's last run
-    (for one the loader manages, from the path alone: the Tiltfiles that load it run it)."""
+    and what it deployed (for one the loader manages, from the path alone: the Tiltfiles that load
+    it run it). A run that succeeded but whose YAML the cluster refused is not Ready."""
     if outcome.ready and loaded(obj):
         loaders = ", ".join(sorted(str(ref.get("name")) for ref in sharing_owners(obj, TILTFILE.kind)))
         ready, reason, error = True, reasons.TILTFILE_FOUND, None
         message = f"loaded by Tiltfile {loaders or '(none left)'}: {outcome.path}"
     elif outcome.ready:
         ready, reason, message, error = run_readiness(tiltfile)
+        refused = deploy_failure(deploys) if reason == reasons.TILTFILE_SUCCEEDED else None
+        if refused:
+            ready, reason, message, error = False, reasons.APPLY_FAILED, refused, refused
     else:
         ready, reason, message, error = False, outcome.reason, outcome.message, outcome.message
     fields = {"path": str(outcome.path) if outcome.path else None, "error": error}
@@ -239,7 +258,13 @@ class ExtensionReconciler:
             # ends) queues this Extension again, and a quick run needs no "pending" in between.
             return Result()
         current = self._writer.current(obj)
-        changed = await self._writer.write(EXTENSION, obj, extension_status(obj, current, outcome, tiltfile))
+        deploys = [
+            deploy
+            for deploy in self._cache.objects(KUBERNETES_APPLY)
+            if (deploy["metadata"].get("labels") or {}).get(LABEL_EXTENSION) == name
+        ]
+        status = extension_status(obj, current, outcome, tiltfile, deploys)
+        changed = await self._writer.write(EXTENSION, obj, status)
         if changed and not outcome.ready:
             for_object(logger, name).warning("%s", outcome.message)
         return Result()

@@ -75,8 +75,9 @@ def service_account_of(obj: Mapping[str, Any], default: str) -> str:
     return str((obj.get("spec") or {}).get("serviceAccountName") or default)
 
 
-def cmd_service_account(obj: Mapping[str, Any], default: str) -> str:
-    """The ServiceAccount a Cmd's process acts as: the one its Tiltfile stamped on it, else ``default``."""
+def stamped_service_account(obj: Mapping[str, Any], default: str) -> str:
+    """The ServiceAccount a Cmd's process or a KubernetesApply's writes act as: the one its Tiltfile
+    stamped on it, else ``default``."""
     return str((obj["metadata"].get("annotations") or {}).get(ANNOTATION_SERVICE_ACCOUNT) or default)
 
 

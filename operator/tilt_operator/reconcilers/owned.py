@@ -2,8 +2,9 @@
 
 Called by the Tiltfile reconciler after a run. Every object gets a controller ownerReference to
 its Tiltfile, the Tiltfile's ``spec.labels`` and the ``tilt.dev/tiltfile`` label (a Cmd also the
-``tilt.dev/service-account`` its process acts as), and is written with server-side apply under a
-field manager of its own Tiltfile, as the Tiltfile's ServiceAccount (impersonated): what that
+``tilt.dev/service-account`` its process acts as, a KubernetesApply the one it deploys as), and is
+written with server-side apply under a field manager of its own Tiltfile, as the Tiltfile's
+ServiceAccount (impersonated): what that
 account may not write is not written, and the API server's refusal is the run's error. Pruning
 deletes as that account too. An object controlled by anything else is never taken over: the run
 fails naming the owner. What the cache already shows as desired is not written again, and pruning
@@ -32,6 +33,7 @@ from tilt_operator.api import (
     ANNOTATION_SERVICE_ACCOUNT,
     API_VERSION,
     CMD,
+    KUBERNETES_APPLY,
     LABEL_TILTFILE,
     TILTFILE,
     Kind,
@@ -43,6 +45,8 @@ from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.identities import Identity
 from tilt_operator.reconcilers.relations import Relations
 
+# The kinds that act as a ServiceAccount: a Cmd's process, a KubernetesApply's writes.
+_ACTING = (CMD.kind, KUBERNETES_APPLY.kind)
 # The API server's answer to a write whose precondition no longer holds.
 _CONFLICT = 409
 
@@ -75,8 +79,8 @@ def desired_object(obj: Mapping[str, Any], tiltfile: Mapping[str, Any], account:
     }
     # Tilt's convention: every object names the resource it belongs to (its Tiltfile when none).
     metadata["annotations"] = {ANNOTATION_RESOURCE: name, **(metadata.get("annotations") or {})}
-    if obj.get("kind") == CMD.kind:
-        # Set last: the Tiltfile decides who its processes are, not the object it registered.
+    if obj.get("kind") in _ACTING:
+        # Set last: the Tiltfile decides who its processes and deploys are, not the object it registered.
         metadata["annotations"][ANNOTATION_SERVICE_ACCOUNT] = account
     metadata["ownerReferences"] = [controller_reference(tiltfile, TILTFILE.kind)]
     return {**obj, "metadata": metadata}
