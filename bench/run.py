@@ -17,6 +17,7 @@ from types import ModuleType
 
 from bench import (
     dashboard,
+    deploy,
     engine_overhead,
     failover,
     git_cost,
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "dashboard": dashboard,
     "failover": failover,
     "node": in_cluster,
+    "deploy": deploy,
 }
 DEFAULT_OUTPUT = Path("docs") / "benchmarks.md"
 _PROFILING = (
