@@ -53,8 +53,8 @@ from tilt_operator.engine.pool import run_tiltfile
 # The builtins of Tilt's image-build and deploy engine, as the host refuses them.
 ENGINE = re.compile(r"(\S+) belongs to Tilt's image-build and deploy engine")
 ENGINE_CALL = re.compile(
-    r"\b(docker_build|custom_build|k8s_yaml|k8s_resource|k8s_custom_deploy|helm|kustomize|docker_compose|"
-    r"dc_resource|k8s_kind|port_forward|default_registry|allow_k8s_contexts|k8s_context|k8s_namespace)\("
+    r"\b(docker_build|custom_build|k8s_custom_deploy|helm|kustomize|docker_compose|"
+    r"dc_resource|k8s_kind|default_registry|allow_k8s_contexts)\("
 )
 # Errors whose cause the first line does not say, and what it is.
 EXPLAINED = {

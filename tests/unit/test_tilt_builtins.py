@@ -484,7 +484,7 @@ def test_version_settings_checks_the_version_tilt_version_says(tmp_path: Path) -
     )
 
 
-@pytest.mark.parametrize("builtin", ["docker_build", "k8s_yaml", "k8s_resource", "helm", "custom_build", "kustomize"])
+@pytest.mark.parametrize("builtin", ["docker_build", "helm", "custom_build", "kustomize", "k8s_custom_deploy"])
 def test_the_engines_builtins_exist_and_say_why_they_fail(tmp_path: Path, builtin: str) -> None:
     result = _run(tmp_path, {"Tiltfile": f"{builtin}('anything')\n"})
     _error_at(
@@ -493,6 +493,46 @@ def test_the_engines_builtins_exist_and_say_why_they_fail(tmp_path: Path, builti
         1,
         f"{builtin} belongs to Tilt's image-build and deploy engine, which this operator does not run",
     )
+
+
+def test_k8s_yaml_registers_one_kubernetes_apply_per_resource_as_tilt_groups_them(tmp_path: Path) -> None:
+    """A workload and the Service that selects its pods are one resource, the rest Tilt's `uncategorized`."""
+    app = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+"""
+    source = "k8s_yaml('app.yaml')\nk8s_resource('web', port_forwards='8080:80', labels=['frontend'])\n"
+    result = _ok(tmp_path, source, {"app.yaml": app})
+    web, rest = result.objects
+    assert [obj["kind"] for obj in result.objects] == ["KubernetesApply", "KubernetesApply"]
+    assert [web["metadata"]["name"], rest["metadata"]["name"]] == ["web", "uncategorized"]
+    assert web["metadata"]["annotations"] == {"tilt.dev/resource": "web", "tilt.dev/labels": "frontend"}
+    assert web["spec"]["cluster"] == "default"
+    forward = {"localPort": 8080, "containerPort": 80, "host": ""}
+    assert web["spec"]["portForwardTemplateSpec"] == {"forwards": [forward]}
+    kinds = [line for line in web["spec"]["yaml"].splitlines() if line.startswith("kind:")]
+    assert kinds == ["kind: Service", "kind: Deployment"]
+    assert "name: settings" in rest["spec"]["yaml"]
+
+
+def test_k8s_context_and_namespace_name_the_operators_own_cluster(tmp_path: Path) -> None:
+    result = _ok(tmp_path, "print(k8s_context(), k8s_namespace())\n")
+    assert result.output == "default default\n"
 
 
 def test_load_dynamic_exit_and_sys(tmp_path: Path) -> None:

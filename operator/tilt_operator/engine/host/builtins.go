@@ -49,7 +49,7 @@ func (n namespace) add(name string, value starlark.Value) {
 type builtinFunc func(thread *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 
 // builtins is everything a Tiltfile starts with, new for every run: Tilt's builtins by family
-// (this file, builtins_*.go, localresource.go, specs.go) and one builtin per kind of the CRDs.
+// (this file, builtins_*.go, localresource.go, k8s.go, specs.go) and one builtin per kind of the CRDs.
 func (r *run) builtins() starlark.StringDict {
 	names := namespace{}
 	add := func(name string, fn builtinFunc) {
@@ -64,6 +64,7 @@ func (r *run) builtins() starlark.StringDict {
 	r.addData(add)
 	r.addConfig(add, names)
 	r.addTilt(add, names)
+	r.addK8s(add)
 	r.addSpecs(add)
 	// One builtin per kind, under its own name and in Tilt's v1alpha1 namespace: the same value.
 	for _, kind := range r.kinds.ordered {

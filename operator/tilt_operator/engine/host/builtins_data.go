@@ -28,21 +28,32 @@ func (r *run) addData(add func(string, builtinFunc)) {
 	add("shlex.split", builtinShlexSplit)
 }
 
-// blob is Tilt's blob: text that prints as itself but is not a string (str() makes it one).
-type blob string
+// blob is Tilt's blob: text that prints as itself but is not a string (str() makes it one), and
+// where it came from ("file: PATH", "local: COMMAND"), which k8s_yaml's errors name as Tilt's do.
+type blob struct {
+	text   string
+	source string
+}
 
-var _ starlark.Value = blob("")
+var _ starlark.Value = blob{}
 
-func (b blob) String() string        { return string(b) }
+func (b blob) String() string        { return b.text }
 func (b blob) Type() string          { return "blob" }
 func (b blob) Freeze()               {}
-func (b blob) Truth() starlark.Bool  { return len(b) > 0 }
+func (b blob) Truth() starlark.Bool  { return len(b.text) > 0 }
 func (b blob) Hash() (uint32, error) { return 0, errors.New("unhashable type: blob") }
+
+// Where Tilt says a blob came from, for those that come from no file or command.
+const (
+	sourceBlob             = "Tiltfile blob() call"
+	sourceEncodeYAML       = "encode_yaml"
+	sourceEncodeYAMLStream = "encode_yaml_stream"
+)
 
 // textOf is a string or a blob's text, as Tilt's builtins accept either where they take text.
 func textOf(value starlark.Value) (string, bool) {
 	if b, ok := value.(blob); ok {
-		return string(b), true
+		return b.text, true
 	}
 	return starlark.AsString(value)
 }
@@ -112,7 +123,7 @@ func builtinBlob(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, 
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "input", &input); err != nil {
 		return nil, err
 	}
-	return blob(input), nil
+	return blob{input, sourceBlob}, nil
 }
 
 // localPath is a path argument resolved as Tilt resolves it and confined to the run's root;
@@ -149,14 +160,14 @@ func (r *run) builtinReadFile(thread *starlark.Thread, fn *starlark.Builtin, arg
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "paths", &path, "default?", &fallback); err != nil {
 		return nil, err
 	}
-	data, _, err := r.readFile(thread, fn.Name(), path.path)
+	data, target, err := r.readFile(thread, fn.Name(), path.path)
 	if errors.Is(err, fs.ErrNotExist) && fallback.set {
-		return blob(fallback.text), nil
+		return blob{fallback.text, "file: " + target}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return blob(data), nil
+	return blob{string(data), "file: " + target}, nil
 }
 
 // builtinWatchFile is Tilt's watch_file(paths): the run depends on the path without reading it, on

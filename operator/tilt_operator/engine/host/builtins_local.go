@@ -72,7 +72,7 @@ func (r *run) builtinLocal(thread *starlark.Thread, fn *starlark.Builtin, args s
 	if !echoOff && !quiet && stdout.Len() == 0 && stderr.Len() == 0 {
 		r.print(thread, localLogPrefix+"[no output]")
 	}
-	return blob(stdout.String()), nil
+	return blob{stdout.String(), "local: " + cmd.String()}, nil
 }
 
 // envArgument is a dict of strings (or None), as Tilt's value.StringStringMap takes env.

@@ -12,8 +12,9 @@ import (
 
 // The rest of Tilt's global builtins: local_resource's helpers (link, probe and its actions,
 // trigger modes), the settings calls (checked with Tilt's signatures and recorded in the run's
-// log), load_dynamic, exit, sys, and every builtin of Tilt's image-build and deploy engine,
-// which exists so that no name Tilt defines is ever undefined, and fails with one clear line.
+// log), load_dynamic, exit, sys, and every builtin of Tilt's image-build and deploy engine but
+// the deploy-manifest ones (k8s.go), which exists so that no name Tilt defines is ever undefined,
+// and fails with one clear line.
 
 // triggerMode is Tilt's TriggerMode value: TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL, as
 // local_resource(trigger_mode=...) and trigger_mode() take them; unset means the run's default.
@@ -46,9 +47,9 @@ var engineBuiltins = []string{
 	"allow_k8s_contexts", "custom_build", "dc_resource", "default_registry", "disable_feature",
 	"disable_snapshots", "docker_build", "docker_compose", "docker_prune_settings", "enable_feature",
 	"experimental_analytics_report", "experimental_metrics_settings", "experimental_telemetry_cmd",
-	"fall_back_on", "filter_yaml", "helm", "initial_sync", "k8s_context", "k8s_custom_deploy",
-	"k8s_image_json_path", "k8s_kind", "k8s_namespace", "k8s_resource", "k8s_yaml", "kustomize",
-	"local_git_repo", "port_forward", "restart_container", "run", "set_team", "sync",
+	"fall_back_on", "filter_yaml", "helm", "initial_sync", "k8s_custom_deploy",
+	"k8s_image_json_path", "k8s_kind", "kustomize",
+	"local_git_repo", "restart_container", "run", "set_team", "sync",
 	"workload_to_resource_function",
 }
 
@@ -315,15 +316,17 @@ func typedStruct(constructor string, fields ...any) *starlarkstruct.Struct {
 	return starlarkstruct.FromKeywords(starlark.String(constructor), kwargs)
 }
 
+// builtinLink is Tilt's link(url, name=""): the URL gets http when it has no scheme.
 func builtinLink(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var url, name string
 	if err := starlark.UnpackArgs(fn.Name(), args, kwargs, "url", &url, "name?", &name); err != nil {
 		return nil, err
 	}
-	if url == "" {
-		return nil, fmt.Errorf("%s: url must not be empty", fn.Name())
+	withScheme, err := linkURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("validating URL %q: %w", url, err)
 	}
-	return typedStruct("link", "url", starlark.String(url), "name", starlark.String(name)), nil
+	return typedStruct("link", "url", starlark.String(withScheme), "name", starlark.String(name)), nil
 }
 
 // int32Argument is an int that fits in 32 bits, as Tilt's probe() takes its numbers; 0 when not

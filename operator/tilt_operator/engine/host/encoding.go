@@ -138,14 +138,7 @@ func decodeYAMLStream(text, source string) (*starlark.List, error) {
 	}
 	values := []starlark.Value{}
 	for _, document := range documents {
-		var decoded any
-		err := yaml.Unmarshal([]byte(document), &decoded, func(d *json.Decoder) *json.Decoder {
-			d.UseNumber()
-			return d
-		})
-		if err == nil {
-			decoded, err = yamlNumbers(decoded)
-		}
+		decoded, err := decodeYAMLDocument(document)
 		if err != nil {
 			return nil, sourced(err, "error parsing YAML", source)
 		}
@@ -191,6 +184,20 @@ func yamlDocuments(text string) ([]string, error) {
 		documents = append(documents, current.String())
 	}
 	return documents, nil
+}
+
+// decodeYAMLDocument is one YAML document as JSON-shaped data, as sigs.k8s.io/yaml reads it for
+// Tilt: numbers kept exact (yamlNumbers), null for an empty document.
+func decodeYAMLDocument(document string) (any, error) {
+	var decoded any
+	err := yaml.Unmarshal([]byte(document), &decoded, func(d *json.Decoder) *json.Decoder {
+		d.UseNumber()
+		return d
+	})
+	if err != nil {
+		return nil, err
+	}
+	return yamlNumbers(decoded)
 }
 
 // yamlNumbers makes each number of a decoded YAML document an int64 when it is whole and fits,
@@ -254,7 +261,7 @@ func builtinEncodeYAML(_ *starlark.Thread, fn *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, err
 	}
-	return blob(text), nil
+	return blob{text, sourceEncodeYAML}, nil
 }
 
 func builtinEncodeYAMLStream(_ *starlark.Thread, fn *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -270,7 +277,7 @@ func builtinEncodeYAMLStream(_ *starlark.Thread, fn *starlark.Builtin, args star
 		}
 		documents[i] = text
 	}
-	return blob(strings.Join(documents, "---\n")), nil
+	return blob{strings.Join(documents, "---\n"), sourceEncodeYAMLStream}, nil
 }
 
 func encodeYAML(obj starlark.Value) (string, error) {

@@ -76,13 +76,7 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 		return nil, err
 	}
 	// Each parameter is checked as Tilt's type for it checks it, in Tilt's order and with its errors.
-	byKeyword := map[string]bool{}
-	for _, pair := range kwargs {
-		byKeyword[string(pair[0].(starlark.String))] = true
-	}
-	refused := func(parameter string, err error) error {
-		return parameterError(fn.Name(), parameter, byKeyword[parameter], err)
-	}
+	refused := parameterRefusal(fn, kwargs)
 	name, ok := starlark.AsString(options["name"])
 	if !ok {
 		return nil, refused("name", fmt.Errorf("Value should be convertible to string, but is type %s", options["name"].Type()))
@@ -184,93 +178,32 @@ func parameterError(fn, parameter string, byKeyword bool, err error) error {
 	return fmt.Errorf("%s: for parameter %s: %w", fn, parameter, err)
 }
 
-// registerLocalResources makes each local_resource into its objects, at the end of the run. As
-// Tilt does then, a resource_deps entry that names no resource is dropped with a warning, and a
-// resource that depends on itself, or a cycle of them, is an error.
-func (r *run) registerLocalResources() error {
-	for _, res := range r.localResources {
-		var known []string
-		for _, dep := range res.resourceDeps {
-			if dep == res.name {
-				return fmt.Errorf("resource %s specified a dependency on itself", res.name)
-			}
-			if !r.hasResource(dep) {
-				r.warn(fmt.Sprintf("resource %s specified a dependency on unknown resource %s - dependency ignored", res.name, dep))
-				continue
-			}
-			known = append(known, dep)
-		}
-		res.resourceDeps = known
+// parameterRefusal is parameterError for one call of fn: it knows which parameters came by keyword.
+func parameterRefusal(fn *starlark.Builtin, kwargs []starlark.Tuple) func(parameter string, err error) error {
+	byKeyword := map[string]bool{}
+	for _, pair := range kwargs {
+		byKeyword[string(pair[0].(starlark.String))] = true
 	}
-	if cycle := r.dependencyCycle(); cycle != nil {
-		return fmt.Errorf("cycle detected in resource dependency graph: %s", strings.Join(cycle, " -> "))
+	return func(parameter string, err error) error {
+		return parameterError(fn.Name(), parameter, byKeyword[parameter], err)
 	}
-	for _, res := range r.localResources {
-		objects, err := res.objects(r.defaultTriggerMode)
-		if err != nil {
-			return err
-		}
-		for _, object := range objects {
-			k, ok := r.kinds.byName[object.kind]
-			if !ok {
-				return fmt.Errorf("local_resource %s: no %s CRD is installed", res.name, object.kind)
-			}
-			obj, err := k.build(nil, object.kwargs)
-			if err == nil {
-				err = r.registry.add(k, obj)
-			}
-			if err != nil {
-				return fmt.Errorf("local_resource %s: %w", res.name, err)
-			}
-		}
-	}
-	return nil
 }
 
-// dependencyCycle is a cycle of resource_deps, from a resource back to it (nil: there is none),
-// found from the first resource declared that is in one.
-func (r *run) dependencyCycle() []string {
-	deps := map[string][]string{}
-	for _, res := range r.localResources {
-		deps[res.name] = res.resourceDeps
+// resourceAnnotations are what a resource's objects say of it, the dashboard and other resources
+// read: its Tilt name, the resources it waits for, its links and its labels (sorted).
+func resourceAnnotations(name string, deps []string, links []map[string]string, labels []string) map[string]string {
+	annotations := map[string]string{annotationResource: name}
+	if len(deps) > 0 {
+		annotations[annotationResourceDeps] = strings.Join(deps, ",")
 	}
-	done := map[string]bool{}
-	var path []string
-	var visit func(name string) []string
-	visit = func(name string) []string {
-		for i, on := range path {
-			if on == name {
-				return append(append([]string{}, path[i:]...), name)
-			}
-		}
-		if done[name] {
-			return nil
-		}
-		path = append(path, name)
-		for _, dep := range deps[name] {
-			if cycle := visit(dep); cycle != nil {
-				return cycle
-			}
-		}
-		path = path[:len(path)-1]
-		done[name] = true
-		return nil
+	if len(links) > 0 {
+		encoded, _ := json.Marshal(links)
+		annotations[annotationLinks] = string(encoded)
 	}
-	for _, res := range r.localResources {
-		if cycle := visit(res.name); cycle != nil {
-			return cycle
-		}
+	if len(labels) > 0 {
+		annotations[annotationLabels] = strings.Join(labels, ",")
 	}
-	return nil
-}
-
-func (r *run) hasResource(name string) bool {
-	for _, res := range r.localResources {
-		if res.name == name {
-			return true
-		}
-	}
-	return false
+	return annotations
 }
 
 // pendingObject is a kind's builtin (by its snake-case name) and its keyword arguments.
@@ -286,17 +219,7 @@ func (res *localResource) objects(defaultMode triggerMode) ([]pendingObject, err
 	}
 	trigger := res.name + ":trigger"
 	fileWatch := "local:" + res.name
-	annotations := map[string]string{annotationResource: res.name}
-	if len(res.resourceDeps) > 0 {
-		annotations[annotationResourceDeps] = strings.Join(res.resourceDeps, ",")
-	}
-	if len(res.links) > 0 {
-		encoded, _ := json.Marshal(res.links)
-		annotations[annotationLinks] = string(encoded)
-	}
-	if len(res.labels) > 0 {
-		annotations[annotationLabels] = strings.Join(res.labels, ",")
-	}
+	annotations := resourceAnnotations(res.name, res.resourceDeps, res.links, res.labels)
 	objects := []pendingObject{{"ui_button", kw(
 		"name", trigger,
 		"annotations", stringDict(annotations, nil),

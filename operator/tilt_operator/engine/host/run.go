@@ -64,6 +64,8 @@ type run struct {
 	localResources     []*localResource
 	defaultTriggerMode triggerMode
 	triggerModeSet     bool
+	// What k8s_yaml and k8s_resource recorded, made into resources when the run ends (k8s.go).
+	k8s k8sState
 }
 
 func newRun(req *request, kinds *kindSet, emit emitFunc) *run {
@@ -106,7 +108,7 @@ func (r *run) execute(maxSteps uint64) doneEvent {
 		// Not a failure: the run ends at that load with what it registered before it.
 		waiting = &waitingEvent{Repo: notReady.repo, Message: failure(err).Error}
 	}
-	if err := r.registerLocalResources(); err != nil {
+	if err := r.registerResources(); err != nil {
 		return doneEvent{Error: err.Error()}
 	}
 	return doneEvent{Objects: r.markLoaded(r.registry.objects()), Waiting: waiting}

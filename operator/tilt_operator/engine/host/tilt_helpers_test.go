@@ -28,6 +28,7 @@ type runOptions struct {
 	args []string
 	env  map[string]string
 	exec bool // process execution on: local() runs
+	crds bool // the project's CRDs are installed (crds/*.yaml): local_resource and k8s_yaml register objects
 }
 
 // tiltfileRun is what a Tiltfile's author sees of one run.
@@ -65,6 +66,9 @@ func runTiltfile(t *testing.T, files map[string]string, options runOptions, setu
 	kinds, err := newKindSet("", nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if options.crds {
+		kinds = extLoadKinds(t)
 	}
 	result := &tiltfileRun{root: root, files: map[string]string{}}
 	var output strings.Builder

@@ -9,8 +9,8 @@ import (
 const fooYAML = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: foo\n"
 
 // Tilt's tests of local(), blob() and the files a run reads, from its main Tiltfile tests. Those
-// that also deploy what they read (docker_build, k8s_yaml) are ported without that part, which is
-// Tilt's engine's.
+// that also build or deploy what they read (docker_build, k8s_yaml) are ported without that part;
+// TestBlob's k8s_yaml is checked as tilt_k8s_test.go checks it.
 func TestTiltLocal(t *testing.T) {
 	execOn := runOptions{exec: true, env: map[string]string{"PATH": os.Getenv("PATH")}}
 	local := func(c tiltCase) tiltCase {
@@ -109,7 +109,12 @@ func TestTiltLocal(t *testing.T) {
 			files: map[string]string{"hello": "world", "Tiltfile": "watch_file('hello')\n"},
 			check: depends("Tiltfile", "hello"),
 		},
-		tiltCase{name: "TestBlob", skip: "Tilt's engine: deploys the blob with k8s_yaml"},
+		tiltCase{
+			name:    "TestBlob",
+			files:   map[string]string{"Tiltfile": "k8s_yaml(blob('''" + k8sDeployment("snack", "", "", nil) + "'''))"},
+			options: runOptions{crds: true},
+			check:   k8sResources(holding("snack", "Deployment/snack")),
+		},
 		tiltCase{name: "TestBlobErr", files: map[string]string{"Tiltfile": "blob(42)"}, error: "for parameter input: got int, want string"},
 	)
 	runCases(t, cases)
