@@ -104,6 +104,11 @@ def apply_at_call(
     return Call("PATCH", path, query, dict(obj), "application/apply-patch+yaml", impersonate=impersonate)
 
 
+def get_at_call(path: str, impersonate: str | None = None) -> Call:
+    """Read any object at its ``path``; a 404 is None."""
+    return Call("GET", path, missing_ok=True, impersonate=impersonate)
+
+
 def discovery_call(group_version: str) -> Call:
     """The resources of one group version (``v1``, ``apps/v1``): kinds, plurals, whether namespaced."""
     path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
@@ -387,6 +392,9 @@ class Client:
 
     async def delete_at(self, path: str, *, as_user: str) -> None:
         await self.send(delete_at_call(path, as_user))
+
+    async def get_at(self, path: str, *, as_user: str) -> Object | None:
+        return await self.send(get_at_call(path, as_user))
 
     async def delete(
         self, kind: Kind, name: str, *, as_user: str | None = None, resource_version: str | None = None

@@ -61,6 +61,10 @@ WATCH_FAILED = "WatchFailed"
 YAML_APPLIED = "YAMLApplied"
 APPLY_FAILED = "ApplyFailed"
 YAML_INVALID = "YAMLInvalid"
+# Its objects applied, and some not yet Current (kstatus: a rollout in progress), or Failed (a
+# Deployment past its progress deadline, a pod in CrashLoopBackOff): Flux's words.
+PROGRESSING = "Progressing"
+HEALTH_CHECK_FAILED = "HealthCheckFailed"
 
 # Any kind: the reconcile itself failed (the API server refused, an exception); it is retried.
 RECONCILE_FAILED = "ReconcileFailed"
@@ -78,6 +82,7 @@ RECONCILING = frozenset(
         TILTFILE_PENDING,
         SERVICE_ACCOUNT_NOT_FOUND,
         APPLY_FAILED,
+        PROGRESSING,
     }
 )
 # Ready reasons that no retry can change: Stalled until the spec, a file or a Secret changes.

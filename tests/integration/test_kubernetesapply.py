@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,29 @@ def present(cluster: DevCluster, namespace: str) -> list[str]:
     return sorted(found.stdout.split())
 
 
+@contextmanager
+def installed(api: Api, tmp_path: Path, name: str, tiltfile: str, **spec: str) -> Iterator[Path]:
+    """An Extension whose Tiltfile is ``tiltfile``, in a file:// repo of its own; gone on exit. Its Tiltfile's path."""
+    root = extension_repo(tmp_path, tiltfile)
+    api.create("extensionrepos", repo(name, f"file://{root}"))
+    api.create("extensions", extension(name, name, "probe", **spec))
+    try:
+        yield root / "probe" / "Tiltfile"
+    finally:
+        api.delete("extensions", name)
+        api.delete("extensionrepos", name)
+
+
 def reason(status: dict) -> str:
     return next((c["reason"] for c in status.get("conditions") or [] if c["type"] == "Ready"), "")
+
+
+@pytest.fixture
+def account(cluster: DevCluster, accounts: list[str], name: str) -> str:
+    """An account of the extension's own, with the Tilt API as every extension has it, and nothing more."""
+    made = f"{name}-deploy"
+    make_account(cluster, accounts, made, ("tilt-extension", ""))
+    return made
 
 
 @pytest.fixture
@@ -52,21 +74,29 @@ def namespace(cluster: DevCluster, name: str) -> Iterator[str]:
     cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
 
 
+def grant(cluster: DevCluster, namespace: str, account: str, resources: str) -> None:
+    """What a person does for an extension that deploys: a Role in one namespace, bound to its account."""
+    role = f"{account}-deploys"
+    cluster.kubectl(
+        "create", "role", role, "-n", namespace, "--verb=get,create,patch,delete", f"--resource={resources}"
+    )
+    cluster.kubectl(
+        "create", "rolebinding", role, "-n", namespace, f"--role={role}", f"--serviceaccount={NAMESPACE}:{account}"
+    )
+
+
 def test_yaml_is_applied_as_the_extensions_account_pruned_and_deleted_with_the_extension(
     cluster: DevCluster,
     api: Api,
     operator: Operator,
-    accounts: list[str],
+    account: str,
     tmp_path: Path,
     name: str,
     namespace: str,
 ) -> None:
-    account = f"{name}-deploy"
-    make_account(cluster, accounts, account, ("tilt-extension", ""))
-    root = extension_repo(tmp_path, applying(name, configmaps(namespace, "a", "b")))
-    api.create("extensionrepos", repo(name, f"file://{root}"))
-    api.create("extensions", extension(name, name, "probe", serviceAccountName=account))
-    try:
+    with installed(
+        api, tmp_path, name, applying(name, configmaps(namespace, "a", "b")), serviceAccountName=account
+    ) as tiltfile:
         refused = eventually(
             lambda: (s := api.status("kubernetesapplys", name)) and s.get("error") and s,
             timeout=60,
@@ -84,13 +114,7 @@ def test_yaml_is_applied_as_the_extensions_account_pruned_and_deleted_with_the_e
         assert extension_status["error"].startswith(f"KubernetesApply {name}: ConfigMap {namespace}/a: ")
 
         # A person grants the account its namespace: the retry (with backoff) applies it all.
-        role = f"{account}-configmaps"
-        cluster.kubectl(
-            "create", "role", role, "-n", namespace, "--verb=get,create,patch,delete", "--resource=configmaps"
-        )
-        cluster.kubectl(
-            "create", "rolebinding", role, "-n", namespace, f"--role={role}", f"--serviceaccount={NAMESPACE}:{account}"
-        )
+        grant(cluster, namespace, account, "configmaps")
         applied = eventually(
             lambda: (s := api.status("kubernetesapplys", name)) and ready(s) == "True" and s,
             timeout=60,
@@ -115,12 +139,9 @@ def test_yaml_is_applied_as_the_extensions_account_pruned_and_deleted_with_the_e
         assert managers == {f"kubernetesapply/{name}"}
 
         # The YAML drops b: the next apply prunes it.
-        (root / "probe" / "Tiltfile").write_text(applying(name, configmaps(namespace, "a")))
+        tiltfile.write_text(applying(name, configmaps(namespace, "a")))
         eventually(lambda: present(cluster, namespace) == ["configmap/a"], timeout=60, what="b to be pruned")
         assert [o["name"] for o in api.status("kubernetesapplys", name)["inventory"]] == ["a"]
-    finally:
-        api.delete("extensions", name)
-        api.delete("extensionrepos", name)
     # What the Extension deployed goes with it: Extension -> Tiltfile -> KubernetesApply -> ConfigMap.
     eventually(lambda: present(cluster, namespace) == [], timeout=60, what="the garbage collector")
 
@@ -128,10 +149,7 @@ def test_yaml_is_applied_as_the_extensions_account_pruned_and_deleted_with_the_e
 def test_yaml_no_apply_can_take_is_stalled_with_a_clear_error(
     api: Api, operator: Operator, tmp_path: Path, name: str
 ) -> None:
-    root = extension_repo(tmp_path, applying(name, "kind: ConfigMap\nmetadata: {name: x}\n"))
-    api.create("extensionrepos", repo(name, f"file://{root}"))
-    api.create("extensions", extension(name, name, "probe"))
-    try:
+    with installed(api, tmp_path, name, applying(name, "kind: ConfigMap\nmetadata: {name: x}\n")):
         failed = eventually(
             lambda: (s := api.status("kubernetesapplys", name)) and s.get("error") and s,
             timeout=60,
@@ -140,6 +158,133 @@ def test_yaml_no_apply_can_take_is_stalled_with_a_clear_error(
         assert failed["error"] == "document 1 of spec.yaml has no apiVersion"
         assert reason(failed) == reasons.YAML_INVALID
         assert {c["type"] for c in failed["conditions"]} == {"Ready", "Stalled"}
-    finally:
-        api.delete("extensions", name)
-        api.delete("extensionrepos", name)
+
+
+def test_k8s_yaml_of_what_kubectl_prints_deploys_it_as_upstream_configmap_does(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """The way upstream's configmap and secret extensions deploy: YAML that `kubectl create
+    --dry-run=client -o yaml` prints, given to k8s_yaml; Tilt makes it a KubernetesApply of its
+    own resource, and here the cluster gets it, as the extension's account."""
+    grant(cluster, namespace, account, "configmaps")
+    kubectl = f"kubectl create configmap settings -n {namespace} --from-literal=greeting=hello --dry-run=client -o yaml"
+    with installed(api, tmp_path, name, f"k8s_yaml(local({kubectl!r}, quiet=True))\n", serviceAccountName=account):
+        eventually(lambda: ready(api.status("extensions", name)) == "True", timeout=60, what="the Extension Ready")
+        listed = api.custom.list_cluster_custom_object(
+            "tilt.dev", "v1alpha1", "kubernetesapplys", label_selector=f"tilt.dev/extension={name}"
+        )
+        [deploy] = listed["items"]
+        assert deploy["metadata"]["annotations"]["tilt.dev/resource"] == "uncategorized"
+        assert reason(deploy["status"]) == reasons.YAML_APPLIED
+        found = json.loads(cluster.kubectl("get", "configmap", "settings", "-n", namespace, "-o", "json").stdout)
+        assert found["data"] == {"greeting": "hello"}
+
+
+def test_health_as_kstatus_reads_it_reaches_the_extension_s_ready(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """Flux's health check: applied is not Ready until every object is Current. This cluster runs no
+    Deployment controller, so a Deployment stays on its way; an ExtensionRepo (a tilt.dev object
+    the account may write) that is Stalled has Failed, and one that is Ready is Current."""
+    grant(cluster, namespace, account, "deployments.apps")
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "tilt-operator:dev"}]},
+            },
+        },
+    }
+
+    def source(url: str) -> str:
+        return yaml.safe_dump(
+            {
+                "apiVersion": "tilt.dev/v1alpha1",
+                "kind": "ExtensionRepo",
+                "metadata": {"name": f"{name}-src"},
+                "spec": {"url": url},
+            }
+        )
+
+    with installed(
+        api, tmp_path, name, applying(name, yaml.safe_dump(deployment)), serviceAccountName=account
+    ) as tiltfile:
+        progressing = eventually(
+            lambda: (s := api.status("extensions", name)) and reason(s) == reasons.PROGRESSING and s,
+            timeout=60,
+            what="the Extension to wait for the rollout",
+        )
+        assert ready(progressing) == "False"
+        message = next(c["message"] for c in progressing["conditions"] if c["type"] == "Ready")
+        assert message == f"KubernetesApply {name}: Deployment {namespace}/web: updatedReplicas: 0/1"
+        assert {c["type"] for c in progressing["conditions"]} == {"Ready", "Reconciling"}
+
+        # With the Deployment still on its way, every object is read again, the repo too once the
+        # operator has said it is Stalled (a new object with no status yet is Current for kstatus).
+        tiltfile.write_text(applying(name, yaml.safe_dump(deployment) + "---\n" + source("file:///nonexistent")))
+        failed = eventually(
+            lambda: (s := api.status("kubernetesapplys", name)) and reason(s) == reasons.HEALTH_CHECK_FAILED and s,
+            timeout=60,
+            what="the Stalled repo to count as Failed",
+        )
+        health = {item["kind"]: item for item in failed["inventory"]}
+        assert health["ExtensionRepo"]["health"] == "Failed"
+        assert "nonexistent" in health["ExtensionRepo"]["message"]
+        assert health["Deployment"]["health"] == "InProgress"
+        eventually(
+            lambda: reason(api.status("extensions", name)) == reasons.HEALTH_CHECK_FAILED,
+            what="the Extension to say so",
+        )
+
+        tiltfile.write_text(applying(name, source(f"file://{tiltfile.parent.parent}")))
+        eventually(lambda: ready(api.status("extensions", name)) == "True", timeout=60, what="all Current, Ready")
+        [item] = api.status("kubernetesapplys", name)["inventory"]
+        assert (item["kind"], item["health"]) == ("ExtensionRepo", "Current")
+        assert cluster.kubectl("get", "deployment", "web", "-n", namespace, check=False).returncode != 0, "pruned"
+
+
+def test_a_local_resource_waits_for_the_k8s_resource_it_depends_on(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """local_resource(resource_deps=[a k8s resource]): its Cmd starts once that KubernetesApply is Ready."""
+    out = tmp_path / "out"
+    tiltfile = (
+        f"k8s_yaml(blob({configmaps(namespace, 'settings')!r}))\n"
+        f"k8s_resource(new_name='{name}-config', objects=['settings:configmap'])\n"
+        f"local_resource('{name}-after', cmd='echo ran > {out}', resource_deps=['{name}-config'])\n"
+    )
+    with installed(api, tmp_path, name, tiltfile, serviceAccountName=account):
+        waiting = eventually(
+            lambda: api.status("cmds", f"{name}-after.update").get("waiting"), timeout=60, what="the Cmd"
+        )
+        assert waiting["reason"] == f"waiting for resource {name}-config to be ready"
+        assert (
+            api.get("kubernetesapplys", f"{name}-config")["metadata"]["annotations"]["tilt.dev/resource"]
+            == f"{name}-config"
+        )
+        assert not out.exists()
+        grant(cluster, namespace, account, "configmaps")
+        eventually(lambda: out.exists(), timeout=60, what="the Cmd to run once its dependency is applied")
+        assert ready(api.status("kubernetesapplys", f"{name}-config")) == "True"

@@ -132,7 +132,10 @@ STATUS_FIELDS = {
         ".status.lastApplyStartTime",
         ".status.appliedInputHash",
         ".status.inventory",
-        *(f".status.inventory[].{field}" for field in ("apiVersion", "kind", "namespace", "name", "uid")),
+        *(
+            f".status.inventory[].{field}"
+            for field in ("apiVersion", "kind", "namespace", "name", "uid", "health", "message")
+        ),
         ".status.observedGeneration",
         *CONDITIONS,
     ],

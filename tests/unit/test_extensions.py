@@ -93,20 +93,34 @@ def test_a_rerun_is_reconciling_not_stalled_and_keeps_what_the_last_run_said():
     ), "a working extension stays Ready while it runs again"
 
 
-def test_what_the_cluster_refused_to_deploy_makes_a_succeeded_extension_not_ready(tmp_path: Path):
+def deploy(name: str, ready: bool, reason: str, message: str, **fields: str) -> dict:
+    obj = {"metadata": {"name": name, "generation": 1}}
+    return {**obj, "status": desired_status(fields, obj=obj, current={}, ready=ready, reason=reason, message=message)}
+
+
+def test_a_succeeded_extension_is_ready_once_what_it_deployed_is_applied_and_current(tmp_path: Path):
     obj = {"metadata": {"name": "t", "generation": 1}}
     succeeded = desired_status({}, obj=obj, current={}, ready=True, reason=reasons.RUN_SUCCEEDED, message="ok")
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "Tiltfile").write_text("")
     outcome = extensions.resolve_extension({"repoName": "r", "repoPath": "p"}, view(tmp_path))
-    deploys = [
-        {"metadata": {"name": "b"}, "status": {"error": "ConfigMap default/x: forbidden"}},
-        {"metadata": {"name": "a"}, "status": {"resultYAML": "..."}},
-    ]
-    status = extensions.extension_status(obj, {}, outcome, tiltfile(succeeded), deploys)
-    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
-    assert (ready["status"], ready["reason"]) == ("False", reasons.APPLY_FAILED)
-    assert status["error"] == "KubernetesApply b: ConfigMap default/x: forbidden"
-    assert reasons.APPLY_FAILED in reasons.RECONCILING, "retried: a role may be bound, a namespace made"
-    applied = extensions.extension_status(obj, {}, outcome, tiltfile(succeeded), deploys[1:])
-    assert [c["status"] for c in applied["conditions"] if c["type"] == "Ready"] == ["True"]
+
+    def ready_of(*deploys: dict) -> tuple[str, str, str | None]:
+        status = extensions.extension_status(obj, {}, outcome, tiltfile(succeeded), deploys)
+        [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+        return ready["status"], ready["reason"], status["error"]
+
+    applied = deploy("a", True, reasons.YAML_APPLIED, "2 objects applied as x, all Current")
+    rolling = deploy("r", False, reasons.PROGRESSING, "Deployment n/web: readyReplicas: 0/1")
+    failed = deploy("f", False, reasons.HEALTH_CHECK_FAILED, "Deployment n/web: progress deadline exceeded")
+    refused = deploy("b", False, reasons.APPLY_FAILED, "x", error="ConfigMap default/x: forbidden")
+    assert ready_of(applied) == ("True", reasons.TILTFILE_SUCCEEDED, None)
+    assert ready_of(applied, rolling) == ("False", reasons.PROGRESSING, None)
+    assert ready_of(applied, rolling, failed)[:2] == ("False", reasons.HEALTH_CHECK_FAILED)
+    assert ready_of(rolling, failed, refused) == (
+        "False",
+        reasons.APPLY_FAILED,
+        "KubernetesApply b: ConfigMap default/x: forbidden",
+    ), "what the cluster refused comes first"
+    assert ready_of(applied, {"metadata": {"name": "new", "generation": 1}}) == ("False", reasons.PROGRESSING, None)
+    assert {reasons.APPLY_FAILED, reasons.PROGRESSING} <= reasons.RECONCILING, "retried and re-read with backoff"

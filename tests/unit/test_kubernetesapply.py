@@ -6,6 +6,7 @@ import pytest
 
 from tilt_operator.reconcilers import manifests
 from tilt_operator.reconcilers.discovery import Resource
+from tilt_operator.reconcilers.health import health
 
 APPLY = {"metadata": {"name": "web", "uid": "u-1"}}
 
@@ -76,7 +77,8 @@ def test_what_the_yaml_no_longer_has_is_pruned_and_what_was_refused_stays_owned(
     applied = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n", "uid": "9"}}]
     refused = wanted - {manifests.key(manifests.entry(obj)) for obj in applied}
     assert manifests.inventory(previous, applied, refused) == [
-        {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "n", "name": "a", "uid": "9"},
+        {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "n", "name": "a", "uid": "9"}
+        | {"health": "Current", "message": "exists"},
         {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "n", "name": "d", "uid": "3"},
     ]
 
@@ -103,3 +105,74 @@ def test_result_yaml_leaves_out_managed_fields():
 )
 def test_each_kind_has_its_rest_path(resource, namespace, path):
     assert resource.path("c", namespace) == path
+
+
+def _deployment(**status) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "generation": 2},
+        "spec": {"replicas": 2},
+        "status": {"observedGeneration": 2, **status},
+    }
+
+
+AVAILABLE = {"conditions": [{"type": "Available", "status": "True"}]}
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, ("Current", "exists")),
+        (_deployment(observedGeneration=1), ("InProgress", "generation 2 not yet observed")),
+        (_deployment(updatedReplicas=2, readyReplicas=1), ("InProgress", "readyReplicas: 1/2")),
+        (
+            _deployment(updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=3, **AVAILABLE),
+            ("InProgress", "old replicas pending termination: 3/2"),
+        ),
+        (
+            _deployment(updatedReplicas=2, readyReplicas=2, availableReplicas=2, replicas=2, **AVAILABLE),
+            ("Current", "2 replicas available"),
+        ),
+        (
+            _deployment(conditions=[{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]),
+            ("Failed", "progress deadline exceeded"),
+        ),
+        (
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "p"},
+                "status": {
+                    "phase": "Running",
+                    "containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
+                },
+            },
+            ("Failed", "container app: CrashLoopBackOff"),
+        ),
+        (
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "j"},
+                "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+            },
+            ("Current", "complete"),
+        ),
+        (
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w"},
+                "status": {"conditions": [{"type": "Stalled", "status": "True", "message": "no quota"}]},
+            },
+            ("Failed", "no quota"),
+        ),
+        (
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "deletionTimestamp": "x"}},
+            ("InProgress", "being deleted"),
+        ),
+    ],
+)
+def test_each_object_s_health_is_its_kstatus(obj, expected):
+    assert health(obj) == expected

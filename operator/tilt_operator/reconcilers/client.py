@@ -55,6 +55,10 @@ class Client(Protocol):
         """Delete the object at ``path`` as ``as_user``; one already gone is not an error."""
         ...
 
+    async def get_at(self, path: str, *, as_user: str) -> Object | None:
+        """The object at ``path`` as ``as_user`` reads it; None when there is none."""
+        ...
+
     async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:
         """A new token of the ServiceAccount (the TokenRequest API's answer), None when it does not exist."""
         ...

@@ -24,12 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
-from tilt_operator.api import ANNOTATION_RESOURCE, ANNOTATION_RESOURCE_DEPS, ANNOTATION_START_AFTER, CMD
+from tilt_operator.api import (
+    ANNOTATION_RESOURCE,
+    ANNOTATION_RESOURCE_DEPS,
+    ANNOTATION_START_AFTER,
+    CMD,
+    KUBERNETES_APPLY,
+)
 from tilt_operator.logstore import SYSTEM, Key, LogStore
 from tilt_operator.messages import quoted
 from tilt_operator.names import InvalidName, object_name
@@ -39,7 +45,7 @@ from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, stamped_service_account
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
-from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state, ready_of
 
 logger = logging.getLogger(__name__)
 
@@ -135,16 +141,31 @@ def succeeded_at(status: Mapping[str, Any]) -> str | None:
     return str(terminated["finishedAt"]) if terminated.get("exitCode") == 0 and terminated.get("pid") else None
 
 
-def resource_ready(cmds: list[Mapping[str, Any]]) -> bool:
-    """Whether a resource is ready, as resource_deps wait for it: it has Cmds, and each one is
-    ready (running, and its probe says so) or has succeeded (an update that ran)."""
-    return bool(cmds) and all(
-        (cmd.get("status") or {}).get("ready") or succeeded_at(cmd.get("status") or {}) for cmd in cmds
+def resource_ready(cmds: Sequence[Mapping[str, Any]], deploys: Sequence[Mapping[str, Any]] = ()) -> bool:
+    """Whether a resource is ready, as resource_deps wait for it: it has Cmds or a KubernetesApply,
+    each Cmd is ready (running, and its probe says so) or has succeeded (an update that ran), and
+    each KubernetesApply is Ready (applied, every object Current)."""
+    return (
+        bool(cmds or deploys)
+        and all((cmd.get("status") or {}).get("ready") or succeeded_at(cmd.get("status") or {}) for cmd in cmds)
+        and all(_applied(deploy) for deploy in deploys)
     )
 
 
-def waiting_for(obj: Mapping[str, Any], cmds: list[Mapping[str, Any]]) -> str | None:
-    """What a Cmd waits for before it may start (None: nothing), among every Cmd in ``cmds``."""
+def _applied(deploy: Mapping[str, Any]) -> bool:
+    ready = ready_of(deploy.get("status") or {})
+    return bool(
+        ready
+        and ready.get("status") == "True"
+        and ready.get("observedGeneration") == deploy["metadata"].get("generation")
+    )
+
+
+def waiting_for(
+    obj: Mapping[str, Any], cmds: Sequence[Mapping[str, Any]], deploys: Sequence[Mapping[str, Any]] = ()
+) -> str | None:
+    """What a Cmd waits for before it may start (None: nothing), among every Cmd in ``cmds`` and
+    KubernetesApply in ``deploys`` (a k8s resource it depends on)."""
     annotations = obj["metadata"].get("annotations") or {}
     after = annotations.get(ANNOTATION_START_AFTER)
     if after:
@@ -152,10 +173,14 @@ def waiting_for(obj: Mapping[str, Any], cmds: list[Mapping[str, Any]]) -> str | 
         if found is None or not succeeded_at(found.get("status") or {}):
             return f"waiting for {after} to succeed"
     for dep in filter(None, str(annotations.get(ANNOTATION_RESOURCE_DEPS, "")).split(",")):
-        of_dep = [cmd for cmd in cmds if (cmd["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE) == dep]
-        if not resource_ready(of_dep):
+        of_dep = [cmd for cmd in cmds if _resource_of(cmd) == dep]
+        if not resource_ready(of_dep, [deploy for deploy in deploys if _resource_of(deploy) == dep]):
             return f"waiting for resource {dep} to be ready"
     return None
+
+
+def _resource_of(obj: Mapping[str, Any]) -> str | None:
+    return (obj["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE)
 
 
 def _object_name(tilt_name: str) -> str:
@@ -325,7 +350,11 @@ class CmdReconciler:
             file_events=buttons.file_events(self._cache, buttons.file_watches(spec)),
             succeeded=(str(after), success) if after and success else None,
         )
-        waiting = waiting_for(obj, list(self._cache.objects(CMD))) if proc is None else None
+        waiting = (
+            waiting_for(obj, list(self._cache.objects(CMD)), list(self._cache.objects(KUBERNETES_APPLY)))
+            if proc is None
+            else None
+        )
         if reason and waiting:
             await self._write(obj, waiting_status(waiting))
             return Result()

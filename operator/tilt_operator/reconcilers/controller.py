@@ -268,10 +268,10 @@ class Controller:
         elif kind == FILE_WATCH:
             for cmd in self.relations.names(relations.FILE_WATCH, name, CMD):
                 self.queues[CMD].add(cmd)
-        elif kind == CMD:
+        if kind in (CMD, KUBERNETES_APPLY):
             # The Cmds that start after this one, or wait for its resource.
             resource = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE)
-            waiting = self.relations.names(relations.AFTER, name, CMD)
+            waiting = self.relations.names(relations.AFTER, name, CMD) if kind == CMD else []
             waiting += self.relations.names(relations.RESOURCE_DEP, resource, CMD) if resource else []
             for cmd in waiting:
                 self.queues[CMD].add(cmd)

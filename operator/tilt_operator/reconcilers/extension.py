@@ -190,14 +190,26 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
     return False, reasons.TILTFILE_FAILED, f"tiltfile: {error}", f"tiltfile: {error}"
 
 
-def deploy_failure(deploys: Sequence[Mapping[str, Any]]) -> str | None:
-    """What the KubernetesApplys an Extension's Tiltfile registered failed to apply, if anything."""
-    failed = sorted(
-        f"KubernetesApply {deploy['metadata']['name']}: {error}"
-        for deploy in deploys
-        if (error := (deploy.get("status") or {}).get("error"))
-    )
-    return "; ".join(failed) or None
+def deploy_readiness(deploys: Sequence[Mapping[str, Any]]) -> tuple[str, str, str | None] | None:
+    """Why what an Extension's Tiltfile deployed (its KubernetesApplys) is not Ready yet: (reason,
+    message, error), the worst first (refused, then failed, then on its way); None when all are."""
+    waiting: dict[str, list[str]] = {}
+    for deploy in sorted(deploys, key=lambda d: str(d["metadata"]["name"])):
+        status = deploy.get("status") or {}
+        condition = ready_of(status)
+        current = condition is not None and condition.get("observedGeneration") == deploy["metadata"].get("generation")
+        if current and condition is not None and condition.get("status") == "True":
+            continue
+        reason = str(condition.get("reason")) if condition and current else reasons.PROGRESSING
+        text = status.get("error") or (condition or {}).get("message") if current else "not applied yet"
+        waiting.setdefault(reason, []).append(f"KubernetesApply {deploy['metadata']['name']}: {text}")
+    for reason in (reasons.APPLY_FAILED, reasons.YAML_INVALID, reasons.HEALTH_CHECK_FAILED):
+        if reason in waiting:
+            message = "; ".join(waiting[reason])
+            return reasons.APPLY_FAILED if reason == reasons.YAML_INVALID else reason, message, message
+    if waiting:
+        return reasons.PROGRESSING, "; ".join(line for lines in waiting.values() for line in lines), None
+    return None
 
 
 def extension_status(
@@ -209,16 +221,17 @@ def extension_status(
 ) -> dict[str, Any]:
     """The whole status of an Extension: the path it resolved, and Ready from its Tiltfile's last run
     and what it deployed (for one the loader manages, from the path alone: the Tiltfiles that load
-    it run it). A run that succeeded but whose YAML the cluster refused is not Ready."""
+    it run it). A run that succeeded is Ready only once what it deployed is: applied, every object
+    Current, as ``kubectl wait --for=condition=Ready`` users expect."""
     if outcome.ready and loaded(obj):
         loaders = ", ".join(sorted(str(ref.get("name")) for ref in sharing_owners(obj, TILTFILE.kind)))
         ready, reason, error = True, reasons.TILTFILE_FOUND, None
         message = f"loaded by Tiltfile {loaders or '(none left)'}: {outcome.path}"
     elif outcome.ready:
         ready, reason, message, error = run_readiness(tiltfile)
-        refused = deploy_failure(deploys) if reason == reasons.TILTFILE_SUCCEEDED else None
-        if refused:
-            ready, reason, message, error = False, reasons.APPLY_FAILED, refused, refused
+        pending = deploy_readiness(deploys) if reason == reasons.TILTFILE_SUCCEEDED else None
+        if pending:
+            ready, (reason, message, error) = False, pending
     else:
         ready, reason, message, error = False, outcome.reason, outcome.message, outcome.message
     fields = {"path": str(outcome.path) if outcome.path else None, "error": error}

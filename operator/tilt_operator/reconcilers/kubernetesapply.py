@@ -8,6 +8,12 @@ server refuses is named in ``status.error`` in its words, and the rest is applie
 the apply is retried with the queue's backoff, since a namespace, a CRD or a role binding may
 come. What the last apply left in ``status.inventory`` and the YAML no longer has is pruned, as
 the same account. An unchanged spec (``status.appliedInputHash``) is not applied again.
+
+Health is Flux's: each applied object's kstatus (:mod:`.health`) is in the inventory, and the
+KubernetesApply is Ready once every one is Current. Until then it is ``Progressing`` (or
+``HealthCheckFailed``), and the objects not yet Current are read again, as the same account,
+every ``HEALTH_POLL`` seconds (a Failed one with the queue's backoff): a poll, as Flux's health
+checks poll, since the operator may watch no kind of an extension's (it may only impersonate).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from tilt_operator import reasons, timestamps
 from tilt_operator.api import KUBERNETES_APPLY
 from tilt_operator.kube import ApiError
-from tilt_operator.reconcilers import manifests
+from tilt_operator.reconcilers import health, manifests
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.discovery import Discovery
@@ -26,6 +32,8 @@ from tilt_operator.reconcilers.identities import Identities, Identity, ServiceAc
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import StatusWriter, desired_status
 
+# Seconds between reads of objects on their way to Current (a rollout).
+HEALTH_POLL = 2.0
 # Tilt's name for the cluster a Tiltfile deploys to: here, the operator's own.
 DEFAULT_CLUSTER = "default"
 
@@ -50,7 +58,9 @@ class KubernetesApplyReconciler:
         account = stamped_service_account(obj, self._identities.default)
         digest = manifests.input_hash(spec, account)
         if current.get("appliedInputHash") == digest and not current.get("error"):
-            return Result()
+            if all(item.get("health") == health.CURRENT for item in current.get("inventory") or []):
+                return Result()
+            return await self._recheck(obj, current, account)
         refusal = _unsupported(spec)
         if refusal is None:
             try:
@@ -83,8 +93,48 @@ class KubernetesApplyReconciler:
         if errors:
             await self._write(obj, current, fields, reasons.APPLY_FAILED, fields["error"])
             return Result(retry=True)
-        count = f"{len(applied)} object{'' if len(applied) == 1 else 's'}"
-        await self._write(obj, current, fields, reasons.YAML_APPLIED, f"applied {count} as {identity.name}", ready=True)
+        return await self._summarize(obj, current, fields, identity.name)
+
+    async def _recheck(self, obj: Mapping[str, Any], current: Mapping[str, Any], account: str) -> Result:
+        """Read every applied object again, as the account, for its health: as a kstatus poller does,
+        all of them until all are Current at once."""
+        try:
+            identity = await self._identities.get(account)
+        except ServiceAccountNotFound as missing:
+            await self._write(obj, current, {"error": str(missing)}, reasons.SERVICE_ACCOUNT_NOT_FOUND, str(missing))
+            return Result(retry=True)
+        items = [await self._read_health(item, identity) for item in current.get("inventory") or []]
+        return await self._summarize(obj, current, {"inventory": items}, identity.name)
+
+    async def _read_health(self, item: Mapping[str, Any], identity: Identity) -> dict[str, Any]:
+        resource = await self._discovery.resource(str(item["apiVersion"]), str(item["kind"]))
+        path = resource.path(str(item["name"]), item.get("namespace")) if resource else None
+        try:
+            found = await self._client.get_at(path, as_user=identity.username) if path else None
+        except ApiError as refused:
+            return {**item, "health": health.IN_PROGRESS, "message": f"cannot read it: {refused.message}"}
+        if found is None:
+            return {**item, "health": health.IN_PROGRESS, "message": "not found: deleted since it was applied"}
+        return manifests.entry(found)
+
+    async def _summarize(
+        self, obj: Mapping[str, Any], current: Mapping[str, Any], fields: Mapping[str, Any], account: str
+    ) -> Result:
+        """Ready once every applied object is Current (kstatus); until then Progressing, re-read with
+        backoff; HealthCheckFailed while one has Failed."""
+        items = fields["inventory"]
+        failed = [item for item in items if item.get("health") == health.FAILED]
+        progressing = [item for item in items if item.get("health") == health.IN_PROGRESS]
+        if failed or progressing:
+            reason = reasons.HEALTH_CHECK_FAILED if failed else reasons.PROGRESSING
+            message = "; ".join(f"{_named(item)}: {item.get('message', '')}" for item in failed or progressing)
+            await self._write(obj, current, fields, reason, message)
+            # A rollout is read again every few seconds; what has failed, with backoff.
+            return Result(retry=True) if failed else Result(requeue_after=HEALTH_POLL)
+        count = f"{len(items)} object{'' if len(items) == 1 else 's'}"
+        await self._write(
+            obj, current, fields, reasons.YAML_APPLIED, f"{count} applied as {account}, all Current", ready=True
+        )
         return Result()
 
     async def _apply(
@@ -120,7 +170,7 @@ class KubernetesApplyReconciler:
                 await self._client.delete_at(path, as_user=identity.username)
             except ApiError as refused:
                 kept.add(manifests.key(old))
-                errors.append(f"prune {manifests.describe({'kind': old['kind'], 'metadata': old})}: {refused.message}")
+                errors.append(f"prune {_named(old)}: {refused.message}")
         return kept, errors
 
     async def _write(
@@ -137,6 +187,10 @@ class KubernetesApplyReconciler:
             {**current, **fields}, obj=obj, current=current, ready=ready, reason=reason, message=message
         )
         await self._writer.write(KUBERNETES_APPLY, obj, status)
+
+
+def _named(item: Mapping[str, Any]) -> str:
+    return manifests.describe({"kind": item["kind"], "metadata": item})
 
 
 def _unsupported(spec: Mapping[str, Any]) -> str | None:

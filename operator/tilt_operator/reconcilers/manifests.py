@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tilt_operator.api import API_VERSION, KUBERNETES_APPLY
+from tilt_operator.reconcilers.health import health
 
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_TILT = "tilt"
@@ -108,13 +109,14 @@ def owned(obj: Mapping[str, Any], apply: Mapping[str, Any], *, namespaced: bool)
 
 
 def entry(obj: Mapping[str, Any]) -> dict[str, str]:
-    """The inventory's record of an applied object."""
+    """The inventory's record of an applied object, with its health as the API server returned it."""
     metadata = obj["metadata"]
     found = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": metadata["name"]}
     if metadata.get("namespace"):
         found["namespace"] = metadata["namespace"]
     if metadata.get("uid"):
         found["uid"] = metadata["uid"]
+    found["health"], found["message"] = health(obj)
     return found
 
 
