@@ -85,6 +85,20 @@ def grant(cluster: DevCluster, namespace: str, account: str, resources: str) -> 
     )
 
 
+@contextmanager
+def granted_everywhere(cluster: DevCluster, account: str, resources: str) -> Iterator[None]:
+    """A ClusterRole over ``resources`` in every namespace, bound to the account; gone on exit."""
+    role = f"{account}-{resources}"
+    cluster.kubectl("create", "clusterrole", role, "--verb=get,create,patch,delete", f"--resource={resources}")
+    cluster.kubectl(
+        "create", "clusterrolebinding", role, f"--clusterrole={role}", f"--serviceaccount={NAMESPACE}:{account}"
+    )
+    try:
+        yield
+    finally:
+        cluster.kubectl("delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found")
+
+
 def test_yaml_is_applied_as_the_extensions_account_pruned_and_deleted_with_the_extension(
     cluster: DevCluster,
     api: Api,
@@ -288,3 +302,62 @@ def test_a_local_resource_waits_for_the_k8s_resource_it_depends_on(
         grant(cluster, namespace, account, "configmaps")
         eventually(lambda: out.exists(), timeout=60, what="the Cmd to run once its dependency is applied")
         assert ready(api.status("kubernetesapplys", f"{name}-config")) == "True"
+
+
+def test_where_the_cluster_says_no_each_object_says_why_and_the_rest_is_applied(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """A namespace that does not exist, a kind the cluster lacks, an immutable field changed: each
+    is its object's error in the cluster's words, the others are applied, and the operator goes on."""
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": namespace}}
+    frozen = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "frozen", "namespace": namespace},
+        "immutable": True,
+        "data": {"v": "1"},
+    }
+    documents = [
+        *yaml.safe_load_all(configmaps(f"{name}-missing", "lost")),
+        widget,
+        frozen,
+        *yaml.safe_load_all(configmaps(namespace, "fine")),
+    ]
+    # ConfigMaps in every namespace: the API server's answer for a missing one is then "not found".
+    with (
+        granted_everywhere(cluster, account, "configmaps"),
+        installed(
+            api, tmp_path, name, applying(name, yaml.safe_dump_all(documents)), serviceAccountName=account
+        ) as tiltfile,
+    ):
+        failed = eventually(
+            lambda: (s := api.status("kubernetesapplys", name)) and s.get("error") and s,
+            timeout=60,
+            what="the refusals",
+        )
+        errors = failed["error"].split("; ")
+        assert errors[0].startswith(f"ConfigMap {name}-missing/lost: ")
+        assert f'namespaces "{name}-missing" not found' in errors[0]
+        assert errors[1] == f"Widget {namespace}/w: the cluster has no kind Widget in example.com/v1"
+        assert len(errors) == 2
+        assert present(cluster, namespace) == ["configmap/fine", "configmap/frozen"], "the rest is applied"
+        assert reason(api.status("extensions", name)) == reasons.APPLY_FAILED
+
+        frozen["data"] = {"v": "2"}
+        tiltfile.write_text(applying(name, yaml.safe_dump_all([frozen, *documents[3:]])))
+        immutable = eventually(
+            lambda: "frozen" in ((s := api.status("kubernetesapplys", name)).get("error") or "") and s,
+            timeout=60,
+            what="the change of an immutable field to be refused",
+        )
+        assert immutable["error"].startswith(f"ConfigMap {namespace}/frozen: ")
+        assert "immutable" in immutable["error"]
+        assert [item["name"] for item in immutable["inventory"]] == ["fine", "frozen"], "still its own"
+    assert operator.process is not None
+    assert operator.process.poll() is None, "the operator goes on"
