@@ -53,7 +53,7 @@ from tilt_operator.engine.pool import run_tiltfile
 # The builtins of Tilt's image-build and deploy engine, as the host refuses them.
 ENGINE = re.compile(r"(\S+) belongs to Tilt's image-build and deploy engine")
 ENGINE_CALL = re.compile(
-    r"\b(docker_build|custom_build|k8s_custom_deploy|helm|kustomize|docker_compose|"
+    r"\b(docker_build|custom_build|helm|kustomize|docker_compose|"
     r"dc_resource|k8s_kind|default_registry|allow_k8s_contexts)\("
 )
 # Errors whose cause the first line does not say, and what it is.

@@ -484,7 +484,7 @@ def test_version_settings_checks_the_version_tilt_version_says(tmp_path: Path) -
     )
 
 
-@pytest.mark.parametrize("builtin", ["docker_build", "helm", "custom_build", "kustomize", "k8s_custom_deploy"])
+@pytest.mark.parametrize("builtin", ["docker_build", "helm", "custom_build", "kustomize", "k8s_kind"])
 def test_the_engines_builtins_exist_and_say_why_they_fail(tmp_path: Path, builtin: str) -> None:
     result = _run(tmp_path, {"Tiltfile": f"{builtin}('anything')\n"})
     _error_at(
@@ -528,6 +528,27 @@ metadata: {name: settings}
     kinds = [line for line in web["spec"]["yaml"].splitlines() if line.startswith("kind:")]
     assert kinds == ["kind: Service", "kind: Deployment"]
     assert "name: settings" in rest["spec"]["yaml"]
+
+
+def test_k8s_custom_deploy_is_a_kubernetes_apply_of_its_commands(tmp_path: Path) -> None:
+    """As in Tilt: no YAML, the commands as applyCmd and deleteCmd, and deps as the FileWatch k8s:NAME."""
+    source = (
+        "k8s_custom_deploy('chart', apply_cmd=['helm', 'upgrade'], delete_cmd='helm uninstall', deps=['values.yaml'],\n"
+        "                  apply_env={'RELEASE': 'web'})\n"
+        "k8s_resource('chart', labels=['helm'])\n"
+    )
+    result = _ok(tmp_path, source)
+    watch, apply = result.objects
+    assert [watch["kind"], apply["kind"]] == ["FileWatch", "KubernetesApply"]
+    assert watch["metadata"]["name"] == "k8s.chart"
+    assert watch["spec"]["watchedPaths"] == [str(tmp_path / "values.yaml")]
+    assert apply["metadata"]["annotations"] == {"tilt.dev/resource": "chart", "tilt.dev/labels": "helm"}
+    assert apply["spec"] == {
+        "cluster": "default",
+        "applyCmd": {"args": ["helm", "upgrade"], "dir": str(tmp_path), "env": ["RELEASE=web"]},
+        "deleteCmd": {"args": ["sh", "-c", "helm uninstall"], "dir": str(tmp_path)},
+        "restartOn": {"fileWatches": ["k8s.chart"]},
+    }
 
 
 def test_k8s_context_and_namespace_name_the_operators_own_cluster(tmp_path: Path) -> None:

@@ -28,11 +28,13 @@ const defaultCluster = "default"
 var errEmptyYAML = errors.New("Empty YAML passed to k8s_yaml")
 
 // k8sState is what the k8s builtins recorded during the run: k8s_yaml's objects in the order they
-// were given, where each was first registered (to refuse a duplicate), and the k8s_resource calls.
+// were given, where each was first registered (to refuse a duplicate), the k8s_resource calls,
+// and the k8s_custom_deploy calls (k8scustomdeploy.go).
 type k8sState struct {
-	objects      []*k8sObject
-	registeredAt map[[4]string]string
-	options      []*k8sResourceOptions
+	objects       []*k8sObject
+	registeredAt  map[[4]string]string
+	options       []*k8sResourceOptions
+	customDeploys []*k8sCustomDeploy
 }
 
 // k8sResourceOptions is one k8s_resource call, applied to the resources when the run ends.
@@ -61,6 +63,7 @@ var k8sResourceParameters = []string{
 func (r *run) addK8s(add func(string, builtinFunc)) {
 	add("k8s_yaml", r.builtinK8sYAML)
 	add("k8s_resource", r.builtinK8sResource)
+	add("k8s_custom_deploy", r.builtinK8sCustomDeploy)
 	add("port_forward", builtinPortForward)
 	add("k8s_context", builtinDefaultCluster)
 	add("k8s_namespace", builtinDefaultCluster)

@@ -8,6 +8,7 @@ import (
 // How k8s_yaml's objects become resources when the Tiltfile has run, as Tilt's engine assembles
 // them (docs/design.md, "The Tiltfile language"):
 //
+//  0. Each k8s_custom_deploy is a resource of its name, made when it was called, as Tilt makes it.
 //  1. Each workload (an object with a container image) is a resource of its own, named by the
 //     shortest of name, name:kind, name:kind:namespace, name:kind:namespace:group that no other
 //     workload wants. The Services that select its pods join it.
@@ -32,6 +33,8 @@ type k8sResource struct {
 	resourceDeps      []string
 	links             []map[string]string
 	labels            map[string]bool
+	// What deploys it when k8s_custom_deploy made it: its objects are then none of its YAML.
+	customDeploy *k8sCustomDeploy
 }
 
 // k8sAssembly is the resources so far, by name, and the objects no resource has taken yet.
@@ -46,6 +49,13 @@ type k8sAssembly struct {
 // every object has a resource).
 func (r *run) assembleK8s() ([]*k8sResource, *k8sResource, error) {
 	a := &k8sAssembly{run: r, byName: map[string]*k8sResource{}, unresourced: r.k8s.objects}
+	for _, deploy := range r.k8s.customDeploys {
+		res, err := a.makeResource(deploy.name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("error making resource for %s: %w", deploy.name, err)
+		}
+		res.customDeploy = deploy
+	}
 	if err := a.byWorkload(); err != nil {
 		return nil, nil, err
 	}
@@ -56,7 +66,7 @@ func (r *run) assembleK8s() ([]*k8sResource, *k8sResource, error) {
 		return nil, nil, err
 	}
 	for _, res := range a.resources {
-		if len(res.objects) == 0 {
+		if len(res.objects) == 0 && res.customDeploy == nil {
 			return nil, nil, fmt.Errorf("resource %q: could not associate any k8s_yaml() or k8s_custom_deploy() with this resource", res.name)
 		}
 	}

@@ -47,19 +47,33 @@ func (res *k8sResource) specYAML() (string, error) {
 	return strings.Join(documents, "---\n"), nil
 }
 
-// kubernetesApply is the resource as the KubernetesApply builtin's keyword arguments.
-func (res *k8sResource) kubernetesApply() ([]starlark.Tuple, error) {
-	text, err := res.specYAML()
-	if err != nil {
-		return nil, err
-	}
+// annotations are what the resource's objects say of it (resourceAnnotations).
+func (res *k8sResource) annotations() map[string]string {
 	labels := make([]string, 0, len(res.labels))
 	for label := range res.labels {
 		labels = append(labels, label)
 	}
 	sort.Strings(labels)
-	annotations := resourceAnnotations(res.name, res.resourceDeps, res.links, labels)
-	kwargs := kw("name", res.name, "annotations", stringDict(annotations, nil), "yaml", text, "cluster", defaultCluster)
+	return resourceAnnotations(res.name, res.resourceDeps, res.links, labels)
+}
+
+// kubernetesApply is the resource as the KubernetesApply builtin's keyword arguments: its YAML,
+// or, for k8s_custom_deploy, its commands and the FileWatch of its deps (restartOn).
+func (res *k8sResource) kubernetesApply() ([]starlark.Tuple, error) {
+	kwargs := kw("name", res.name, "annotations", stringDict(res.annotations(), nil), "cluster", defaultCluster)
+	if deploy := res.customDeploy; deploy != nil {
+		kwargs = append(kwargs, kw("apply_cmd", applyCommand(deploy.applyCmd), "delete_cmd", applyCommand(deploy.deleteCmd))...)
+		if len(deploy.deps) > 0 {
+			watches := textList([]string{customDeployFileWatch(res.name)})
+			kwargs = append(kwargs, kw("restart_on", stringDict(nil, map[string]starlark.Value{"file_watches": watches}))...)
+		}
+	} else {
+		text, err := res.specYAML()
+		if err != nil {
+			return nil, err
+		}
+		kwargs = append(kwargs, kw("yaml", text)...)
+	}
 	if res.discoveryStrategy != "" {
 		kwargs = append(kwargs, kw("discovery_strategy", res.discoveryStrategy)...)
 	}

@@ -160,10 +160,8 @@ func (r *run) builtinLocalResource(thread *starlark.Thread, fn *starlark.Builtin
 	if _, given := options["allow_parallel"]; given {
 		r.warn(fmt.Sprintf("local_resource %s: allow_parallel has no effect here: every Cmd runs in parallel", name))
 	}
-	for _, resource := range r.localResources {
-		if resource.name == name {
-			return nil, fmt.Errorf("local_resource named %q already exists", name)
-		}
+	if err := r.resourceConflict(name); err != nil {
+		return nil, err
 	}
 	r.localResources = append(r.localResources, res)
 	return starlark.None, nil

@@ -115,23 +115,20 @@ func dependencyCycle(dependents []dependent) []string {
 	return nil
 }
 
-// registerK8sResource registers the resource's KubernetesApply.
+// registerK8sResource registers the resource's KubernetesApply, after the FileWatch of a custom
+// deploy's deps.
 func (r *run) registerK8sResource(res *k8sResource) error {
-	k, ok := r.kinds.byName[kubernetesApplyBuiltin]
-	if !ok {
-		return fmt.Errorf("k8s resource %s: no KubernetesApply CRD is installed", res.name)
-	}
 	kwargs, err := res.kubernetesApply()
-	if err == nil {
-		var obj map[string]any
-		if obj, err = k.build(nil, kwargs); err == nil {
-			err = r.registry.add(k, obj)
-		}
-	}
 	if err != nil {
 		return fmt.Errorf("k8s resource %s: %w", res.name, err)
 	}
-	return nil
+	objects := []pendingObject{{kubernetesApplyBuiltin, kwargs}}
+	if deploy := res.customDeploy; deploy != nil && len(deploy.deps) > 0 {
+		watch := pendingObject{"file_watch", kw("name", customDeployFileWatch(res.name),
+			"annotations", stringDict(res.annotations(), nil), "watched_paths", textList(deploy.deps))}
+		objects = append([]pendingObject{watch}, objects...)
+	}
+	return r.registerObjects("k8s resource", res.name, objects)
 }
 
 // registerLocalResource registers the local resource's objects (localresource.go).
@@ -140,17 +137,22 @@ func (r *run) registerLocalResource(res *localResource) error {
 	if err != nil {
 		return err
 	}
+	return r.registerObjects("local_resource", res.name, objects)
+}
+
+// registerObjects builds and registers a resource's objects; an error names the resource.
+func (r *run) registerObjects(what, name string, objects []pendingObject) error {
 	for _, object := range objects {
 		k, ok := r.kinds.byName[object.kind]
 		if !ok {
-			return fmt.Errorf("local_resource %s: no %s CRD is installed", res.name, object.kind)
+			return fmt.Errorf("%s %s: no %s CRD is installed", what, name, object.kind)
 		}
 		obj, err := k.build(nil, object.kwargs)
 		if err == nil {
 			err = r.registry.add(k, obj)
 		}
 		if err != nil {
-			return fmt.Errorf("local_resource %s: %w", res.name, err)
+			return fmt.Errorf("%s %s: %w", what, name, err)
 		}
 	}
 	return nil
