@@ -15,7 +15,7 @@ import functools
 import json
 import os
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -102,6 +102,12 @@ def apply_at_call(
     """Server-side apply of any object at its ``path`` (a KubernetesApply's objects, any kind)."""
     query = {"fieldManager": field_manager, **({"force": "true"} if force else {})}
     return Call("PATCH", path, query, dict(obj), "application/apply-patch+yaml", impersonate=impersonate)
+
+
+def finalizers_call(kind: Kind, name: str, finalizers: Sequence[str], resource_version: str) -> Call:
+    """Set an object's finalizers, only if it is still at ``resource_version`` (else 409)."""
+    body = {"metadata": {"finalizers": list(finalizers), "resourceVersion": resource_version}}
+    return Call("PATCH", _path(kind, name), body=body, content_type="application/merge-patch+json", missing_ok=True)
 
 
 def get_at_call(path: str, impersonate: str | None = None) -> Call:
@@ -395,6 +401,9 @@ class Client:
 
     async def get_at(self, path: str, *, as_user: str) -> Object | None:
         return await self.send(get_at_call(path, as_user))
+
+    async def set_finalizers(self, kind: Kind, name: str, finalizers: Sequence[str], resource_version: str) -> None:
+        await self.send(finalizers_call(kind, name, finalizers, resource_version))
 
     async def delete(
         self, kind: Kind, name: str, *, as_user: str | None = None, resource_version: str | None = None

@@ -188,6 +188,43 @@ async def start(
     return Child(process, readers)
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A command run to its end: how it ended, and what it printed (each stream up to ``OUTPUT_LIMIT``)."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+# What a command run to its end may print on each stream before the rest is dropped.
+OUTPUT_LIMIT = 8 << 20
+
+
+async def run(
+    launcher: Launcher, args: Sequence[str], *, cwd: str | None, env: Mapping[str, str], timeout: float
+) -> Finished:
+    """Run a command to its end (a KubernetesApply's applyCmd): OSError when it cannot start,
+    TimeoutError (its group stopped) when it takes longer than ``timeout`` seconds."""
+    printed: dict[str, list[bytes]] = {STDOUT: [], STDERR: []}
+    sizes = {STDOUT: 0, STDERR: 0}
+
+    def keep(stream: str, lines: list[bytes]) -> None:
+        for line in lines:
+            if sizes[stream] + len(line) < OUTPUT_LIMIT:
+                printed[stream].append(line)
+                sizes[stream] += len(line) + 1
+
+    child = await start(launcher, args, cwd=cwd, env=env, output=keep)
+    try:
+        returncode = await asyncio.wait_for(child.process.wait(), timeout)
+    except TimeoutError:
+        await stop(child.process, grace=1.0)
+        raise
+    await asyncio.gather(*child.readers)
+    return Finished(returncode, b"\n".join(printed[STDOUT]), b"\n".join(printed[STDERR]))
+
+
 async def _pump(stream: asyncio.StreamReader, name: str, output: Output) -> None:
     """Lines as they come, without their newline, a chunk's worth at a time; a line longer than
     ``MAX_LINE`` bytes comes in pieces.

@@ -361,3 +361,40 @@ def test_where_the_cluster_says_no_each_object_says_why_and_the_rest_is_applied(
         assert [item["name"] for item in immutable["inventory"]] == ["fine", "frozen"], "still its own"
     assert operator.process is not None
     assert operator.process.poll() is None, "the operator goes on"
+
+
+def test_an_apply_cmd_deploys_as_the_extension_and_its_delete_cmd_runs_when_it_goes(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """Tilt's k8s_custom_deploy: the command deploys with the extension's own kubeconfig, and the
+    YAML it prints is what it deployed; its deleteCmd runs before the KubernetesApply goes."""
+    grant(cluster, namespace, account, "configmaps")
+    manifest = configmaps(namespace, "custom")
+    apply = f"kubectl apply -f - -o yaml <<'EOF'\n{manifest}EOF\n"
+    delete = ["kubectl", "delete", "configmap", "custom", "-n", namespace]
+    tiltfile = f"k8s_custom_deploy({name!r}, apply_cmd={apply!r}, delete_cmd={delete!r}, deps=[])\n"
+    with installed(api, tmp_path, name, tiltfile, serviceAccountName=account):
+        applied = eventually(
+            lambda: (s := api.status("kubernetesapplys", name)) and ready(s) == "True" and s,
+            timeout=60,
+            what="the applyCmd to have deployed",
+        )
+        assert [(item["kind"], item["name"], item["health"]) for item in applied["inventory"]] == [
+            ("ConfigMap", "custom", "Current")
+        ]
+        assert present(cluster, namespace) == [], "the command's object, not labelled by the operator"
+        found = json.loads(cluster.kubectl("get", "configmap", "custom", "-n", namespace, "-o", "json").stdout)
+        assert found["data"] == {"k": "custom"}
+        assert api.get("kubernetesapplys", name)["metadata"]["finalizers"] == ["tilt.dev/delete-cmd"]
+    eventually(
+        lambda: cluster.kubectl("get", "configmap", "custom", "-n", namespace, check=False).returncode != 0,
+        timeout=60,
+        what="the deleteCmd to delete what the applyCmd deployed",
+    )
+    eventually(lambda: api.get("kubernetesapplys", name) is None, timeout=60, what="the KubernetesApply to go")

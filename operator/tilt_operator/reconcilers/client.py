@@ -7,7 +7,7 @@ A refusal raises :class:`~tilt_operator.kube.ApiError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tilt_operator.api import Kind
@@ -57,6 +57,10 @@ class Client(Protocol):
 
     async def get_at(self, path: str, *, as_user: str) -> Object | None:
         """The object at ``path`` as ``as_user`` reads it; None when there is none."""
+        ...
+
+    async def set_finalizers(self, kind: Kind, name: str, finalizers: Sequence[str], resource_version: str) -> None:
+        """Set the object's finalizers if it is still at ``resource_version`` (else ApiError 409)."""
         ...
 
     async def request_token(self, namespace: str, name: str, expiration_seconds: int) -> Object | None:

@@ -162,6 +162,8 @@ class Controller:
                 client=client,
                 identities=self.identities,
                 discovery=Discovery(client),
+                launcher=self.launcher,
+                exec_enabled=settings.exec_enabled,
             ),
         }
         self.outage = Outage(unreachable=unreachable, ping=ping)
@@ -266,8 +268,9 @@ class Controller:
             for tiltfile in self.relations.names(relations.BUTTON, name, TILTFILE):
                 self.queues[TILTFILE].add(tiltfile)
         elif kind == FILE_WATCH:
-            for cmd in self.relations.names(relations.FILE_WATCH, name, CMD):
-                self.queues[CMD].add(cmd)
+            for dependent in (CMD, KUBERNETES_APPLY):
+                for watcher in self.relations.names(relations.FILE_WATCH, name, dependent):
+                    self.queues[dependent].add(watcher)
         if kind in (CMD, KUBERNETES_APPLY):
             # The Cmds that start after this one, or wait for its resource.
             resource = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE)

@@ -18,22 +18,31 @@ checks poll, since the operator may watch no kind of an extension's (it may only
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from tilt_operator import reasons, timestamps
+from tilt_operator import processes, reasons, timestamps
 from tilt_operator.api import KUBERNETES_APPLY
 from tilt_operator.kube import ApiError
-from tilt_operator.reconcilers import health, manifests
+from tilt_operator.messages import quoted
+from tilt_operator.reconcilers import buttons, health, manifests
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.discovery import Discovery
 from tilt_operator.reconcilers.identities import Identities, Identity, ServiceAccountNotFound, stamped_service_account
+from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
 from tilt_operator.reconcilers.status import StatusWriter, desired_status
 
+logger = logging.getLogger(__name__)
+
 # Seconds between reads of objects on their way to Current (a rollout).
 HEALTH_POLL = 2.0
+# Tilt's default for spec.timeout: how long an applyCmd or deleteCmd may run.
+DEFAULT_TIMEOUT = 30.0
+# Held by a KubernetesApply with a deleteCmd until the command has run.
+DELETE_CMD_FINALIZER = "tilt.dev/delete-cmd"
 # Tilt's name for the cluster a Tiltfile deploys to: here, the operator's own.
 DEFAULT_CLUSTER = "default"
 
@@ -44,37 +53,60 @@ def field_manager(name: str) -> str:
 
 class KubernetesApplyReconciler:
     def __init__(
-        self, *, cache: Cache, writer: StatusWriter, client: Client, identities: Identities, discovery: Discovery
+        self,
+        *,
+        cache: Cache,
+        writer: StatusWriter,
+        client: Client,
+        identities: Identities,
+        discovery: Discovery,
+        launcher: processes.Launcher,
+        exec_enabled: bool,
     ) -> None:
         self._cache, self._writer, self._client = cache, writer, client
         self._identities, self._discovery = identities, discovery
+        self._launcher, self._exec = launcher, exec_enabled
 
     async def __call__(self, name: str) -> Result:
         obj = self._cache.get(KUBERNETES_APPLY, name)
-        if obj is None or obj["metadata"].get("deletionTimestamp"):
-            return Result()  # what it applied goes with it: the garbage collector follows its ownerReferences
-        current = self._writer.current(obj)
+        if obj is None:
+            return Result()
+        finalizers = list(obj["metadata"].get("finalizers") or [])
+        if obj["metadata"].get("deletionTimestamp"):
+            # What it applied goes with it: the garbage collector follows the ownerReferences; what
+            # an applyCmd deployed, its deleteCmd deletes.
+            if DELETE_CMD_FINALIZER in finalizers:
+                await self._delete_cmd(obj, [f for f in finalizers if f != DELETE_CMD_FINALIZER])
+            return Result()
         spec = obj.get("spec") or {}
+        if spec.get("deleteCmd") and DELETE_CMD_FINALIZER not in finalizers:
+            # A deleteCmd runs before the object goes, even if the operator was down when it was deleted.
+            version = str(obj["metadata"]["resourceVersion"])
+            await self._client.set_finalizers(KUBERNETES_APPLY, name, [*finalizers, DELETE_CMD_FINALIZER], version)
+        current = self._writer.current(obj)
         account = stamped_service_account(obj, self._identities.default)
-        digest = manifests.input_hash(spec, account)
+        restart = buttons.file_events(self._cache, buttons.file_watches(spec))
+        digest = manifests.input_hash(spec, account, restart)
         if current.get("appliedInputHash") == digest and not current.get("error"):
             if all(item.get("health") == health.CURRENT for item in current.get("inventory") or []):
                 return Result()
             return await self._recheck(obj, current, account)
-        refusal = _unsupported(spec)
-        if refusal is None:
+        refusal, reason = _unsupported(spec, self._exec), reasons.EXEC_DISABLED
+        if refusal is None and not spec.get("applyCmd"):
             try:
                 wanted = manifests.documents(str(spec.get("yaml") or ""))
             except manifests.ManifestError as invalid:
-                refusal = str(invalid)
+                refusal, reason = str(invalid), reasons.YAML_INVALID
         if refusal is not None:
-            await self._write(obj, current, {"error": refusal}, reasons.YAML_INVALID, refusal)
+            await self._write(obj, current, {"error": refusal}, reason, refusal)
             return Result()
         try:
             identity = await self._identities.get(account)
         except ServiceAccountNotFound as missing:
             await self._write(obj, current, {"error": str(missing)}, reasons.SERVICE_ACCOUNT_NOT_FOUND, str(missing))
             return Result(retry=True)
+        if spec.get("applyCmd"):
+            return await self._apply_cmd(obj, current, identity, digest)
         started = timestamps.now()
         applied, errors = await self._apply(obj, wanted, identity)
         previous = current.get("inventory") or []
@@ -94,6 +126,72 @@ class KubernetesApplyReconciler:
             await self._write(obj, current, fields, reasons.APPLY_FAILED, fields["error"])
             return Result(retry=True)
         return await self._summarize(obj, current, fields, identity.name)
+
+    async def _apply_cmd(
+        self, obj: Mapping[str, Any], current: Mapping[str, Any], identity: Identity, digest: str
+    ) -> Result:
+        """Tilt's k8s_custom_deploy: the command deploys, as the extension's processes run, and the
+        YAML it prints is what it deployed."""
+        started = timestamps.now()
+        finished, failure = await self._command(obj, "applyCmd", identity)
+        deployed: list[dict[str, Any]] = []
+        if finished is not None and failure is None:
+            try:
+                deployed = manifests.documents(finished.stdout.decode(errors="replace"), "applyCmd's output")
+            except manifests.ManifestError as invalid:
+                failure = str(invalid)
+        fields: dict[str, Any] = {
+            "resultYAML": None if failure else manifests.result_yaml(deployed),
+            "error": failure,
+            "lastApplyStartTime": started,
+            "lastApplyTime": timestamps.now(),
+            "appliedInputHash": digest,
+            "inventory": [manifests.entry(item) for item in deployed],
+        }
+        if failure:
+            await self._write(obj, current, fields, reasons.APPLY_FAILED, failure)
+            return Result(retry=True)
+        return await self._summarize(obj, current, fields, identity.name)
+
+    async def _delete_cmd(self, obj: Mapping[str, Any], finalizers: list[str]) -> None:
+        """Run the deleteCmd of a KubernetesApply being deleted (said in the operator's log if it
+        fails: nothing is left to report on), then let the object go."""
+        name = obj["metadata"]["name"]
+        account = stamped_service_account(obj, self._identities.default)
+        failure: str | None
+        if not self._exec:
+            failure = "the operator runs no command without --exec"
+        else:
+            try:
+                _, failure = await self._command(obj, "deleteCmd", await self._identities.get(account))
+            except ServiceAccountNotFound as missing:
+                failure = str(missing)
+        if failure:
+            for_object(logger, name).warning("deleteCmd: %s", failure)
+        await self._client.set_finalizers(KUBERNETES_APPLY, name, finalizers, str(obj["metadata"]["resourceVersion"]))
+
+    async def _command(
+        self, obj: Mapping[str, Any], which: str, identity: Identity
+    ) -> tuple[processes.Finished | None, str | None]:
+        """Run the spec's ``which`` command to its end as ``identity``: how it ended, or why it failed."""
+        command = obj["spec"][which]
+        timeout = _timeout(obj["spec"])
+        try:
+            finished = await processes.run(
+                self._launcher,
+                command["args"],
+                cwd=command.get("dir") or None,
+                env=identity.environment(command.get("env") or []),
+                timeout=timeout,
+            )
+        except OSError as error:
+            return None, f"{which}: cannot start {quoted(command['args'][0])}: {error.strerror or error}"
+        except TimeoutError:
+            return None, f"{which}: did not finish within {timeout:g} s (spec.timeout)"
+        if finished.returncode != 0:
+            said = finished.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output on stderr"]
+            return finished, f"{which}: {processes.exit_reason(finished.returncode)[1]}: {said[0]}"
+        return finished, None
 
     async def _recheck(self, obj: Mapping[str, Any], current: Mapping[str, Any], account: str) -> Result:
         """Read every applied object again, as the account, for its health: as a kstatus poller does,
@@ -193,10 +291,17 @@ def _named(item: Mapping[str, Any]) -> str:
     return manifests.describe({"kind": item["kind"], "metadata": item})
 
 
-def _unsupported(spec: Mapping[str, Any]) -> str | None:
+def _timeout(spec: Mapping[str, Any]) -> float:
+    try:
+        return timestamps.parse_duration(str(spec.get("timeout") or "")) or DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def _unsupported(spec: Mapping[str, Any], exec_enabled: bool) -> str | None:
     """Why this operator cannot apply ``spec`` at all, or None."""
-    if spec.get("applyCmd"):
-        return "spec.applyCmd (k8s_custom_deploy) is not run by this operator yet"
+    if spec.get("applyCmd") and not exec_enabled:
+        return "spec.applyCmd (k8s_custom_deploy) runs a command: the operator runs none without --exec"
     cluster = spec.get("cluster") or DEFAULT_CLUSTER
     if cluster != DEFAULT_CLUSTER:
         return f"spec.cluster {cluster!r}: this operator deploys only to its own cluster, {DEFAULT_CLUSTER!r}"

@@ -45,28 +45,28 @@ class ManifestError(ValueError):
     """YAML that no apply can take: not YAML, or a document that is not a Kubernetes object."""
 
 
-def documents(text: str) -> list[dict[str, Any]]:
-    """The objects in ``text`` in apply order (namespaces and kinds first), ``kind: List`` unfolded."""
+def documents(text: str, what: str = "spec.yaml") -> list[dict[str, Any]]:
+    """The objects in ``text`` (``what``) in apply order (namespaces and kinds first), ``kind: List`` unfolded."""
     try:
         loaded = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
-        raise ManifestError(f"spec.yaml is not YAML: {error}") from None
+        raise ManifestError(f"{what} is not YAML: {error}") from None
     found: list[dict[str, Any]] = []
     for number, doc in enumerate(loaded, 1):
         items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
         for item in items or []:
-            found.append(_checked(item, number))
+            found.append(_checked(item, number, what))
     return sorted(found, key=lambda obj: _FIRST.index(obj["kind"]) if obj["kind"] in _FIRST else len(_FIRST))
 
 
-def _checked(obj: Any, number: int) -> dict[str, Any]:
+def _checked(obj: Any, number: int, what: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
-        raise ManifestError(f"document {number} of spec.yaml is not a Kubernetes object")
+        raise ManifestError(f"document {number} of {what} is not a Kubernetes object")
     metadata = obj.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     for field, value in (("apiVersion", obj.get("apiVersion")), ("kind", obj.get("kind")), ("metadata.name", name)):
         if not isinstance(value, str) or not value:
-            raise ManifestError(f"document {number} of spec.yaml has no {field}")
+            raise ManifestError(f"document {number} of {what} has no {field}")
     return obj
 
 
@@ -145,7 +145,8 @@ def result_yaml(applied: Iterable[Mapping[str, Any]]) -> str:
     return yaml.safe_dump_all(trimmed, sort_keys=False)
 
 
-def input_hash(spec: Mapping[str, Any], account: str) -> str:
-    """A hash of everything an apply depends on: the spec, and the account it applies as."""
-    digest = hashlib.sha256(json.dumps([spec, account], sort_keys=True).encode()).digest()
+def input_hash(spec: Mapping[str, Any], account: str, restart: Mapping[str, Any] | None = None) -> str:
+    """A hash of everything an apply depends on: the spec, the account it applies as, and the last
+    event of each of its ``restartOn`` FileWatches (a change there applies again)."""
+    digest = hashlib.sha256(json.dumps([spec, account, restart or {}], sort_keys=True).encode()).digest()
     return base64.b64encode(digest).decode()

@@ -21,6 +21,7 @@ from tilt_operator.api import (
     EXTENSION,
     EXTENSION_REPO,
     KINDS,
+    KUBERNETES_APPLY,
     LABEL_TILTFILE,
     TILTFILE,
     Kind,
@@ -57,8 +58,9 @@ def entries(kind: Kind, obj: Mapping[str, Any]) -> set[Entry]:
     elif kind in (CMD, TILTFILE):
         fields = CMD_BUTTONS if kind == CMD else TILTFILE_BUTTONS
         found |= {(BUTTON, button, f"{kind.kind}/{name}") for button in buttons.named(spec, *fields)}
-    if kind == CMD:
+    if kind in (CMD, KUBERNETES_APPLY):
         found |= {(FILE_WATCH, watch, f"{kind.kind}/{name}") for watch in buttons.file_watches(spec)}
+    if kind == CMD:
         annotations = obj["metadata"].get("annotations") or {}
         for dep in filter(None, str(annotations.get(ANNOTATION_RESOURCE_DEPS, "")).split(",")):
             found.add((RESOURCE_DEP, dep, f"{kind.kind}/{name}"))
