@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import json
 import os
 import subprocess
 import threading
@@ -407,4 +408,28 @@ def test_a_manual_local_resource_runs_from_its_trigger_button_and_shows_its_link
     trigger.click()
     expect(page.locator("#heading .pill")).to_have_text("ok", timeout=WAIT)
     assert (tmp_path / "built.txt").read_text() == "built\n"
+    assert not_reloaded(page)
+
+
+def test_a_k8s_resource_shows_each_object_it_deployed_with_its_health(
+    fresh: tuple[Operator, Api], page: Page, tmp_path: Path
+) -> None:
+    """A KubernetesApply is a resource of its own on the page, a row per object it deployed."""
+    operator, api = fresh
+    watch = {
+        "apiVersion": "tilt.dev/v1alpha1",
+        "kind": "FileWatch",
+        "metadata": {"name": "deployed-watch"},
+        "spec": {"watchedPaths": [str(tmp_path)]},
+    }
+    open_dashboard(page, operator, "deployed")
+    api.create(
+        "kubernetesapplys",
+        obj("KubernetesApply", "deployed", {"yaml": json.dumps(watch)}, annotations={"tilt.dev/resource": "deployed"}),
+    )
+    sidebar = page.locator("#resources [data-resource=deployed]")
+    expect(sidebar).to_contain_text("all Current", timeout=WAIT)
+    expect(page.locator("#heading .pill")).to_have_text("ok")
+    expect(page.locator("[data-object='ka/deployed']")).to_contain_text("1 object applied as tilt-extension")
+    expect(page.locator("[data-object='filewatch/deployed-watch']")).to_contain_text("Current")
     assert not_reloaded(page)

@@ -123,6 +123,54 @@ def test_a_cmd_of_its_own_is_a_resource_and_says_how_it_ended() -> None:
     assert shown["objects"][0]["command"] == "sleep 60"
 
 
+def test_a_k8s_resource_shows_what_it_deployed_and_how_each_object_is() -> None:
+    deploy = obj("KubernetesApply", "web", {"yaml": "..."}, annotations={"tilt.dev/resource": "web"}) | {
+        "status": {
+            "lastApplyTime": "2026-12-01T10:00:00.000000Z",
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "Progressing",
+                    "message": "Deployment n/web: readyReplicas: 0/1",
+                }
+            ],
+            "inventory": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "namespace": "n",
+                    "name": "web",
+                    "health": "Current",
+                    "message": "exists",
+                },
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "namespace": "n",
+                    "name": "web",
+                    "health": "InProgress",
+                    "message": "readyReplicas: 0/1",
+                },
+            ],
+        }
+    }
+    shown = view.build(FakeCluster(deploy).cache())["resources"]["web"]
+    assert (shown["type"], shown["status"]) == ("k8s_resource", "pending")
+    assert shown["summary"] == "Deployment n/web: readyReplicas: 0/1"
+    assert [(o["ref"], o["status"], o["summary"]) for o in shown["objects"]] == [
+        ("ka/web", "pending", "Deployment n/web: readyReplicas: 0/1"),
+        ("service/n/web", "ok", "Current: exists"),
+        ("deployment/n/web", "pending", "InProgress: readyReplicas: 0/1"),
+    ]
+    failed = deploy | {
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ApplyFailed", "message": "forbidden"}]
+        }
+    }
+    assert view.build(FakeCluster(failed).cache())["resources"]["web"]["status"] == "error"
+
+
 def test_buttons_sit_on_the_resource_their_component_names_in_tilts_spelling_or_the_objects() -> None:
     cluster = FakeCluster(
         cmd("my-app"),

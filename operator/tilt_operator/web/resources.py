@@ -1,10 +1,11 @@
 """Tilt's resources, as a person names them, over this API's objects.
 
-In Tilt a resource is what the UI shows as one row: a Tiltfile, or a ``local_resource`` with
-its Cmds. Here the same: every Tiltfile (an Extension shows as its Tiltfile), and
-every value of the ``tilt.dev/resource`` annotation, which groups Cmds (a ``local_resource``'s
-update and serve Cmds, or everything a Tiltfile registered directly, which carries the
-Tiltfile's name); a Cmd without the annotation is a resource of its own name.
+In Tilt a resource is what the UI shows as one row: a Tiltfile, a ``local_resource`` with its
+Cmds, or a k8s resource with what it deployed. Here the same: every Tiltfile (an Extension
+shows as its Tiltfile), and every value of the ``tilt.dev/resource`` annotation, which groups
+Cmds and KubernetesApplys (a ``local_resource``'s update and serve Cmds, a k8s resource's
+KubernetesApply, or everything a Tiltfile registered directly, which carries the Tiltfile's
+name); an object without the annotation is a resource of its own name.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tilt_operator.api import ANNOTATION_RESOURCE, CMD, TILTFILE, Kind
+from tilt_operator.api import ANNOTATION_RESOURCE, CMD, KUBERNETES_APPLY, TILTFILE, Kind
 from tilt_operator.logstore import Key
 from tilt_operator.names import InvalidName, object_name
 from tilt_operator.reconcilers.cache import Cache
 
 # What a NAME may start with to mean one object rather than a resource: kubectl's spellings.
 _ONE_OBJECT = {"cmd": CMD, "cmds": CMD, "tf": TILTFILE, "tiltfile": TILTFILE, "tiltfiles": TILTFILE}
+# The kinds that have logs, and those a resource is made of.
 LOGGED = (TILTFILE, CMD)
+SHOWN = (*LOGGED, KUBERNETES_APPLY)
 
 
 class UnknownName(LookupError):
@@ -46,9 +49,10 @@ class Resource:
 
 
 def resources(cache: Cache) -> dict[str, Resource]:
-    """Every resource by name, each with its objects (Tiltfile first, then Cmds by name)."""
+    """Every resource by name, each with its objects (Tiltfile first, then Cmds, then
+    KubernetesApplys, each by name)."""
     found: dict[str, Resource] = {}
-    for kind in LOGGED:
+    for kind in SHOWN:
         for obj in sorted(cache.objects(kind), key=lambda obj: obj["metadata"]["name"]):
             name = resource_of(kind, obj)
             found.setdefault(name, Resource(name)).objects.append((kind, obj))

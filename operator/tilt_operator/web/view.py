@@ -1,8 +1,9 @@
 """What the dashboard shows, computed from the cache: one entry per resource, and the top bar's buttons.
 
 A resource is what :mod:`~tilt_operator.web.resources` says (a Tiltfile, a ``tilt.dev/resource``
-group of Cmds, a Cmd of its own); an Extension shows as its Tiltfile, and as itself while it has
-none yet. Each entry says at a glance how the resource is (:data:`STATUSES`, worst first), with
+group of Cmds and KubernetesApplys, a Cmd of its own); an Extension shows as its Tiltfile, and as
+itself while it has none yet. A KubernetesApply shows with each object it deployed and that
+object's health. Each entry says at a glance how the resource is (:data:`STATUSES`, worst first), with
 the last error split into file, line and message, the reasons for the last run, and the
 Extension, repo and commit it came from, and its links. UIButtons sit where Tilt puts them: ``Resource``
 buttons on the resource their ``componentID`` names (Tilt's name or the object's), ``Global``
@@ -23,6 +24,7 @@ from tilt_operator.api import (
     CMD,
     EXTENSION,
     EXTENSION_REPO,
+    KUBERNETES_APPLY,
     LABEL_EXTENSION,
     TILTFILE,
     UI_BUTTON,
@@ -37,7 +39,9 @@ from tilt_operator.web import resources
 # Worst first: a resource made of several objects shows the worst of theirs.
 STATUSES = ("error", "running", "pending", "ok")
 # How the sidebar orders resources: Tiltfiles (Extensions) first, as Tilt lists its Tiltfile first.
-_RANK = {"tiltfile": 0, "local_resource": 1, "cmd": 1}
+_RANK = {"tiltfile": 0, "local_resource": 1, "cmd": 1, "k8s_resource": 1}
+# A deployed object's kstatus, as the page says how a thing is.
+_HEALTH = {"Current": "ok", "InProgress": "pending", "Failed": "error"}
 # "path/Tiltfile:12:5: message", as the engine reports an error in a Tiltfile or a file it loaded.
 _LOCATED = re.compile(r"(?P<file>[^\n]+?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)", re.DOTALL)
 
@@ -117,6 +121,32 @@ def _cmd_state(cmd: Object) -> dict[str, Any]:
     return {"status": "pending", "summary": (status.get("waiting") or {}).get("reason") or "pending"}
 
 
+def _deploy_state(deploy: Object) -> dict[str, Any]:
+    """A KubernetesApply's state, from its Ready condition: ok once all it applied is Current."""
+    status = _status(deploy)
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is None:
+        return {"status": "pending", "summary": "not applied yet"}
+    reason = ready.get("reason")
+    state = "ok" if ready.get("status") == "True" else "pending" if reason == "Progressing" else "error"
+    return {"status": state, "summary": str(ready.get("message") or reason), "finishedAt": status.get("lastApplyTime")}
+
+
+def _deployed_views(deploy: Object) -> list[dict[str, Any]]:
+    """What a KubernetesApply deployed, one row each, with its health."""
+    rows = []
+    for item in _status(deploy).get("inventory") or []:
+        where = f"{item['namespace']}/" if item.get("namespace") else ""
+        rows.append(
+            {
+                "ref": f"{str(item.get('kind', '')).lower()}/{where}{item.get('name', '')}",
+                "status": _HEALTH.get(str(item.get("health")), "pending"),
+                "summary": f"{item.get('health', 'unknown')}: {item.get('message', '')}",
+            }
+        )
+    return rows
+
+
 def _title(obj: Object) -> str:
     metadata = obj["metadata"]
     return str((metadata.get("annotations") or {}).get(ANNOTATION_TILT_NAME) or metadata["name"])
@@ -168,7 +198,8 @@ def button_view(button: Object) -> dict[str, Any]:
 
 
 def _object_view(kind: Kind, obj: Object, state: Mapping[str, Any]) -> dict[str, Any]:
-    view = {"ref": f"{'tf' if kind == TILTFILE else 'cmd'}/{obj['metadata']['name']}", **state}
+    prefix = {TILTFILE: "tf", CMD: "cmd", KUBERNETES_APPLY: "ka"}[kind]
+    view = {"ref": f"{prefix}/{obj['metadata']['name']}", **state}
     if kind == CMD:
         view["command"] = " ".join(str(arg) for arg in (obj.get("spec") or {}).get("args") or [])
     return view
@@ -198,23 +229,31 @@ def _resource_view(cache: Cache, name: str, objects: list[tuple[Kind, Object]], 
     tiltfile = next((obj for kind, obj in objects if kind == TILTFILE), None)
     cmds = [obj for kind, obj in objects if kind == CMD]
     cmd_views = [_object_view(CMD, cmd, _cmd_state(cmd)) for cmd in cmds]
+    deploys = [obj for kind, obj in objects if kind == KUBERNETES_APPLY]
+    deploy_views = [_object_view(KUBERNETES_APPLY, deploy, _deploy_state(deploy)) for deploy in deploys]
+    deployed = [row for deploy in deploys for row in _deployed_views(deploy)]
     extension_name = None
     if tiltfile is not None or extension is not None:
         # A Tiltfile's own state says how its run went; the Cmds it registered add theirs.
         kind_name, main = "tiltfile", _tiltfile_state(tiltfile, extension)
         views = [_object_view(TILTFILE, tiltfile, main)] if tiltfile else []
-        views += cmd_views
+        views += cmd_views + deploy_views + deployed
         if cmds:
             main["summary"] += f"; cmds: {_group_summary(cmd_views)}"
+        if deploys:
+            main["summary"] += f"; deployed: {_group_summary(deployed or deploy_views)}"
         labels = (tiltfile or {}).get("metadata", {}).get("labels") or {}
         extension_name = extension["metadata"]["name"] if extension else labels.get(LABEL_EXTENSION)
+    elif deploys and not cmds:
+        kind_name, views = "k8s_resource", deploy_views + deployed
+        main = {key: value for key, value in deploy_views[0].items() if key != "ref"}
     elif len(cmds) == 1 and resources.resource_of(CMD, cmds[0]) == cmds[0]["metadata"]["name"]:
         kind_name, views = "cmd", cmd_views
         main = {key: value for key, value in cmd_views[0].items() if key not in ("ref", "command")}
     else:
-        kind_name, views = "local_resource", cmd_views
+        kind_name, views = "local_resource", cmd_views + deploy_views + deployed
         main = {"summary": cmd_views[0]["summary"] if len(cmd_views) == 1 else _group_summary(cmd_views)}
-    owner = tiltfile or extension or (cmds[0] if len(cmds) == 1 else None)
+    owner = tiltfile or extension or (cmds[0] if len(cmds) == 1 else deploys[0] if len(deploys) == 1 else None)
     return {
         "name": name,
         "title": _title(owner) if owner else name,
