@@ -45,7 +45,7 @@ from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, stamped_service_account
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
-from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state, ready_of
+from tilt_operator.reconcilers.status import StatusWriter, current_ready, desired_status, only_state
 
 logger = logging.getLogger(__name__)
 
@@ -153,12 +153,8 @@ def resource_ready(cmds: Sequence[Mapping[str, Any]], deploys: Sequence[Mapping[
 
 
 def _applied(deploy: Mapping[str, Any]) -> bool:
-    ready = ready_of(deploy.get("status") or {})
-    return bool(
-        ready
-        and ready.get("status") == "True"
-        and ready.get("observedGeneration") == deploy["metadata"].get("generation")
-    )
+    ready = current_ready(deploy)
+    return ready is not None and ready.get("status") == "True"
 
 
 def waiting_for(

@@ -37,7 +37,7 @@ from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
-from tilt_operator.reconcilers.status import StatusWriter, desired_status, ready_of
+from tilt_operator.reconcilers.status import StatusWriter, current_ready, desired_status
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +162,8 @@ def run_readiness(tiltfile: Mapping[str, Any] | None) -> tuple[bool, str, str, s
         return False, reasons.TILTFILE_PENDING, "waiting for the Tiltfile object", None
     name = tiltfile["metadata"]["name"]
     status = tiltfile.get("status") or {}
-    condition = ready_of(status)
-    generation = tiltfile["metadata"].get("generation")
-    if condition is None or condition.get("observedGeneration") != generation:
+    condition = current_ready(tiltfile)
+    if condition is None:
         return False, reasons.TILTFILE_PENDING, f"waiting for Tiltfile {name} to run", None
     succeeded = condition.get("status") == "True"
     if condition.get("reason") == reasons.SERVICE_ACCOUNT_NOT_FOUND:
@@ -196,12 +195,11 @@ def deploy_readiness(deploys: Sequence[Mapping[str, Any]]) -> tuple[str, str, st
     waiting: dict[str, list[str]] = {}
     for deploy in sorted(deploys, key=lambda d: str(d["metadata"]["name"])):
         status = deploy.get("status") or {}
-        condition = ready_of(status)
-        current = condition is not None and condition.get("observedGeneration") == deploy["metadata"].get("generation")
-        if current and condition is not None and condition.get("status") == "True":
+        condition = current_ready(deploy)
+        if condition is not None and condition.get("status") == "True":
             continue
-        reason = str(condition.get("reason")) if condition and current else reasons.PROGRESSING
-        text = status.get("error") or (condition or {}).get("message") if current else "not applied yet"
+        reason = str(condition.get("reason")) if condition else reasons.PROGRESSING
+        text = status.get("error") or condition.get("message") if condition else "not applied yet"
         waiting.setdefault(reason, []).append(f"KubernetesApply {deploy['metadata']['name']}: {text}")
     for reason in (reasons.APPLY_FAILED, reasons.YAML_INVALID, reasons.HEALTH_CHECK_FAILED):
         if reason in waiting:

@@ -108,6 +108,14 @@ def ready_of(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == CONDITION_READY), None)
 
 
+def current_ready(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The Ready condition of ``obj`` if it answers for its spec as it is now (its generation)."""
+    condition = ready_of(obj.get("status") or {})
+    if condition is None or condition.get("observedGeneration") != obj["metadata"].get("generation"):
+        return None
+    return condition
+
+
 def desired_status(
     fields: Mapping[str, Any],
     *,
