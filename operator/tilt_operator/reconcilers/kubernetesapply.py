@@ -100,10 +100,8 @@ class KubernetesApplyReconciler:
         if refusal is not None:
             await self._write(obj, current, {"error": refusal}, reason, refusal)
             return Result()
-        try:
-            identity = await self._identities.get(account)
-        except ServiceAccountNotFound as missing:
-            await self._write(obj, current, {"error": str(missing)}, reasons.SERVICE_ACCOUNT_NOT_FOUND, str(missing))
+        identity = await self._identity(obj, current, account)
+        if identity is None:
             return Result(retry=True)
         if spec.get("applyCmd"):
             return await self._apply_cmd(obj, current, identity, digest)
@@ -196,13 +194,19 @@ class KubernetesApplyReconciler:
     async def _recheck(self, obj: Mapping[str, Any], current: Mapping[str, Any], account: str) -> Result:
         """Read every applied object again, as the account, for its health: as a kstatus poller does,
         all of them until all are Current at once."""
-        try:
-            identity = await self._identities.get(account)
-        except ServiceAccountNotFound as missing:
-            await self._write(obj, current, {"error": str(missing)}, reasons.SERVICE_ACCOUNT_NOT_FOUND, str(missing))
+        identity = await self._identity(obj, current, account)
+        if identity is None:
             return Result(retry=True)
         items = [await self._read_health(item, identity) for item in current.get("inventory") or []]
         return await self._summarize(obj, current, {"inventory": items}, identity.name)
+
+    async def _identity(self, obj: Mapping[str, Any], current: Mapping[str, Any], account: str) -> Identity | None:
+        """The account to apply as; None, said in the status, while it does not exist."""
+        try:
+            return await self._identities.get(account)
+        except ServiceAccountNotFound as missing:
+            await self._write(obj, current, {"error": str(missing)}, reasons.SERVICE_ACCOUNT_NOT_FOUND, str(missing))
+            return None
 
     async def _read_health(self, item: Mapping[str, Any], identity: Identity) -> dict[str, Any]:
         resource = await self._discovery.resource(str(item["apiVersion"]), str(item["kind"]))
