@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tilt_operator import reasons
 from tilt_operator.reconcilers import manifests
 from tilt_operator.reconcilers.discovery import Resource
 from tilt_operator.reconcilers.health import health
+from tilt_operator.reconcilers.kubernetesapply import unsupported
 
 APPLY = {"metadata": {"name": "web", "uid": "u-1"}}
 
@@ -176,3 +178,17 @@ AVAILABLE = {"conditions": [{"type": "Available", "status": "True"}]}
 )
 def test_each_object_s_health_is_its_kstatus(obj, expected):
     assert health(obj) == expected
+
+
+def test_what_no_apply_can_do_says_why_with_its_own_reason():
+    assert unsupported({"yaml": "x", "cluster": "default"}, exec_enabled=False) is None
+    assert unsupported({"applyCmd": {"args": ["true"]}}, exec_enabled=True) is None
+    assert unsupported({"applyCmd": {"args": ["true"]}}, exec_enabled=False) == (
+        "spec.applyCmd (k8s_custom_deploy) runs a command: the operator runs none without --exec",
+        reasons.EXEC_DISABLED,
+    )
+    assert unsupported({"yaml": "x", "cluster": "prod"}, exec_enabled=True) == (
+        "spec.cluster 'prod': this operator deploys only to its own cluster, 'default'",
+        reasons.SPEC_INVALID,
+    )
+    assert {reasons.EXEC_DISABLED, reasons.SPEC_INVALID} <= reasons.STALLED

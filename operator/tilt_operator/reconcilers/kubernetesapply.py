@@ -91,7 +91,7 @@ class KubernetesApplyReconciler:
             if all(item.get("health") == health.CURRENT for item in current.get("inventory") or []):
                 return Result()
             return await self._recheck(obj, current, account)
-        refusal, reason = _unsupported(spec, self._exec), reasons.EXEC_DISABLED
+        refusal, reason = unsupported(spec, self._exec) or (None, "")
         if refusal is None and not spec.get("applyCmd"):
             try:
                 wanted = manifests.documents(str(spec.get("yaml") or ""))
@@ -302,11 +302,13 @@ def _timeout(spec: Mapping[str, Any]) -> float:
         return DEFAULT_TIMEOUT
 
 
-def _unsupported(spec: Mapping[str, Any], exec_enabled: bool) -> str | None:
-    """Why this operator cannot apply ``spec`` at all, or None."""
+def unsupported(spec: Mapping[str, Any], exec_enabled: bool) -> tuple[str, str] | None:
+    """Why this operator cannot apply ``spec`` at all, and the Ready reason that says so; or None."""
     if spec.get("applyCmd") and not exec_enabled:
-        return "spec.applyCmd (k8s_custom_deploy) runs a command: the operator runs none without --exec"
+        message = "spec.applyCmd (k8s_custom_deploy) runs a command: the operator runs none without --exec"
+        return message, reasons.EXEC_DISABLED
     cluster = spec.get("cluster") or DEFAULT_CLUSTER
     if cluster != DEFAULT_CLUSTER:
-        return f"spec.cluster {cluster!r}: this operator deploys only to its own cluster, {DEFAULT_CLUSTER!r}"
+        message = f"spec.cluster {cluster!r}: this operator deploys only to its own cluster, {DEFAULT_CLUSTER!r}"
+        return message, reasons.SPEC_INVALID
     return None
