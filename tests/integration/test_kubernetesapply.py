@@ -14,8 +14,9 @@ import yaml
 
 from tests.conftest import eventually
 from tests.integration.conftest import Operator
-from tests.integration.objects import Api, extension, ready, repo
+from tests.integration.objects import Api, extension, ready, repo, tiltfile
 from tests.integration.test_identity import NAMESPACE, accounts, extension_repo, make_account, user
+from tests.integration.test_tiltfile import terminated, write
 from tilt_operator import reasons
 from tilt_operator.devcluster import DevCluster
 
@@ -359,6 +360,85 @@ def test_where_the_cluster_says_no_each_object_says_why_and_the_rest_is_applied(
         assert immutable["error"].startswith(f"ConfigMap {namespace}/frozen: ")
         assert "immutable" in immutable["error"]
         assert [item["name"] for item in immutable["inventory"]] == ["fine", "frozen"], "still its own"
+    assert operator.process is not None
+    assert operator.process.poll() is None, "the operator goes on"
+
+
+def test_two_tiltfiles_may_not_share_a_resource_name_as_in_tilt_and_the_error_says_how_to_rename(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """Tilt's names are one namespace across Tiltfiles ("Resource defined in two tiltfiles"): two
+    that both leave objects uncategorized want the same KubernetesApply. The second run says so and
+    how to name its own; named, both are applied."""
+    grant(cluster, namespace, account, "configmaps")
+    first = write(tmp_path / "first" / "Tiltfile", f"k8s_yaml(blob({configmaps(namespace, 'one')!r}))\n")
+    second = write(tmp_path / "second" / "Tiltfile", f"k8s_yaml(blob({configmaps(namespace, 'two')!r}))\n")
+    api.create("tiltfiles", tiltfile(f"{name}-first", str(first), serviceAccountName=account))
+    try:
+        assert "error" not in terminated(api, f"{name}-first")
+        eventually(lambda: present(cluster, namespace) == ["configmap/one"], timeout=60, what="the first apply")
+        api.create("tiltfiles", tiltfile(f"{name}-second", str(second), serviceAccountName=account))
+        refused = terminated(api, f"{name}-second")
+        assert refused["error"] == (
+            f"apply: KubernetesApply uncategorized is already owned by Tiltfile {name}-first: give this resource"
+            " a name of its own with k8s_resource(objects=[...], new_name=...) or remove it there"
+        )
+        after = refused["startedAt"]
+        second.write_text(second.read_text() + f"k8s_resource(objects=['two:configmap'], new_name='{name}-two')\n")
+        assert "error" not in terminated(api, f"{name}-second", after=after)
+        eventually(
+            lambda: present(cluster, namespace) == ["configmap/one", "configmap/two"], timeout=60, what="both applied"
+        )
+    finally:
+        api.delete("tiltfiles", f"{name}-second")
+        api.delete("tiltfiles", f"{name}-first")
+
+
+def test_a_quota_exceeded_is_the_error_of_the_objects_over_it_and_the_rest_is_applied(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """A namespace allowing two ConfigMaps, and YAML with three: the API server's quota admission
+    refuses the one over it, in its own words, and the other two are applied."""
+    cluster.kubectl("create", "quota", "two-configmaps", "-n", namespace, "--hard=count/configmaps=2")
+    eventually(
+        lambda: (
+            "count/configmaps"
+            in cluster.kubectl(
+                "get", "quota", "two-configmaps", "-n", namespace, "-o", "jsonpath={.status.used}"
+            ).stdout
+        ),
+        what="the quota controller to count the namespace's usage",
+    )
+    grant(cluster, namespace, account, "configmaps")
+    with installed(
+        api, tmp_path, name, applying(name, configmaps(namespace, "a", "b", "c")), serviceAccountName=account
+    ):
+        failed = eventually(
+            lambda: (s := api.status("kubernetesapplys", name)) and s.get("error") and s,
+            timeout=60,
+            what="the object over the quota to be refused",
+        )
+        [error] = failed["error"].split("; ")
+        assert error.startswith(f"ConfigMap {namespace}/"), error
+        assert "exceeded quota: two-configmaps" in error, error
+        assert len(present(cluster, namespace)) == 2, "the rest is applied"
+        extension_status = eventually(
+            lambda: (s := api.status("extensions", name)) and reason(s) == reasons.APPLY_FAILED and s,
+            what="the Extension to say so",
+        )
+        assert "exceeded quota: two-configmaps" in extension_status["error"]
     assert operator.process is not None
     assert operator.process.poll() is None, "the operator goes on"
 

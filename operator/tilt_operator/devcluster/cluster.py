@@ -29,10 +29,12 @@ from tilt_operator.devcluster.pki import POD_GATEWAY, SERVICE_CLUSTER_IP_RANGE, 
 from tilt_operator.processes import die_with_parent
 
 _STOP_GRACE = 10.0
-# The controllers a cluster without nodes needs: cascading deletes, namespace cleanup and
-# service accounts (with their tokens) for the in-cluster RBAC tests.
+# The controllers a cluster without nodes needs: cascading deletes, namespace cleanup, service
+# accounts (with their tokens) for the in-cluster RBAC tests, and the quota usage that the API
+# server's ResourceQuota admission enforces.
 _CONTROLLERS = (
-    "garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller"
+    "garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,"
+    "resourcequota-controller"
 )
 # What a node's pods need besides: Deployments into ReplicaSets into Pods, the CA bundle every
 # pod's service-account volume projects, EndpointSlices for Services, PodDisruptionBudgets, the

@@ -45,6 +45,12 @@ from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.identities import Identity
 from tilt_operator.reconcilers.relations import Relations
 
+# How a Tiltfile gives a registered object another name, where it is not the name it wrote: a k8s
+# resource is named by Tilt's grouping, and `uncategorized` by no one (docs/design.md, "k8s_yaml
+# and k8s_resource").
+_RENAME = {
+    KUBERNETES_APPLY.kind: "give this resource a name of its own with k8s_resource(objects=[...], new_name=...)",
+}
 # The kinds that act as a ServiceAccount: a Cmd's process, a KubernetesApply's writes.
 _ACTING = (CMD.kind, KUBERNETES_APPLY.kind)
 # The API server's answer to a write whose precondition no longer holds.
@@ -122,7 +128,7 @@ def refusal(found: Mapping[str, Any] | None, desired: Mapping[str, Any], uid: st
     controller = controller_of(found)
     if controller and controller.get("uid") != uid:
         owner = f"{controller.get('kind')} {controller.get('name')}"
-        return f"{what} is already owned by {owner}: rename it or remove it there"
+        return f"{what} is already owned by {owner}: {_RENAME.get(desired['kind'], 'rename it')} or remove it there"
     sharing = sharing_owners(found, TILTFILE.kind)
     others = ", ".join(sorted(str(ref.get("name")) for ref in sharing if ref.get("uid") != uid))
     if not loaded(desired):
