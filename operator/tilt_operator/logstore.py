@@ -1,7 +1,8 @@
-"""Every Cmd's and Tiltfile's own log, line by line, on disk under the data dir.
+"""Every Cmd's, Tiltfile's and KubernetesApply's own log, line by line, on disk under the data dir.
 
 The Cmd reconciler writes what a process prints (and when it starts and ends), the Tiltfile
-reconciler what a run printed, warned and failed with; the web server reads them for ``kubectl
+reconciler what a run printed, warned and failed with, the KubernetesApply reconciler what it
+applied and how it fares; the web server reads them for ``kubectl
 tilt logs`` and the dashboard, and follows them live. A log is kept per object (by uid, so a
 re-created object starts a new one), survives an operator restart, and is removed with its object.
 

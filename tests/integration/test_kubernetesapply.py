@@ -5,6 +5,7 @@ object, and deleted with the Extension (docs/design.md, "KubernetesApply")."""
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.conftest import eventually
 from tests.integration.conftest import Operator
 from tests.integration.objects import Api, extension, ready, repo, tiltfile
 from tests.integration.test_identity import NAMESPACE, accounts, extension_repo, make_account, user
+from tests.integration.test_logs import lines_of, logs
 from tests.integration.test_tiltfile import terminated, write
 from tilt_operator import reasons
 from tilt_operator.devcluster import DevCluster
@@ -157,6 +159,28 @@ def test_yaml_is_applied_as_the_extensions_account_pruned_and_deleted_with_the_e
         tiltfile.write_text(applying(name, configmaps(namespace, "a")))
         eventually(lambda: present(cluster, namespace) == ["configmap/a"], timeout=60, what="b to be pruned")
         assert [o["name"] for o in api.status("kubernetesapplys", name)["inventory"]] == ["a"]
+
+        # `kubectl tilt logs` tells the story as Tilt's log does, under the resource's name.
+        told = eventually(
+            lambda: (
+                (said := [line.partition(" │ ")[2] for line in lines_of(logs(cluster, operator, name))])
+                and f"Pruned ConfigMap {namespace}/b: the YAML no longer has it" in said
+                and said
+            ),
+            what="the KubernetesApply's log",
+        )
+        applying_as = f"Applying YAML to cluster as {user(account)}"
+        refused_line = next(line for line in told if line.startswith(f"Error: ConfigMap {namespace}/a: "))
+        assert 'cannot patch resource "configmaps"' in refused_line
+        applied_at = told.index("Objects applied to cluster:")
+        assert told[applied_at - 1 : applied_at + 3] == [
+            applying_as,
+            "Objects applied to cluster:",
+            f"  → ConfigMap {namespace}/a",
+            f"  → ConfigMap {namespace}/b",
+        ]
+        assert f"ConfigMap {namespace}/b: Current: exists" in told, "each object's health as it changes"
+        assert told.index(refused_line) < applied_at
     # What the Extension deployed goes with it: Extension -> Tiltfile -> KubernetesApply -> ConfigMap.
     eventually(lambda: present(cluster, namespace) == [], timeout=60, what="the garbage collector")
 
@@ -472,6 +496,16 @@ def test_an_apply_cmd_deploys_as_the_extension_and_its_delete_cmd_runs_when_it_g
         found = json.loads(cluster.kubectl("get", "configmap", "custom", "-n", namespace, "-o", "json").stdout)
         assert found["data"] == {"k": "custom"}
         assert api.get("kubernetesapplys", name)["metadata"]["finalizers"] == ["tilt.dev/delete-cmd"]
+        told = [line.partition(" │ ")[2] for line in lines_of(logs(cluster, operator, f"kubernetesapply/{name}"))]
+        args = api.get("kubernetesapplys", name)["spec"]["applyCmd"]["args"]
+        running = f"Running cmd: {shlex.join(args)}".splitlines()
+        assert args[:2] == ["sh", "-c"]
+        assert told[: len(running)] == running
+        assert told[-3:] == [
+            "Objects applied to cluster:",
+            f"  → ConfigMap {namespace}/custom",
+            f"ConfigMap {namespace}/custom: Current: exists",
+        ]
     eventually(
         lambda: cluster.kubectl("get", "configmap", "custom", "-n", namespace, check=False).returncode != 0,
         timeout=60,

@@ -1,4 +1,4 @@
-"""``kubectl tilt logs``: what Cmds and Tiltfiles printed, as ``tilt logs`` shows it.
+"""``kubectl tilt logs``: what Cmds and Tiltfiles printed and KubernetesApplys did, as ``tilt logs`` shows it.
 
 The operator keeps the logs and serves them (``tilt_operator.web``); this reaches its server
 (:mod:`~tilt_operator.cli.reach`) and prints them.
@@ -25,7 +25,8 @@ def add_parser(commands: Any) -> None:
         "logs",
         help="print what Cmds and Tiltfiles printed, as `tilt logs` does",
         description="Print the logs of resources: a Tiltfile or Extension, the Cmds of a local_resource "
-        "(their tilt.dev/resource), cmd/NAME or tf/NAME for one object. No NAME prints every log, by time.",
+        "or the KubernetesApply of a k8s resource (their tilt.dev/resource), cmd/NAME, tf/NAME or "
+        "kubernetesapply/NAME for one object. No NAME prints every log, by time.",
         epilog="examples:\n  kubectl tilt logs\n  kubectl tilt logs sleeper -f\n  kubectl tilt logs cancel --since 10m",
     )
     logs.add_argument("names", nargs="*", metavar="NAME", help="resources to show (default: all)")

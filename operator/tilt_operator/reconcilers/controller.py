@@ -150,21 +150,23 @@ class Controller:
         self.file_watches = FileWatchReconciler(
             cache=self.cache, writer=self.writer, requeue=lambda name: self.queues[FILE_WATCH].add(name)
         )
+        self.deploys = KubernetesApplyReconciler(
+            cache=self.cache,
+            writer=self.writer,
+            client=client,
+            identities=self.identities,
+            discovery=Discovery(client),
+            launcher=self.launcher,
+            logs=self.logs,
+            exec_enabled=settings.exec_enabled,
+        )
         reconcilers: dict[Kind, Reconcile] = {
             EXTENSION_REPO: self.repos,
             EXTENSION: ExtensionReconciler(cache=self.cache, writer=self.writer, client=client),
             TILTFILE: self.tiltfiles,
             CMD: self.cmds,
             FILE_WATCH: self.file_watches,
-            KUBERNETES_APPLY: KubernetesApplyReconciler(
-                cache=self.cache,
-                writer=self.writer,
-                client=client,
-                identities=self.identities,
-                discovery=Discovery(client),
-                launcher=self.launcher,
-                exec_enabled=settings.exec_enabled,
-            ),
+            KUBERNETES_APPLY: self.deploys,
         }
         self.outage = Outage(unreachable=unreachable, ping=ping)
         self.queues = {
@@ -231,13 +233,16 @@ class Controller:
         self._swept = True
         self.relations.rebuild(self.cache)
         self.tiltfiles.sweep({obj["metadata"]["uid"] for obj in self.cache.objects(TILTFILE)})
-        self.logs.remove_all_but(CMD.plural, {obj["metadata"]["uid"] for obj in self.cache.objects(CMD)})
+        for logged in (CMD, KUBERNETES_APPLY):
+            self.logs.remove_all_but(logged.plural, {obj["metadata"]["uid"] for obj in self.cache.objects(logged)})
 
     def _deleted(self, kind: Kind, obj: Mapping[str, Any]) -> None:
         if kind == TILTFILE:
             self.tiltfiles.deleted(obj)
         elif kind == CMD:
             self.cmds.deleted(obj)
+        elif kind == KUBERNETES_APPLY:
+            self.deploys.deleted(obj)
         elif kind == FILE_WATCH:
             self.file_watches.deleted(obj)
         else:
@@ -280,8 +285,8 @@ class Controller:
                 self.queues[CMD].add(cmd)
 
     def took_over(self, previous: str) -> None:
-        """Mark every Cmd's and Tiltfile's log: this operator took over from ``previous`` (a failover)."""
-        for kind in (CMD, TILTFILE):
+        """Mark every log: this operator took over from ``previous`` (a failover)."""
+        for kind in (CMD, TILTFILE, KUBERNETES_APPLY):
             for obj in self.cache.objects(kind):
                 metadata = obj["metadata"]
                 key = Key(kind.plural, metadata["name"], metadata["uid"])

@@ -14,17 +14,23 @@ KubernetesApply is Ready once every one is Current. Until then it is ``Progressi
 ``HealthCheckFailed``), and the objects not yet Current are read again, as the same account,
 every ``HEALTH_POLL`` seconds (a Failed one with the queue's backoff): a poll, as Flux's health
 checks poll, since the operator may watch no kind of an extension's (it may only impersonate).
+
+Its log says what Tilt's says (``kubectl tilt logs NAME``): each apply and the objects it applied,
+each new error, what was pruned, what an applyCmd printed on stderr, and each object's health as
+it changes.
 """
 
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
 from tilt_operator.api import KUBERNETES_APPLY
 from tilt_operator.kube import ApiError
+from tilt_operator.logstore import STDERR, SYSTEM, Key, LogStore
 from tilt_operator.messages import quoted
 from tilt_operator.reconcilers import buttons, health, manifests
 from tilt_operator.reconcilers.cache import Cache
@@ -61,9 +67,10 @@ class KubernetesApplyReconciler:
         identities: Identities,
         discovery: Discovery,
         launcher: processes.Launcher,
+        logs: LogStore,
         exec_enabled: bool,
     ) -> None:
-        self._cache, self._writer, self._client = cache, writer, client
+        self._cache, self._writer, self._client, self._logs = cache, writer, client, logs
         self._identities, self._discovery = identities, discovery
         self._launcher, self._exec = launcher, exec_enabled
 
@@ -106,11 +113,14 @@ class KubernetesApplyReconciler:
         if spec.get("applyCmd"):
             return await self._apply_cmd(obj, current, identity, digest)
         started = timestamps.now()
+        self._say(obj, f"Applying YAML to cluster as {identity.username}")
         applied, errors = await self._apply(obj, wanted, identity)
+        if applied:
+            self._say(obj, "Objects applied to cluster:", *(f"  → {manifests.describe(done)}" for done in applied))
         previous = current.get("inventory") or []
         keys = {manifests.key(doc) for doc in wanted}
         refused_keys = keys - {manifests.key(manifests.entry(done)) for done in applied}
-        kept, prune_errors = await self._prune(manifests.to_prune(previous, keys), identity)
+        kept, prune_errors = await self._prune(obj, manifests.to_prune(previous, keys), identity)
         errors += prune_errors
         fields: dict[str, Any] = {
             "resultYAML": None if errors else manifests.result_yaml(applied),
@@ -121,7 +131,7 @@ class KubernetesApplyReconciler:
             "inventory": manifests.inventory(previous, applied, refused_keys | kept),
         }
         if errors:
-            await self._write(obj, current, fields, reasons.APPLY_FAILED, fields["error"])
+            await self._fail(obj, current, fields)
             return Result(retry=True)
         return await self._summarize(obj, current, fields, identity.name)
 
@@ -131,7 +141,10 @@ class KubernetesApplyReconciler:
         """Tilt's k8s_custom_deploy: the command deploys, as the extension's processes run, and the
         YAML it prints is what it deployed."""
         started = timestamps.now()
+        self._say(obj, f"Running cmd: {shlex.join(obj['spec']['applyCmd']['args'])}")
         finished, failure = await self._command(obj, "applyCmd", identity)
+        if finished is not None and (printed := finished.stderr.decode(errors="replace").splitlines()):
+            self._say(obj, *printed, stream=STDERR)
         deployed: list[dict[str, Any]] = []
         if finished is not None and failure is None:
             try:
@@ -147,8 +160,9 @@ class KubernetesApplyReconciler:
             "inventory": [manifests.entry(item) for item in deployed],
         }
         if failure:
-            await self._write(obj, current, fields, reasons.APPLY_FAILED, failure)
+            await self._fail(obj, current, fields)
             return Result(retry=True)
+        self._say(obj, "Objects applied to cluster:", *(f"  → {manifests.describe(done)}" for done in deployed))
         return await self._summarize(obj, current, fields, identity.name)
 
     async def _delete_cmd(self, obj: Mapping[str, Any], finalizers: list[str]) -> None:
@@ -225,6 +239,12 @@ class KubernetesApplyReconciler:
         """Ready once every applied object is Current (kstatus); until then Progressing, re-read with
         backoff; HealthCheckFailed while one has Failed."""
         items = fields["inventory"]
+        before = {manifests.key(item): item for item in current.get("inventory") or []}
+        for item in items:
+            was = before.get(manifests.key(item)) or {}
+            if (was.get("health"), was.get("message")) != (item.get("health"), item.get("message")):
+                message = f": {item['message']}" if item.get("message") else ""
+                self._say(obj, f"{_named(item)}: {item.get('health')}{message}")
         failed = [item for item in items if item.get("health") == health.FAILED]
         progressing = [item for item in items if item.get("health") == health.IN_PROGRESS]
         if failed or progressing:
@@ -259,7 +279,9 @@ class KubernetesApplyReconciler:
                 errors.append(f"{manifests.describe(desired)}: {refused.message}")
         return applied, errors
 
-    async def _prune(self, gone: list[Mapping[str, Any]], identity: Identity) -> tuple[set[manifests.Key], list[str]]:
+    async def _prune(
+        self, obj: Mapping[str, Any], gone: list[Mapping[str, Any]], identity: Identity
+    ) -> tuple[set[manifests.Key], list[str]]:
         """Delete what the YAML no longer has; the keys of those that could not be, and why."""
         kept: set[manifests.Key] = set()
         errors = []
@@ -270,10 +292,26 @@ class KubernetesApplyReconciler:
             try:
                 path = resource.path(str(old["name"]), old.get("namespace"))
                 await self._client.delete_at(path, as_user=identity.username)
+                self._say(obj, f"Pruned {_named(old)}: the YAML no longer has it")
             except ApiError as refused:
                 kept.add(manifests.key(old))
                 errors.append(f"prune {_named(old)}: {refused.message}")
         return kept, errors
+
+    async def _fail(self, obj: Mapping[str, Any], current: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+        """ApplyFailed with ``fields["error"]``, said in the log when it is new, as Tilt says it."""
+        if fields["error"] != current.get("error"):
+            self._say(obj, *(f"Error: {error}" for error in fields["error"].split("; ")), stream=STDERR)
+        await self._write(obj, current, fields, reasons.APPLY_FAILED, fields["error"])
+
+    def _say(self, obj: Mapping[str, Any], *lines: str, stream: str = SYSTEM) -> None:
+        metadata = obj["metadata"]
+        texts = [text for line in lines for text in line.splitlines()]  # a log is lines, as a process prints them
+        self._logs.append_many(Key(KUBERNETES_APPLY.plural, metadata["name"], metadata["uid"]), stream, texts)
+
+    def deleted(self, obj: Mapping[str, Any]) -> None:
+        """The object is gone: so is its log."""
+        self._logs.delete(Key(KUBERNETES_APPLY.plural, obj["metadata"]["name"], obj["metadata"]["uid"]))
 
     async def _write(
         self,

@@ -20,10 +20,17 @@ from tilt_operator.names import InvalidName, object_name
 from tilt_operator.reconcilers.cache import Cache
 
 # What a NAME may start with to mean one object rather than a resource: kubectl's spellings.
-_ONE_OBJECT = {"cmd": CMD, "cmds": CMD, "tf": TILTFILE, "tiltfile": TILTFILE, "tiltfiles": TILTFILE}
-# The kinds that have logs, and those a resource is made of.
-LOGGED = (TILTFILE, CMD)
-SHOWN = (*LOGGED, KUBERNETES_APPLY)
+_ONE_OBJECT = {
+    "cmd": CMD,
+    "cmds": CMD,
+    "tf": TILTFILE,
+    "tiltfile": TILTFILE,
+    "tiltfiles": TILTFILE,
+    "kubernetesapply": KUBERNETES_APPLY,
+    "kubernetesapplys": KUBERNETES_APPLY,
+}
+# The kinds a resource is made of, each with a log.
+LOGGED = (TILTFILE, CMD, KUBERNETES_APPLY)
 
 
 class UnknownName(LookupError):
@@ -52,7 +59,7 @@ def resources(cache: Cache) -> dict[str, Resource]:
     """Every resource by name, each with its objects (Tiltfile first, then Cmds, then
     KubernetesApplys, each by name)."""
     found: dict[str, Resource] = {}
-    for kind in SHOWN:
+    for kind in LOGGED:
         for obj in sorted(cache.objects(kind), key=lambda obj: obj["metadata"]["name"]):
             name = resource_of(kind, obj)
             found.setdefault(name, Resource(name)).objects.append((kind, obj))

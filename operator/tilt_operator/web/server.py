@@ -275,7 +275,7 @@ class WebServer:
         return response
 
     def _forward(self, selection: resources.Selection, key: Key, line: Line, live: asyncio.Queue[bytes]) -> None:
-        kind = CMD if key.kind == CMD.plural else TILTFILE
+        kind = next(kind for kind in resources.LOGGED if kind.plural == key.kind)
         obj = self._cache.get(kind, key.name)
         if obj is not None and selection.wants(kind, obj):
             live.put_nowait(_record(key, resources.resource_of(kind, obj), line))
