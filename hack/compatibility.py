@@ -18,10 +18,17 @@ Tiltfile host exactly as an Extension object would run it: the copy is the repo 
 environment is this process's. An extension that runs is then called: the Tiltfile in
 ``hack/differential/upstream/`` named after it (``hack/differential.py`` runs the same ones in
 Tilt) calls its functions. Run it with KUBECONFIG and PATH pointing at a cluster with the CRDs
-(``hack/dev.sh`` prints both), as an operator's Tiltfiles have one: some extensions apply objects
-with ``tilt apply`` while they load. Every extension is then one of:
+and the operator running with process execution on (``hack/dev.sh`` starts them and prints both),
+as an operator's Tiltfiles have one: some extensions apply objects with ``tilt apply`` while they
+load. An extension whose called functions register KubernetesApplys (``k8s_yaml`` and its
+family) is then deployed for real: the calling Tiltfile becomes a Tiltfile object the operator
+runs, acting as the ServiceAccount ``compatibility`` (``DEPLOYER_RIGHTS``: what those extensions
+deploy), the check waits for every KubernetesApply it made to be Ready, reads what they applied,
+and deletes the Tiltfile, waiting for what it deployed to go with it. Every extension is then one of:
 
 - runs: its Tiltfile ran to the end, and so did the Tiltfile calling its functions, if it has one;
+  what they deploy was applied and went with its Tiltfile;
+- fails to deploy: it runs, but what it deploys was not applied (why, in the operator's words);
 - needs Tilt's image and deploy engine: it calls one of that engine's builtins (named), which
   this operator does not run;
 - needs a program that is not installed: a ``local()`` command could not find it (named);
@@ -41,6 +48,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +125,41 @@ TILT_TESTS_HEADING = "## Tilt's own tests"
 SKIP_REASON = re.compile(r"^\s+\S+_test\.go:\d+: (.+)$")
 
 
+# The account the deploying Tiltfiles act as: the Tilt API, as every extension has it, and the
+# kinds the extensions under check deploy, in every namespace. A person grants the same to a real one.
+DEPLOYER = "compatibility"
+DEPLOYER_RIGHTS = f"""
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {DEPLOYER}, namespace: tilt-operator}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {DEPLOYER}}}
+rules:
+- apiGroups: [""]
+  resources: [configmaps, secrets, namespaces, services, serviceaccounts]
+  verbs: [get, list, create, patch, delete]
+- apiGroups: [apps, batch]
+  resources: [deployments, jobs]
+  verbs: [get, list, create, patch, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {DEPLOYER}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {DEPLOYER}}}
+subjects: [{{kind: ServiceAccount, name: {DEPLOYER}, namespace: tilt-operator}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {DEPLOYER}-tilt}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tilt-extension}}
+subjects: [{{kind: ServiceAccount, name: {DEPLOYER}, namespace: tilt-operator}}]
+"""
+# How long a deploy may take to be Ready, and what it deployed to go once its Tiltfile is deleted.
+DEPLOY_TIMEOUT = 90.0
+
+
 @dataclass(frozen=True)
 class Outcome:
     extension: str
@@ -149,7 +192,7 @@ def run(checkout: Path, tiltfile: Path, root: Path, crds: list[dict[str, Any]]) 
     )
 
 
-def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
+def classify(checkout: Path, name: str, crds: list[dict[str, Any]], repo: Path) -> Outcome:
     tiltfile = checkout / name / "Tiltfile"
     static = ENGINE_CALL.search(tiltfile.read_text())
     result = run(checkout, tiltfile, checkout, crds)
@@ -163,6 +206,11 @@ def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
         if static:
             return Outcome(name, "needs Tilt's image and deploy engine", f"`{static.group(1)}` (in its functions)")
         registers = f"registers {len(result.objects)} objects" if result.objects else ""
+        if called and any(obj["kind"] == "KubernetesApply" for obj in result.objects):
+            deployed, why = deploy(name, calls, repo)
+            if why:
+                return Outcome(name, "fails to deploy", f"{called}: {why}")
+            registers = deployed
         return Outcome(name, "runs", ", ".join(filter(None, [called, registers])))
     if engine := ENGINE.search(result.error):
         return Outcome(name, "needs Tilt's image and deploy engine", f"`{engine.group(1)}`")
@@ -174,6 +222,127 @@ def classify(checkout: Path, name: str, crds: list[dict[str, Any]]) -> Outcome:
     error = result.error.replace(str(checkout) + "/", "").replace("|", "\\|")
     because = next((f": {why}" for text, why in EXPLAINED.items() if text in error), "")
     return Outcome(name, "fails", (f"{called}: " if called else "") + error + because)
+
+
+def kubectl(*args: str, stdin: str | None = None) -> Any:
+    """kubectl against the cluster of KUBECONFIG; its JSON output, parsed, for ``-o json``."""
+    done = subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
+    return json.loads(done.stdout) if "json" in args else done.stdout
+
+
+def poll(check: Any, what: str) -> Any:
+    """``check()`` once it is truthy; RuntimeError saying ``what`` after DEPLOY_TIMEOUT."""
+    deadline = time.monotonic() + DEPLOY_TIMEOUT
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {DEPLOY_TIMEOUT:g} s")
+        time.sleep(0.5)
+    return found
+
+
+def deploy(name: str, calls: Path, repo: Path) -> tuple[str, str]:
+    """Run ``calls`` as a Tiltfile object through the operator, acting as DEPLOYER, with the upstream
+    repo at ``repo`` (a git checkout): what it deployed, or why not. Its Tiltfile is deleted after,
+    and what it deployed must go with it."""
+    kubectl("apply", "-f", "-", stdin=DEPLOYER_RIGHTS)
+    tiltfile = f"compatibility-{name.replace('/', '-').replace('_', '-')}"
+    with tempfile.TemporaryDirectory(prefix="compatibility-calls-") as scratch:
+        # The calls read their data files beside them (deploy/); the operator reads no environment variable of ours.
+        copy = Path(scratch) / CALLS.name
+        shutil.copytree(CALLS, copy)
+        path = copy / calls.name
+        path.write_text(path.read_text().replace(f"os.getenv({CALLS_CHECKOUT!r}, '/nonexistent')", repr(str(repo))))
+        body = {
+            "apiVersion": "tilt.dev/v1alpha1",
+            "kind": "Tiltfile",
+            "metadata": {"name": tiltfile},
+            "spec": {"path": str(path), "serviceAccountName": DEPLOYER},
+        }
+        uid = kubectl("create", "-f", "-", "-o", "json", stdin=json.dumps(body))["metadata"]["uid"]
+        try:
+            return _deployed(tiltfile, uid)
+        except RuntimeError as error:
+            return "", str(error)
+        finally:
+            # What it registered (the repo `default` too) goes before the next check registers its own.
+            kubectl("delete", "tiltfile", tiltfile, "--ignore-not-found", "--wait=true")
+            poll(lambda: not _owned_by(uid), "what its Tiltfile registered to go with it")
+
+
+def _owned_by(
+    uid: str, kinds: str = "extensionrepos,extensions,cmds,uibuttons,filewatches,kubernetesapplys"
+) -> list[Any]:
+    found = kubectl("get", kinds, "-o", "json")["items"]
+    return [item for item in found if any(ref["uid"] == uid for ref in item["metadata"].get("ownerReferences", []))]
+
+
+def _deployed(tiltfile: str, uid: str) -> tuple[str, str]:
+    def run() -> dict[str, Any] | None:
+        terminated: dict[str, Any] | None = (
+            kubectl("get", "tiltfile", tiltfile, "-o", "json").get("status", {}).get("terminated")
+        )
+        return terminated
+
+    if error := poll(run, "the Tiltfile's run").get("error"):
+        return "", f"its Tiltfile fails in the operator: {error}"
+
+    def mine() -> list[dict[str, Any]]:
+        return _owned_by(uid, "kubernetesapplys")
+
+    def settled() -> list[dict[str, Any]] | None:
+        applies = mine()
+        states = [_ready(item) for item in applies]
+        return applies if applies and all(state is not None for state in states) else None
+
+    try:
+        applies = poll(settled, "its KubernetesApplys to be Ready or fail")
+    except RuntimeError:
+        applies = mine()  # still on their way: say where each one is
+    failed = [f"KubernetesApply {a['metadata']['name']}: {_state(a)}" for a in applies if _ready(a) != "Ready"]
+    if not applies:
+        return "", "its run registered KubernetesApplys, and the operator made none"
+    if failed:
+        return "", "; ".join(failed)
+    inventory = [item for apply in applies for item in apply["status"].get("inventory", [])]
+    objects = ", ".join(f"{item['kind']} {item['name']}" for item in inventory)
+    # What its YAML deployed is owned, and goes with it; what an applyCmd deployed, its deleteCmd deletes.
+    owned = [item for a in applies if not a["spec"].get("applyCmd") for item in a["status"].get("inventory", [])]
+    kubectl("delete", "tiltfile", tiltfile, "--wait=true")
+    poll(lambda: not mine(), "its KubernetesApplys to go with the Tiltfile")
+    poll(lambda: not any(_exists(item) for item in owned), "what it deployed to go with the Tiltfile")
+    by_command = len(inventory) - len(owned)
+    return (
+        f"deploys {len(inventory)} objects through the operator as the ServiceAccount `{DEPLOYER}`"
+        f" ({objects}), all Current"
+        + (f", {len(owned)} of them gone with its Tiltfile" if owned else "")
+        + (f", {by_command} by an applyCmd, left to its deleteCmd" if by_command else "")
+    ), ""
+
+
+def _ready(apply: dict[str, Any]) -> str | None:
+    """ "Ready", or why not once it will not be by itself; None while it is on its way."""
+    status = apply.get("status") or {}
+    ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), None)
+    if ready is None or ready.get("observedGeneration", 0) < apply["metadata"].get("generation", 0):
+        return None
+    if ready["status"] == "True":
+        return "Ready"
+    return None if ready["reason"] == "Progressing" else _state(apply)
+
+
+def _state(apply: dict[str, Any]) -> str:
+    status = apply.get("status") or {}
+    ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+    return f"{ready.get('reason', 'no status')}: {ready.get('message', '')}"
+
+
+def _exists(item: dict[str, Any]) -> bool:
+    where = ["-n", item["namespace"]] if item.get("namespace") else []
+    kind = f"{item['kind'].lower()}.{item['apiVersion'].split('/')[0]}" if "/" in item["apiVersion"] else item["kind"]
+    done = subprocess.run(["kubectl", "get", kind, item["name"], *where], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 def report(checkout: Path, outcomes: list[Outcome]) -> str:
@@ -307,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     crds = shipped_crds()
     with tempfile.TemporaryDirectory(prefix="compatibility-") as data_dir:
         checkout = in_layout(options.checkout.resolve(), Path(data_dir))
-        outcomes = [classify(checkout, name, crds) for name in extensions(checkout)]
+        outcomes = [classify(checkout, name, crds, options.checkout.resolve()) for name in extensions(checkout)]
     text = report(options.checkout.resolve(), outcomes) + "\n" + tilt_tests_section()
     options.out.write_text(with_differential(options.out, text))
     for outcome in outcomes:
