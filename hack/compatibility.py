@@ -62,7 +62,7 @@ from tilt_operator.engine.pool import run_tiltfile
 ENGINE = re.compile(r"(\S+) belongs to Tilt's image-build and deploy engine")
 ENGINE_CALL = re.compile(
     r"\b(docker_build|custom_build|helm|kustomize|docker_compose|"
-    r"dc_resource|k8s_kind|default_registry|allow_k8s_contexts)\("
+    r"dc_resource|default_registry|allow_k8s_contexts)\("
 )
 # Errors whose cause the first line does not say, and what it is.
 EXPLAINED = {

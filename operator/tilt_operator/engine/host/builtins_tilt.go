@@ -48,7 +48,7 @@ var engineBuiltins = []string{
 	"disable_snapshots", "docker_build", "docker_compose", "docker_prune_settings", "enable_feature",
 	"experimental_analytics_report", "experimental_metrics_settings", "experimental_telemetry_cmd",
 	"fall_back_on", "filter_yaml", "helm", "initial_sync",
-	"k8s_image_json_path", "k8s_kind", "kustomize",
+	"kustomize",
 	"local_git_repo", "restart_container", "run", "set_team", "sync",
 	"workload_to_resource_function",
 }

@@ -14,8 +14,9 @@ import (
 // Tilt's deploy-manifest builtins, with Tilt's signatures and errors (docs/design.md, "The
 // Tiltfile language"): k8s_yaml(yaml, allow_duplicates=False) reads Kubernetes objects,
 // k8s_resource(...) says how to group them and what to record with them, port_forward() is one of
-// its port forwards, and k8s_context() and k8s_namespace() name the operator's own cluster as Tilt
-// names it. As in Tilt, the objects become resources when the Tiltfile has run (k8sassembly.go):
+// its port forwards, k8s_kind() and k8s_image_json_path() say which objects are workloads and
+// where their images are (k8skinds.go), and k8s_context() and k8s_namespace() name the operator's
+// own cluster as Tilt names it. As in Tilt, the objects become resources when the Tiltfile has run (k8sassembly.go):
 // one KubernetesApply per resource (kubernetesapply.go).
 
 // kubernetesApplyBuiltin is the KubernetesApply CRD's builtin: what a k8s resource is registered as.
@@ -29,12 +30,14 @@ var errEmptyYAML = errors.New("Empty YAML passed to k8s_yaml")
 
 // k8sState is what the k8s builtins recorded during the run: k8s_yaml's objects in the order they
 // were given, where each was first registered (to refuse a duplicate), the k8s_resource calls,
-// and the k8s_custom_deploy calls (k8scustomdeploy.go).
+// the k8s_custom_deploy calls (k8scustomdeploy.go), and the kinds k8s_kind and
+// k8s_image_json_path told of (k8skinds.go).
 type k8sState struct {
 	objects       []*k8sObject
 	registeredAt  map[[4]string]string
 	options       []*k8sResourceOptions
 	customDeploys []*k8sCustomDeploy
+	kinds         []*k8sKind
 }
 
 // k8sResourceOptions is one k8s_resource call, applied to the resources when the run ends.
@@ -64,6 +67,8 @@ func (r *run) addK8s(add func(string, builtinFunc)) {
 	add("k8s_yaml", r.builtinK8sYAML)
 	add("k8s_resource", r.builtinK8sResource)
 	add("k8s_custom_deploy", r.builtinK8sCustomDeploy)
+	add("k8s_kind", r.builtinK8sKind)
+	add("k8s_image_json_path", r.builtinK8sImageJSONPath)
 	add("port_forward", builtinPortForward)
 	add("k8s_context", builtinDefaultCluster)
 	add("k8s_namespace", builtinDefaultCluster)

@@ -9,16 +9,20 @@ import (
 // them (docs/design.md, "The Tiltfile language"):
 //
 //  0. Each k8s_custom_deploy is a resource of its name, made when it was called, as Tilt makes it.
-//  1. Each workload (an object with a container image) is a resource of its own, named by the
-//     shortest of name, name:kind, name:kind:namespace, name:kind:namespace:group that no other
-//     workload wants. The Services that select its pods join it.
-//  2. Each other object with a pod template (a Job with no image yet, say) joins the resource of
-//     its name, made when there is none, with the Services that select its pods.
+//  1. Each workload is a resource of its own, named by the shortest of name, name:kind,
+//     name:kind:namespace, name:kind:namespace:group that no other workload wants. The Services
+//     that select its pods join it. A workload is an object of a kind the run knows (k8s_kind,
+//     k8s_image_json_path, and Tilt's own Job and CronJob: k8skinds.go) or one with an image (a
+//     container's, or one an image locator finds).
+//  2. Each other object with a pod template (a Deployment with no containers yet, say) joins the
+//     resource of its name, made when there is none, with the Services that select its pods.
 //  3. The k8s_resource calls, in order: each adds its options to the resource it names (or makes
 //     a new one for new_name and objects), renames it to new_name, and takes the objects its
 //     selectors name ("name", "name:kind" or "name:kind:namespace", case-insensitive, ':' and
 //     '\' escaped with '\') from those no resource took.
 //  4. What no resource took is the resource "uncategorized".
+//
+// Each resource of YAML then has the image locators whose selectors match one of its objects.
 
 // uncategorized is Tilt's resource for the objects no other resource took.
 const uncategorized = "uncategorized"
@@ -35,20 +39,27 @@ type k8sResource struct {
 	labels            map[string]bool
 	// What deploys it when k8s_custom_deploy made it: its objects are then none of its YAML.
 	customDeploy *k8sCustomDeploy
+	// The image locators whose selectors match one of its objects (k8skinds.go).
+	imageLocators []*imageLocator
 }
 
-// k8sAssembly is the resources so far, by name, and the objects no resource has taken yet.
+// k8sAssembly is the resources so far, by name, the objects no resource has taken yet, and the
+// kinds the run knows, with their image locators.
 type k8sAssembly struct {
 	run         *run
 	resources   []*k8sResource
 	byName      map[string]*k8sResource
 	unresourced []*k8sObject
+	kinds       []*k8sKind
+	locators    []*imageLocator
 }
 
 // assembleK8s is the run's k8s resources in Tilt's order, and then "uncategorized" (nil when
 // every object has a resource).
 func (r *run) assembleK8s() ([]*k8sResource, *k8sResource, error) {
-	a := &k8sAssembly{run: r, byName: map[string]*k8sResource{}, unresourced: r.k8s.objects}
+	kinds := r.k8s.k8sKinds()
+	a := &k8sAssembly{run: r, byName: map[string]*k8sResource{}, unresourced: r.k8s.objects,
+		kinds: kinds, locators: imageLocators(kinds)}
 	for _, deploy := range r.k8s.customDeploys {
 		res, err := a.makeResource(deploy.name)
 		if err != nil {
@@ -69,11 +80,16 @@ func (r *run) assembleK8s() ([]*k8sResource, *k8sResource, error) {
 		if len(res.objects) == 0 && res.customDeploy == nil {
 			return nil, nil, fmt.Errorf("resource %q: could not associate any k8s_yaml() or k8s_custom_deploy() with this resource", res.name)
 		}
+		if res.customDeploy == nil {
+			res.imageLocators = matchingLocators(a.locators, res.objects)
+		}
 	}
 	if len(a.unresourced) == 0 {
 		return a.resources, nil, nil
 	}
-	return a.resources, &k8sResource{name: uncategorized, objects: a.unresourced}, nil
+	rest := &k8sResource{name: uncategorized, objects: a.unresourced}
+	rest.imageLocators = matchingLocators(a.locators, rest.objects)
+	return a.resources, rest, nil
 }
 
 // makeResource is a new resource, unless another resource has the name.
@@ -99,15 +115,17 @@ func (a *k8sAssembly) conflict(name string) error {
 	return nil
 }
 
-// byWorkload makes a resource of each workload and the Services that select its pods.
+// byWorkload makes a resource of each workload and the Services that select its pods. As in
+// Tilt, a workload's images are looked for again when its resource is made: one of a known kind
+// was not looked in yet, and what its locators find must be images.
 func (a *k8sAssembly) byWorkload() error {
 	var workloads, rest []*k8sObject
 	for _, object := range a.unresourced {
-		images, err := object.images()
+		workload, err := isWorkload(object, a.kinds, a.locators)
 		if err != nil {
-			return fmt.Errorf("finding images in %s: %w", object.name(), err)
+			return err
 		}
-		if len(images) > 0 {
+		if workload {
 			workloads = append(workloads, object)
 		} else {
 			rest = append(rest, object)
@@ -118,6 +136,9 @@ func (a *k8sAssembly) byWorkload() error {
 		res, err := a.makeResource(name)
 		if err != nil {
 			return fmt.Errorf("error making resource for workload %s: %w", workloads[i].id(), err)
+		}
+		if _, err := workloads[i].images(a.locators); err != nil {
+			return fmt.Errorf("finding image in %s/%s: %w", workloads[i].kind(), workloads[i].name(), err)
 		}
 		var services []*k8sObject
 		services, a.unresourced = selectedBy(workloads[i], a.unresourced)

@@ -12,8 +12,9 @@ import (
 // The Kubernetes objects k8s_yaml reads, and what Tilt's engine sees in them to group them into
 // resources (docs/design.md, "The Tiltfile language"): their identity, the pod templates and
 // container images of the built-in workload kinds, and the selector of a Service. Tilt decodes
-// the kinds Kubernetes itself defines into Go types; only those have pod templates and images
-// for it, and a template is there even when the YAML leaves it out. Every other object is data.
+// the kinds Kubernetes itself defines into Go types; only those have pod templates and container
+// images for it, and a template is there even when the YAML leaves it out. Every other object is
+// data, where only the image locators of k8s_kind and k8s_image_json_path find images.
 
 // k8sObject is one object of a k8s_yaml call, as it was read.
 type k8sObject struct {
@@ -156,9 +157,10 @@ func (o *k8sObject) templateLabels() map[string]any {
 	return labels
 }
 
-// images are the images of the object's containers and image volumes: those Tilt's engine finds,
-// so an object with any is a workload. An image that is no reference is an error naming it.
-func (o *k8sObject) images() ([]string, error) {
+// images are the images of the object's containers and image volumes, and those the locators find
+// in it (k8skinds.go): those Tilt's engine finds, so an object with any is a workload. An image
+// that is no reference is an error naming it.
+func (o *k8sObject) images(locators []*imageLocator) ([]string, error) {
 	var podSpec map[string]any
 	if template, ok := o.podTemplate(); ok {
 		podSpec, _ = template["spec"].(map[string]any)
@@ -189,6 +191,13 @@ func (o *k8sObject) images() ([]string, error) {
 			return nil, fmt.Errorf("parsing image volume reference %s: %w", image, err)
 		}
 		images = append(images, image)
+	}
+	for _, locator := range locators {
+		found, err := locator.images(o)
+		if err != nil {
+			return nil, err
+		}
+		images = append(images, found...)
 	}
 	return images, nil
 }

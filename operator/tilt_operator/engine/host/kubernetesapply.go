@@ -11,7 +11,8 @@ import (
 // language"): named after the resource (docs/design.md, "Names"), with tilt.dev/resource holding
 // Tilt's name; spec.yaml is the resource's objects as YAML documents, in the order Tilt applies
 // them; spec.cluster is "default", the operator's own cluster. k8s_resource's discovery_strategy,
-// port_forwards and extra_pod_selectors are Tilt's spec fields for them; resource_deps, links and
+// port_forwards and extra_pod_selectors are Tilt's spec fields for them, and so are the image
+// locators of k8s_kind and k8s_image_json_path (spec.imageLocators); resource_deps, links and
 // labels are the annotations local_resource's objects carry.
 
 // kindOrder is the order Tilt applies kinds in: these first, in this order, then every other kind;
@@ -84,6 +85,13 @@ func (res *k8sResource) kubernetesApply() ([]starlark.Tuple, error) {
 		}
 		spec := stringDict(nil, map[string]starlark.Value{"forwards": starlark.NewList(forwards)})
 		kwargs = append(kwargs, kw("port_forward_template_spec", spec)...)
+	}
+	if len(res.imageLocators) > 0 {
+		locators := make([]starlark.Value, len(res.imageLocators))
+		for i, locator := range res.imageLocators {
+			locators[i] = locator.spec()
+		}
+		kwargs = append(kwargs, kw("image_locators", starlark.NewList(locators))...)
 	}
 	if len(res.extraPodSelectors) > 0 {
 		selectors := make([]starlark.Value, len(res.extraPodSelectors))
