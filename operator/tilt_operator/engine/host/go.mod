@@ -2,7 +2,7 @@
 // the operator runs as worker processes. See main.go and docs/design.md.
 module tilt-operator/tiltfilehost
 
-go 1.22
+go 1.26.0
 
 require (
 	github.com/alessio/shellescape v1.4.2
@@ -11,7 +11,11 @@ require (
 	github.com/spf13/pflag v1.0.10
 	go.starlark.net v0.0.0-20240510163022-f457c4c2b267
 	gopkg.in/yaml.v3 v3.0.1
-	sigs.k8s.io/yaml v1.4.0
+	k8s.io/client-go v0.36.3
+	sigs.k8s.io/yaml v1.6.0
 )
 
-require golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 // indirect
+require (
+	go.yaml.in/yaml/v2 v2.4.3 // indirect
+	golang.org/x/sys v0.40.0 // indirect
+)
