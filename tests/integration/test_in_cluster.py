@@ -318,3 +318,78 @@ def test_the_flagship_in_the_cluster_a_cancel_button_kills_a_running_cmd_and_no_
     shown = subprocess.run(["kubectl-tilt", "logs", "snoop"], env=env, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert 'User "system:serviceaccount:tilt-operator:tilt-extension" cannot list resource "secrets"' in shown.stdout
+
+
+def test_a_deployment_an_extension_deploys_runs_on_the_node_and_its_rollout_is_the_extension_s_ready(
+    cluster: DevCluster, api: Api, git_server: GitServer, tmp_path: Path
+) -> None:
+    """k8s_yaml of a Deployment of the locally built image, applied by the operator in its pod as the
+    extension's account (a Role in one namespace lets it write Deployments): the kubelet runs the
+    pod, and the Extension is Ready once the rollout is, as kstatus reads it; it takes the
+    Deployment with it when it goes."""
+    leader(cluster)
+    namespace, account = "node-deploys", "node-deployer"
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.kubectl("create", "serviceaccount", account, "-n", DEFAULT_NAMESPACE)
+    binding = f"--serviceaccount={DEFAULT_NAMESPACE}:{account}"
+    cluster.kubectl("create", "clusterrolebinding", f"{account}-tilt", "--clusterrole=tilt-extension", binding)
+    cluster.kubectl(
+        "create", "role", "deploys", "-n", namespace, "--verb=get,create,patch,delete", "--resource=deployments.apps"
+    )
+    cluster.kubectl("create", "rolebinding", "deploys", "-n", namespace, "--role=deploys", binding)
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": MANIFEST_IMAGE, "command": ["sleep", "600"]}]},
+            },
+        },
+    }
+    env = kubectl_tilt_env(cluster, tmp_path)
+    git_server.create_repo("node-deploys", {"web/Tiltfile": f"k8s_yaml(blob({json.dumps(deployment)!r}))\n"})
+    url = git_server.url("node-deploys")
+    created = subprocess.run(
+        [
+            "kubectl-tilt",
+            "create",
+            "secret",
+            "git",
+            "node-deploys",
+            "--url",
+            url,
+            "--ca-file",
+            str(git_server.ca_bundle),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    api.create("extensionrepos", repo("node-deploys", url, secretRef={"name": "node-deploys"}))
+    api.create("extensions", extension("web", "node-deploys", "web", serviceAccountName=account))
+
+    eventually(lambda: ready(api.status("extensions", "web")) == "True", timeout=START, what="the rollout, Ready")
+    found = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-l", "app=web", "-o", "json").stdout)
+    [pod] = found["items"]
+    assert pod["status"]["phase"] == "Running"
+    assert pod["spec"]["containers"][0]["image"] == MANIFEST_IMAGE
+    [deploy] = api.status("kubernetesapplys", "web")["inventory"]
+    assert (deploy["kind"], deploy["health"]) == ("Deployment", "Current")
+    shown = subprocess.run(["kubectl-tilt", "logs", "web"], env=env, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    said = [line.partition(" │ ")[2] for line in shown.stdout.splitlines()]
+    waited = [line for line in said if line.startswith(f"Deployment {namespace}/web: InProgress")]
+    assert waited, f"the Extension waited for the rollout: {said}"
+    assert said.index(waited[0]) < said.index(f"Deployment {namespace}/web: Current: 1 replicas available")
+
+    api.delete("extensions", "web")
+    eventually(
+        lambda: cluster.kubectl("get", "deployment", "web", "-n", namespace, check=False).returncode != 0,
+        timeout=120,
+        what="the Deployment to go with the Extension",
+    )
