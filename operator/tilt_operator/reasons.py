@@ -65,6 +65,8 @@ YAML_INVALID = "YAMLInvalid"
 # Deployment past its progress deadline, a pod in CrashLoopBackOff): Flux's words.
 PROGRESSING = "Progressing"
 HEALTH_CHECK_FAILED = "HealthCheckFailed"
+# Not applied yet: a resource of its resource_deps is not ready (Flux's word for dependsOn).
+DEPENDENCY_NOT_READY = "DependencyNotReady"
 
 # Any kind: the reconcile itself failed (the API server refused, an exception); it is retried.
 RECONCILE_FAILED = "ReconcileFailed"
@@ -83,6 +85,7 @@ RECONCILING = frozenset(
         SERVICE_ACCOUNT_NOT_FOUND,
         APPLY_FAILED,
         PROGRESSING,
+        DEPENDENCY_NOT_READY,
     }
 )
 # Ready reasons that no retry can change: Stalled until the spec, a file or a Secret changes.

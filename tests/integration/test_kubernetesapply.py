@@ -329,6 +329,58 @@ def test_a_local_resource_waits_for_the_k8s_resource_it_depends_on(
         assert ready(api.status("kubernetesapplys", f"{name}-config")) == "True"
 
 
+def test_a_k8s_resource_waits_for_its_resource_deps_before_its_first_apply(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """k8s_resource(resource_deps=[...]) as in Tilt: the second resource is not applied while the
+    first is not Ready (its namespace not yet granted), and is once the first is."""
+    second_namespace = f"{namespace}-b"
+    cluster.kubectl("create", "namespace", second_namespace)
+    try:
+        grant(cluster, second_namespace, account, "configmaps")
+        tiltfile = (
+            f"k8s_yaml(blob({configmaps(namespace, 'first')!r}))\n"
+            f"k8s_yaml(blob({configmaps(second_namespace, 'second')!r}))\n"
+            f"k8s_resource(new_name='{name}-first', objects=['first:configmap'])\n"
+            f"k8s_resource(new_name='{name}-second', objects=['second:configmap'], resource_deps=['{name}-first'])\n"
+        )
+        with installed(api, tmp_path, name, tiltfile, serviceAccountName=account):
+            waiting = eventually(
+                lambda: (
+                    (s := api.status("kubernetesapplys", f"{name}-second"))
+                    and reason(s) == reasons.DEPENDENCY_NOT_READY
+                    and s
+                ),
+                timeout=60,
+                what="the second resource to wait",
+            )
+            message = next(c["message"] for c in waiting["conditions"] if c["type"] == "Ready")
+            assert message == f"waiting for resource {name}-first to be ready"
+            eventually(
+                lambda: reason(api.status("kubernetesapplys", f"{name}-first")) == reasons.APPLY_FAILED,
+                timeout=60,
+                what="the first resource to be refused",
+            )
+            assert present(cluster, second_namespace) == [], "not applied while its dependency is not ready"
+            assert reason(api.status("kubernetesapplys", f"{name}-second")) == reasons.DEPENDENCY_NOT_READY
+
+            grant(cluster, namespace, account, "configmaps")
+            eventually(
+                lambda: present(cluster, second_namespace) == ["configmap/second"],
+                timeout=60,
+                what="the second resource to be applied once the first is Ready",
+            )
+            assert ready(api.status("kubernetesapplys", f"{name}-first")) == "True"
+    finally:
+        cluster.kubectl("delete", "namespace", second_namespace, "--wait=false", "--ignore-not-found")
+
+
 def test_where_the_cluster_says_no_each_object_says_why_and_the_rest_is_applied(
     cluster: DevCluster,
     api: Api,

@@ -15,11 +15,11 @@ from tilt_operator.reconcilers.cmd import (
     STOPPED_WITH_RUNNER,
     last_started,
     lost_with,
-    resource_ready,
     start_reason,
     waiting_for,
     waiting_reason,
 )
+from tilt_operator.reconcilers.dependencies import resource_ready
 
 T0, T1, T2, T3 = (f"2026-01-01T00:00:0{i}.000000Z" for i in range(4))
 START_ON = {"startOn": {"uiButtons": ["go"], "startAfter": T1}}

@@ -30,8 +30,6 @@ from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
 from tilt_operator.api import (
-    ANNOTATION_RESOURCE,
-    ANNOTATION_RESOURCE_DEPS,
     ANNOTATION_START_AFTER,
     CMD,
     KUBERNETES_APPLY,
@@ -42,10 +40,11 @@ from tilt_operator.names import InvalidName, object_name
 from tilt_operator.reconcilers import buttons, probes
 from tilt_operator.reconcilers.buttons import CMD_BUTTONS, RESTART_ON, START_ON
 from tilt_operator.reconcilers.cache import Cache
+from tilt_operator.reconcilers.dependencies import succeeded_at, waiting_for_resources
 from tilt_operator.reconcilers.identities import Identities, ServiceAccountNotFound, stamped_service_account
 from tilt_operator.reconcilers.objectlog import for_object
 from tilt_operator.reconcilers.queue import Result
-from tilt_operator.reconcilers.status import StatusWriter, current_ready, desired_status, only_state
+from tilt_operator.reconcilers.status import StatusWriter, desired_status, only_state
 
 logger = logging.getLogger(__name__)
 
@@ -135,48 +134,17 @@ def lost_with(status: Mapping[str, Any]) -> str | None:
     return _RESTARTED.get((status.get("terminated") or {}).get("reason", ""))
 
 
-def succeeded_at(status: Mapping[str, Any]) -> str | None:
-    """When the process the status describes ended with exit code 0 (None: it did not, or runs)."""
-    terminated = status.get("terminated") or {}
-    return str(terminated["finishedAt"]) if terminated.get("exitCode") == 0 and terminated.get("pid") else None
-
-
-def resource_ready(cmds: Sequence[Mapping[str, Any]], deploys: Sequence[Mapping[str, Any]] = ()) -> bool:
-    """Whether a resource is ready, as resource_deps wait for it: it has Cmds or a KubernetesApply,
-    each Cmd is ready (running, and its probe says so) or has succeeded (an update that ran), and
-    each KubernetesApply is Ready (applied, every object Current)."""
-    return (
-        bool(cmds or deploys)
-        and all((cmd.get("status") or {}).get("ready") or succeeded_at(cmd.get("status") or {}) for cmd in cmds)
-        and all(_applied(deploy) for deploy in deploys)
-    )
-
-
-def _applied(deploy: Mapping[str, Any]) -> bool:
-    ready = current_ready(deploy)
-    return ready is not None and ready.get("status") == "True"
-
-
 def waiting_for(
     obj: Mapping[str, Any], cmds: Sequence[Mapping[str, Any]], deploys: Sequence[Mapping[str, Any]] = ()
 ) -> str | None:
     """What a Cmd waits for before it may start (None: nothing), among every Cmd in ``cmds`` and
-    KubernetesApply in ``deploys`` (a k8s resource it depends on)."""
-    annotations = obj["metadata"].get("annotations") or {}
-    after = annotations.get(ANNOTATION_START_AFTER)
+    KubernetesApply in ``deploys``: the Cmd it starts after, then its resource_deps."""
+    after = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_START_AFTER)
     if after:
         found = next((cmd for cmd in cmds if cmd["metadata"]["name"] == _object_name(str(after))), None)
         if found is None or not succeeded_at(found.get("status") or {}):
             return f"waiting for {after} to succeed"
-    for dep in filter(None, str(annotations.get(ANNOTATION_RESOURCE_DEPS, "")).split(",")):
-        of_dep = [cmd for cmd in cmds if _resource_of(cmd) == dep]
-        if not resource_ready(of_dep, [deploy for deploy in deploys if _resource_of(deploy) == dep]):
-            return f"waiting for resource {dep} to be ready"
-    return None
-
-
-def _resource_of(obj: Mapping[str, Any]) -> str | None:
-    return (obj["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE)
+    return waiting_for_resources(obj, cmds, deploys)
 
 
 def _object_name(tilt_name: str) -> str:

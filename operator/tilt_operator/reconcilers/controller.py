@@ -277,12 +277,13 @@ class Controller:
                 for watcher in self.relations.names(relations.FILE_WATCH, name, dependent):
                     self.queues[dependent].add(watcher)
         if kind in (CMD, KUBERNETES_APPLY):
-            # The Cmds that start after this one, or wait for its resource.
+            # The Cmds that start after this one, and the Cmds and KubernetesApplys that wait for its resource.
             resource = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_RESOURCE)
-            waiting = self.relations.names(relations.AFTER, name, CMD) if kind == CMD else []
-            waiting += self.relations.names(relations.RESOURCE_DEP, resource, CMD) if resource else []
-            for cmd in waiting:
+            for cmd in self.relations.names(relations.AFTER, name, CMD) if kind == CMD else []:
                 self.queues[CMD].add(cmd)
+            for dependent in (CMD, KUBERNETES_APPLY):
+                for waiting in self.relations.names(relations.RESOURCE_DEP, resource, dependent) if resource else []:
+                    self.queues[dependent].add(waiting)
 
     def took_over(self, previous: str) -> None:
         """Mark every log: this operator took over from ``previous`` (a failover)."""

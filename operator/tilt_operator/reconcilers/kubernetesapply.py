@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from tilt_operator import processes, reasons, timestamps
-from tilt_operator.api import KUBERNETES_APPLY
+from tilt_operator.api import CMD, KUBERNETES_APPLY
 from tilt_operator.kube import ApiError
 from tilt_operator.logstore import STDERR, SYSTEM, Key, LogStore
 from tilt_operator.messages import quoted
-from tilt_operator.reconcilers import buttons, health, manifests
+from tilt_operator.reconcilers import buttons, dependencies, health, manifests
 from tilt_operator.reconcilers.cache import Cache
 from tilt_operator.reconcilers.client import Client
 from tilt_operator.reconcilers.discovery import Discovery
@@ -98,6 +98,10 @@ class KubernetesApplyReconciler:
             if all(item.get("health") == health.CURRENT for item in current.get("inventory") or []):
                 return Result()
             return await self._recheck(obj, current, account)
+        if not current.get("lastApplyTime") and (waiting := self._waiting(obj)):
+            # As in Tilt, a resource waits for its resource_deps before its first deploy, not after.
+            await self._write(obj, current, {}, reasons.DEPENDENCY_NOT_READY, waiting)
+            return Result()
         refusal, reason = unsupported(spec, self._exec) or (None, "")
         if refusal is None and not spec.get("applyCmd"):
             try:
@@ -303,6 +307,10 @@ class KubernetesApplyReconciler:
         if fields["error"] != current.get("error"):
             self._say(obj, *(f"Error: {error}" for error in fields["error"].split("; ")), stream=STDERR)
         await self._write(obj, current, fields, reasons.APPLY_FAILED, fields["error"])
+
+    def _waiting(self, obj: Mapping[str, Any]) -> str | None:
+        cmds, deploys = self._cache.objects(CMD), self._cache.objects(KUBERNETES_APPLY)
+        return dependencies.waiting_for_resources(obj, list(cmds), list(deploys))
 
     def _say(self, obj: Mapping[str, Any], *lines: str, stream: str = SYSTEM) -> None:
         metadata = obj["metadata"]

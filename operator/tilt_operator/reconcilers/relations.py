@@ -60,10 +60,11 @@ def entries(kind: Kind, obj: Mapping[str, Any]) -> set[Entry]:
         found |= {(BUTTON, button, f"{kind.kind}/{name}") for button in buttons.named(spec, *fields)}
     if kind in (CMD, KUBERNETES_APPLY):
         found |= {(FILE_WATCH, watch, f"{kind.kind}/{name}") for watch in buttons.file_watches(spec)}
-    if kind == CMD:
-        annotations = obj["metadata"].get("annotations") or {}
+    annotations = obj["metadata"].get("annotations") or {}
+    if kind in (CMD, KUBERNETES_APPLY):
         for dep in filter(None, str(annotations.get(ANNOTATION_RESOURCE_DEPS, "")).split(",")):
             found.add((RESOURCE_DEP, dep, f"{kind.kind}/{name}"))
+    if kind == CMD:
         with contextlib.suppress(InvalidName):
             if annotations.get(ANNOTATION_START_AFTER):
                 found.add((AFTER, object_name(str(annotations[ANNOTATION_START_AFTER])), f"{kind.kind}/{name}"))
