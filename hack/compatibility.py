@@ -300,13 +300,22 @@ def _deployed(tiltfile: str, uid: str) -> tuple[str, str]:
         applies = poll(settled, "its KubernetesApplys to be Ready or fail")
     except RuntimeError:
         applies = mine()  # still on their way: say where each one is
-    failed = [f"KubernetesApply {a['metadata']['name']}: {_state(a)}" for a in applies if _ready(a) != "Ready"]
     if not applies:
         return "", "its run registered KubernetesApplys, and the operator made none"
+    failed = [
+        f"KubernetesApply {a['metadata']['name']}: {_state(a)}" for a in applies if _ready(a) not in (None, "Ready")
+    ]
     if failed:
         return "", "; ".join(failed)
     inventory = [item for apply in applies for item in apply["status"].get("inventory", [])]
     objects = ", ".join(f"{item['kind']} {item['name']}" for item in inventory)
+    waiting = [
+        f"{item['kind']} {item['name']} ({item.get('message')})"
+        for item in inventory
+        if item.get("health") != "Current"
+    ]
+    if waiting and kubectl("get", "nodes", "-o", "name").strip():
+        return "", f"still InProgress after {DEPLOY_TIMEOUT:g} s: {', '.join(waiting)}"
     # What its YAML deployed is owned, and goes with it; what an applyCmd deployed, its deleteCmd deletes.
     owned = [item for a in applies if not a["spec"].get("applyCmd") for item in a["status"].get("inventory", [])]
     kubectl("delete", "tiltfile", tiltfile, "--wait=true")
@@ -315,7 +324,12 @@ def _deployed(tiltfile: str, uid: str) -> tuple[str, str]:
     by_command = len(inventory) - len(owned)
     return (
         f"deploys {len(inventory)} objects through the operator as the ServiceAccount `{DEPLOYER}`"
-        f" ({objects}), all Current"
+        f" ({objects}), "
+        + (
+            f"all Current but {', '.join(waiting)}, which stay InProgress: this cluster has no node to run pods"
+            if waiting
+            else "all Current"
+        )
         + (f", {len(owned)} of them gone with its Tiltfile" if owned else "")
         + (f", {by_command} by an applyCmd, left to its deleteCmd" if by_command else "")
     ), ""
