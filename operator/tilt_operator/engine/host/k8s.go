@@ -15,8 +15,9 @@ import (
 // Tiltfile language"): k8s_yaml(yaml, allow_duplicates=False) reads Kubernetes objects,
 // k8s_resource(...) says how to group them and what to record with them, port_forward() is one of
 // its port forwards, and k8s_context() and k8s_namespace() name the operator's own cluster as Tilt
-// names it. As in Tilt, the objects become resources when the Tiltfile has run (k8sassembly.go):
-// one KubernetesApply per resource (kubernetesapply.go).
+// names it; helm() renders a chart into YAML for k8s_yaml (helm.go). As in Tilt, the objects
+// become resources when the Tiltfile has run (k8sassembly.go): one KubernetesApply per resource
+// (kubernetesapply.go).
 
 // kubernetesApplyBuiltin is the KubernetesApply CRD's builtin: what a k8s resource is registered as.
 const kubernetesApplyBuiltin = "kubernetes_apply"
@@ -64,6 +65,7 @@ func (r *run) addK8s(add func(string, builtinFunc)) {
 	add("k8s_yaml", r.builtinK8sYAML)
 	add("k8s_resource", r.builtinK8sResource)
 	add("k8s_custom_deploy", r.builtinK8sCustomDeploy)
+	add("helm", r.builtinHelm)
 	add("port_forward", builtinPortForward)
 	add("k8s_context", builtinDefaultCluster)
 	add("k8s_namespace", builtinDefaultCluster)
