@@ -85,3 +85,20 @@ def test_without_go_the_build_says_what_is_missing(builds, monkeypatch):
     monkeypatch.setattr(binaries.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="the Go toolchain is needed to build helm"):
         binaries.ensure_helm(log=False)
+
+
+def test_tilt_operator_dev_links_kubectl_and_helm_into_one_path_entry(tmp_path: Path) -> None:
+    from tilt_operator.devcluster.cluster import DevCluster
+    from tilt_operator.devcluster.dev import link_programs
+
+    cluster = DevCluster(binaries.Binaries(tmp_path / "controlplane"), tmp_path / "state")
+    cluster.state_dir.mkdir()
+    helm = tmp_path / "helm-v4.3.2" / "helm"
+    bin_dir = link_programs(cluster, helm)
+    assert bin_dir == cluster.bin_dir
+    assert (bin_dir / "kubectl").readlink() == cluster.binaries.kubectl
+    assert (bin_dir / "helm").readlink() == helm
+    # With --node the operator runs from the image, which has no helm: none is left from before.
+    link_programs(cluster)
+    assert not (bin_dir / "helm").is_symlink()
+    assert (bin_dir / "kubectl").readlink() == cluster.binaries.kubectl
