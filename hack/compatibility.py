@@ -55,13 +55,14 @@ from pathlib import Path
 from typing import Any
 
 from tilt_operator.api import shipped_crds
+from tilt_operator.devcluster.binaries import ensure_helm
 from tilt_operator.engine import ExtensionRoots, RunResult
 from tilt_operator.engine.pool import run_tiltfile
 
 # The builtins of Tilt's image-build and deploy engine, as the host refuses them.
 ENGINE = re.compile(r"(\S+) belongs to Tilt's image-build and deploy engine")
 ENGINE_CALL = re.compile(
-    r"\b(docker_build|custom_build|helm|kustomize|docker_compose|"
+    r"\b(docker_build|custom_build|kustomize|docker_compose|"
     r"dc_resource|default_registry|allow_k8s_contexts)\("
 )
 # Errors whose cause the first line does not say, and what it is.
@@ -71,6 +72,7 @@ EXPLAINED = {
 NOT_FOUND = re.compile(
     r"(?:sh: \d+: |bash: |env: )?'?([\w.+-]+)'?: (?:command )?not found|No local ([\w.+-]+) executable found"
     r'|exec: "([\w.+-]+)": executable file not found'
+    r"|the `([\w.+-]+)` program is not installed"
 )
 # A download from the internet, which the machine the check runs on may not reach.
 NETWORK = re.compile(r'command "(curl|wget) [^"]*https?://')
@@ -399,6 +401,8 @@ def ported_tilt_tests() -> dict[str, tuple[str, str]]:
     run = subprocess.run(
         ["go", "test", "-json", "-count=1", "-run", "^TestTilt", "."],
         cwd=HOST,
+        # Tilt's tests of helm() render charts with the helm hack/helm/go.mod pins, as hack/test.sh runs them.
+        env={**os.environ, "TILT_OPERATOR_TEST_HELM": str(ensure_helm())},
         capture_output=True,
         text=True,
         check=False,

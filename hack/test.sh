@@ -9,11 +9,13 @@ bash hack/bootstrap.sh tests
 .venv/bin/mypy
 .venv/bin/lint-imports
 # The Go programs (the Tiltfile host, the node's pause): formatted, vetted; the host's own tests,
-# Tilt's tests of its builtins among them (docs/compatibility.md, "Tilt's own tests").
+# Tilt's tests of its builtins among them (docs/compatibility.md, "Tilt's own tests"), those of
+# helm() with the helm hack/helm/go.mod pins (built, or found cached, first).
 host=operator/tilt_operator/engine/host
 unformatted=$(gofmt -l "$host" hack/node)
 [[ -z $unformatted ]] || { echo "gofmt would change: $unformatted" >&2; exit 1; }
-(cd "$host" && go vet . && go test ./...)
+helm=$(.venv/bin/python -c 'from tilt_operator.devcluster.binaries import ensure_helm; print(ensure_helm())')
+(cd "$host" && go vet . && TILT_OPERATOR_TEST_HELM=$helm go test ./...)
 go vet hack/node/pause.go
 # Build (or find cached) the control-plane and node binaries, then the operator's image from the
 # Dockerfile (buildah on local bases, cached by the content of its build context) for the

@@ -22,7 +22,7 @@ from tests.conftest import eventually
 from tests.integration.gitserver import GitServer
 from tests.integration.objects import Api
 from tilt_operator.devcluster import DevCluster, ensure_binaries
-from tilt_operator.devcluster.binaries import repo_root
+from tilt_operator.devcluster.binaries import ensure_helm, repo_root
 from tilt_operator.devcluster.cluster import free_port
 from tilt_operator.devcluster.dev import install_api
 from tilt_operator.engine.binary import ENV_BINARY, ensure_host
@@ -167,8 +167,8 @@ def operator(
             "TILT_OPERATOR_GIT_TIMEOUT": "30",
             "TILT_OPERATOR_TILTFILE_TIMEOUT": "5",
             "TILT_OPERATOR_TILTFILE_MEMORY_MB": "256",
-            # kubectl for the `tilt` command that extension scripts run.
-            "PATH": f"{cluster.binaries.directory}{os.pathsep}{os.environ['PATH']}",
+            # kubectl for the `tilt` command that extension scripts run, helm for helm().
+            "PATH": os.pathsep.join([str(cluster.binaries.directory), str(ensure_helm().parent), os.environ["PATH"]]),
             # Tokens renewed every few seconds, so every test runs across renewals.
             "TILT_OPERATOR_TOKEN_RENEWAL": "5",
         },

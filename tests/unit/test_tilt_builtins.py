@@ -484,7 +484,7 @@ def test_version_settings_checks_the_version_tilt_version_says(tmp_path: Path) -
     )
 
 
-@pytest.mark.parametrize("builtin", ["docker_build", "helm", "custom_build", "kustomize", "docker_compose"])
+@pytest.mark.parametrize("builtin", ["docker_build", "filter_yaml", "custom_build", "kustomize", "docker_compose"])
 def test_the_engines_builtins_exist_and_say_why_they_fail(tmp_path: Path, builtin: str) -> None:
     result = _run(tmp_path, {"Tiltfile": f"{builtin}('anything')\n"})
     _error_at(

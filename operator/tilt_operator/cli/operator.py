@@ -156,7 +156,7 @@ def _dev(state_dir: Path | None, settings: Settings, liveness: str | None) -> No
     with dev_cluster(state_dir or default_state_dir(), dashboard=settings.serve) as cluster:
         env = {
             **os.environ,
-            # The cluster's kubectl, for the `tilt` command extension scripts run.
+            # The cluster's kubectl, for the `tilt` command extension scripts run, and helm, for helm().
             "PATH": f"{cluster.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "KUBECONFIG": str(cluster.kubeconfig),
             "TILT_OPERATOR_DATA_DIR": str(settings.data_dir),

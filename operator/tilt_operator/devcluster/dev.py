@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tilt_operator.config import DEFAULT_NAMESPACE, xdg_dir
-from tilt_operator.devcluster.binaries import ensure_binaries, repo_root
+from tilt_operator.devcluster.binaries import ensure_binaries, ensure_helm, repo_root
 from tilt_operator.devcluster.cluster import DevCluster
 from tilt_operator.devcluster.images import Image, ensure_image, pause_image
 from tilt_operator.devcluster.node import Node, cluster_with_node
@@ -28,13 +28,16 @@ def default_state_dir() -> Path:
     return xdg_dir("XDG_STATE_HOME", ".local/state") / "tilt-operator" / "devcluster"
 
 
-def link_kubectl(cluster: DevCluster) -> Path:
-    """Put the cluster's kubectl in ``state_dir/bin`` so one PATH entry serves every version."""
+def link_programs(cluster: DevCluster, helm: Path | None = None) -> Path:
+    """Put the cluster's kubectl, and ``helm`` when given, in ``state_dir/bin`` so one PATH entry
+    serves every version."""
     bin_dir = cluster.bin_dir
     bin_dir.mkdir(exist_ok=True)
-    link = bin_dir / "kubectl"
-    link.unlink(missing_ok=True)
-    link.symlink_to(cluster.binaries.kubectl)
+    for name, program in {"kubectl": cluster.binaries.kubectl, "helm": helm}.items():
+        link = bin_dir / name
+        link.unlink(missing_ok=True)
+        if program is not None:
+            link.symlink_to(program)
     return bin_dir
 
 
@@ -77,11 +80,13 @@ def dev_cluster(state_dir: Path, dashboard: str | None = None, node: bool = Fals
     """A running local cluster with the CRDs and the operator's namespace; stopped on exit.
 
     ``dashboard`` is the address the operator will serve at, to print with the hints; with
-    ``node``, the operator is deployed onto the cluster's node from manifests/ instead.
+    ``node``, the operator is deployed onto the cluster's node from manifests/ instead. Without
+    it, the operator runs here with helm on its PATH, for Tilt's helm() (the image has none).
     """
+    helm = None if node else ensure_helm()
     with _started(state_dir, node) as cluster:
         install_api(cluster)
-        bin_dir = link_kubectl(cluster)
+        bin_dir = link_programs(cluster, helm)
         host, _, port = (dashboard or "").rpartition(":")
         print(
             f"\nlocal cluster ready at {cluster.server}; in another shell:\n"

@@ -26,8 +26,11 @@ import (
 // localLogPrefix starts every line a local() command prints in the log, as Tilt's does.
 const localLogPrefix = " → "
 
-const execDisabled = "local: running commands is off in this operator (start it with TILT_OPERATOR_EXEC=1, " +
-	"or `tilt-operator dev`, where it is on)"
+// execDisabled is what a builtin that runs a program (local, helm) says where process execution is off.
+func execDisabled(builtin string) error {
+	return fmt.Errorf("%s: running commands is off in this operator (start it with TILT_OPERATOR_EXEC=1, "+
+		"or `tilt-operator dev`, where it is on)", builtin)
+}
 
 // hostCommand is a command as Tilt's model.Cmd holds it.
 type hostCommand struct {
@@ -47,7 +50,7 @@ func (r *run) builtinLocal(thread *starlark.Thread, fn *starlark.Builtin, args s
 		return nil, err
 	}
 	if !r.req.ExecEnabled {
-		return nil, errors.New(execDisabled)
+		return nil, execDisabled(fn.Name())
 	}
 	cmd, err := toHostCommand(thread, command, dir, env)
 	if err != nil {

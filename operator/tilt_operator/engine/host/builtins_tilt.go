@@ -13,8 +13,8 @@ import (
 // The rest of Tilt's global builtins: local_resource's helpers (link, probe and its actions,
 // trigger modes), the settings calls (checked with Tilt's signatures and recorded in the run's
 // log), load_dynamic, exit, sys, and every builtin of Tilt's image-build and deploy engine but
-// the deploy-manifest ones (k8s.go), which exists so that no name Tilt defines is ever undefined,
-// and fails with one clear line.
+// the deploy-manifest ones (k8s.go) and helm (helm.go), which exists so that no name Tilt defines
+// is ever undefined, and fails with one clear line.
 
 // triggerMode is Tilt's TriggerMode value: TRIGGER_MODE_AUTO and TRIGGER_MODE_MANUAL, as
 // local_resource(trigger_mode=...) and trigger_mode() take them; unset means the run's default.
@@ -47,7 +47,7 @@ var engineBuiltins = []string{
 	"allow_k8s_contexts", "custom_build", "dc_resource", "default_registry", "disable_feature",
 	"disable_snapshots", "docker_build", "docker_compose", "docker_prune_settings", "enable_feature",
 	"experimental_analytics_report", "experimental_metrics_settings", "experimental_telemetry_cmd",
-	"fall_back_on", "filter_yaml", "helm", "initial_sync",
+	"fall_back_on", "filter_yaml", "initial_sync",
 	"kustomize",
 	"local_git_repo", "restart_container", "run", "set_team", "sync",
 	"workload_to_resource_function",

@@ -15,9 +15,10 @@ import (
 // Tiltfile language"): k8s_yaml(yaml, allow_duplicates=False) reads Kubernetes objects,
 // k8s_resource(...) says how to group them and what to record with them, port_forward() is one of
 // its port forwards, k8s_kind() and k8s_image_json_path() say which objects are workloads and
-// where their images are (k8skinds.go), and k8s_context() and k8s_namespace() name the operator's
-// own cluster as Tilt names it. As in Tilt, the objects become resources when the Tiltfile has run (k8sassembly.go):
-// one KubernetesApply per resource (kubernetesapply.go).
+// where their images are (k8skinds.go), k8s_context() and k8s_namespace() name the operator's
+// own cluster as Tilt names it, and helm() renders a chart into YAML for k8s_yaml (helm.go). As
+// in Tilt, the objects become resources when the Tiltfile has run (k8sassembly.go): one
+// KubernetesApply per resource (kubernetesapply.go).
 
 // kubernetesApplyBuiltin is the KubernetesApply CRD's builtin: what a k8s resource is registered as.
 const kubernetesApplyBuiltin = "kubernetes_apply"
@@ -69,6 +70,7 @@ func (r *run) addK8s(add func(string, builtinFunc)) {
 	add("k8s_custom_deploy", r.builtinK8sCustomDeploy)
 	add("k8s_kind", r.builtinK8sKind)
 	add("k8s_image_json_path", r.builtinK8sImageJSONPath)
+	add("helm", r.builtinHelm)
 	add("port_forward", builtinPortForward)
 	add("k8s_context", builtinDefaultCluster)
 	add("k8s_namespace", builtinDefaultCluster)
