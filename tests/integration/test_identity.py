@@ -41,7 +41,7 @@ env > {{out}}/env
 
 def extension_repo(tmp_path: Path, tiltfile: str) -> Path:
     directory = tmp_path / "repo" / "probe"
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "Tiltfile").write_text(tiltfile)
     return directory.parent
 

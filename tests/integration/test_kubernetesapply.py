@@ -519,6 +519,35 @@ def test_a_quota_exceeded_is_the_error_of_the_objects_over_it_and_the_rest_is_ap
     assert operator.process.poll() is None, "the operator goes on"
 
 
+def test_helm_renders_a_chart_with_helm_template_and_the_operator_deploys_it(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """Tilt's helm(): the chart beside the Tiltfile rendered by `helm template` (the pinned helm on
+    the operator's PATH), with --set and the namespace put on its objects, then applied as the
+    extension's account."""
+    chart = tmp_path / "repo" / "probe" / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: greeting\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("greeting: hello\n")
+    (chart / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\n"
+        "data:\n  greeting: {{ .Values.greeting }}\n"
+    )
+    grant(cluster, namespace, account, "configmaps")
+    tiltfile = f"k8s_yaml(helm('chart', name='demo', namespace={namespace!r}, set=['greeting=hi']))\n"
+    with installed(api, tmp_path, name, tiltfile, serviceAccountName=account):
+        eventually(lambda: ready(api.status("extensions", name)) == "True", timeout=60, what="the Extension Ready")
+        found = json.loads(cluster.kubectl("get", "configmap", "demo-greeting", "-n", namespace, "-o", "json").stdout)
+        assert found["data"] == {"greeting": "hi"}
+        assert found["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tilt"
+
+
 def test_an_apply_cmd_deploys_as_the_extension_and_its_delete_cmd_runs_when_it_goes(
     cluster: DevCluster,
     api: Api,
