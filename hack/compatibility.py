@@ -29,6 +29,8 @@ and deletes the Tiltfile, waiting for what it deployed to go with it. Every exte
 - runs: its Tiltfile ran to the end, and so did the Tiltfile calling its functions, if it has one;
   what they deploy was applied and went with its Tiltfile;
 - fails to deploy: it runs, but what it deploys was not applied (why, in the operator's words);
+- loads; its functions need more: its Tiltfile runs, and calling its functions needs what this check
+  cannot give (``UNCALLED`` says what);
 - needs Tilt's image and deploy engine: it calls one of that engine's builtins (named), which
   this operator does not run;
 - needs a program that is not installed: a ``local()`` command could not find it (named);
@@ -108,6 +110,17 @@ ENGINE_FREE = [
     "wait_for_it",
     "yarn",
 ]
+# Extensions whose Tiltfile loads, and whose functions no Tiltfile here calls, and why: what calling
+# them needs that this check cannot give (read from their Tiltfiles).
+UNCALLED = {
+    "hasura": "`hasura`, which is not installed, and ext://helm_remote's chart from the internet",
+    "helm_remote": "the internet: its functions fetch a chart with `helm repo add` and `helm pull` from its URL",
+    "kubebuilder": (
+        "`docker_build` (ext://restart_process's `docker_build_with_restart`, Tilt's image engine), and"
+        " `kubebuilder`, `kustomize`, `controller-gen` and `go`, which are not installed"
+    ),
+    "pulumi": "`pulumi` (its applyCmd's helper runs `pulumi up`, its deleteCmd `pulumi destroy`), not installed",
+}
 # Extensions are directories with a Tiltfile at the top of the repo, and the test helpers under tests/.
 NESTED = ("tests/golang", "tests/javascript")
 # The section hack/differential.py writes, kept when the file is rewritten.
@@ -141,10 +154,10 @@ metadata: {{name: {DEPLOYER}}}
 rules:
 - apiGroups: [""]
   resources: [configmaps, secrets, namespaces, services, serviceaccounts]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, create, update, patch, delete]
 - apiGroups: [apps, batch]
   resources: [deployments, jobs]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, create, update, patch, delete]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -160,6 +173,8 @@ subjects: [{{kind: ServiceAccount, name: {DEPLOYER}, namespace: tilt-operator}}]
 """
 # How long a deploy may take to be Ready, and what it deployed to go once its Tiltfile is deleted.
 DEPLOY_TIMEOUT = 90.0
+# How long a deleteCmd is given to delete what its applyCmd deployed, when it does.
+DELETE_CMD_WAIT = 20.0
 
 
 @dataclass(frozen=True)
@@ -205,6 +220,8 @@ def classify(checkout: Path, name: str, crds: list[dict[str, Any]], repo: Path) 
         result = run(checkout, calls, CALLS.parent, crds)
         called = f"functions called (`{calls.relative_to(CALLS.parents[1])}`)"
     if result.error is None:
+        if not called and name in UNCALLED:
+            return Outcome(name, "loads; its functions need more", f"calling them needs {UNCALLED[name]}")
         if static:
             return Outcome(name, "needs Tilt's image and deploy engine", f"`{static.group(1)}` (in its functions)")
         registers = f"registers {len(result.objects)} objects" if result.objects else ""
@@ -234,12 +251,12 @@ def kubectl(*args: str, stdin: str | None = None) -> Any:
     return json.loads(done.stdout) if "json" in args else done.stdout
 
 
-def poll(check: Any, what: str) -> Any:
-    """``check()`` once it is truthy; RuntimeError saying ``what`` after DEPLOY_TIMEOUT."""
-    deadline = time.monotonic() + DEPLOY_TIMEOUT
+def poll(check: Any, what: str, timeout: float = DEPLOY_TIMEOUT) -> Any:
+    """``check()`` once it is truthy; RuntimeError saying ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while not (found := check()):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not within {DEPLOY_TIMEOUT:g} s")
+            raise RuntimeError(f"{what}: not within {timeout:g} s")
         time.sleep(0.5)
     return found
 
@@ -311,7 +328,8 @@ def _deployed(tiltfile: str, uid: str) -> tuple[str, str]:
         return "", "; ".join(failed)
     inventory = [item for apply in applies for item in apply["status"].get("inventory", [])]
     objects = ", ".join(f"{item['kind']} {item['name']}" for item in inventory)
-    waiting = [
+    held = [a for a in applies if _ready(a) is None and not a["status"].get("inventory")]
+    waiting = [f"KubernetesApply {a['metadata']['name']} ({_state(a).partition(': ')[2]})" for a in held] + [
         f"{item['kind']} {item['name']} ({item.get('message')})"
         for item in inventory
         if item.get("health") != "Current"
@@ -323,7 +341,12 @@ def _deployed(tiltfile: str, uid: str) -> tuple[str, str]:
     kubectl("delete", "tiltfile", tiltfile, "--wait=true")
     poll(lambda: not mine(), "its KubernetesApplys to go with the Tiltfile")
     poll(lambda: not any(_exists(item) for item in owned), "what it deployed to go with the Tiltfile")
-    by_command = len(inventory) - len(owned)
+    by_command = [item for item in inventory if item not in owned]
+    try:  # a deleteCmd may delete what its applyCmd deployed, or (k8s_attach) leave it be
+        poll(lambda: not any(_exists(item) for item in by_command), "", timeout=DELETE_CMD_WAIT)
+        left = ""
+    except RuntimeError:
+        left = " not"
     return (
         f"deploys {len(inventory)} objects through the operator as the ServiceAccount `{DEPLOYER}`"
         f" ({objects}), "
@@ -333,7 +356,7 @@ def _deployed(tiltfile: str, uid: str) -> tuple[str, str]:
             else "all Current"
         )
         + (f", {len(owned)} of them gone with its Tiltfile" if owned else "")
-        + (f", {by_command} by an applyCmd, left to its deleteCmd" if by_command else "")
+        + (f", {len(by_command)} by an applyCmd,{left} deleted by its deleteCmd" if by_command else "")
     ), ""
 
 
@@ -345,7 +368,7 @@ def _ready(apply: dict[str, Any]) -> str | None:
         return None
     if ready["status"] == "True":
         return "Ready"
-    return None if ready["reason"] == "Progressing" else _state(apply)
+    return None if ready["reason"] in ("Progressing", "DependencyNotReady") else _state(apply)
 
 
 def _state(apply: dict[str, Any]) -> str:
@@ -377,7 +400,9 @@ def report(checkout: Path, outcomes: list[Outcome]) -> str:
         "as an Extension object runs it (the checkout as the repo `default`, where the operator keeps it, under",
         "`tilt_modules/`; process execution on; a local cluster with the CRDs for the extensions that apply",
         "objects while they load), then its functions called where `hack/differential/upstream/` has a",
-        "Tiltfile calling them.",
+        "Tiltfile calling them. Where those calls register KubernetesApplys, that Tiltfile is then run by the",
+        "operator (`hack/dev.sh`: a cluster with no node) as a Tiltfile object acting as the ServiceAccount",
+        f"`{DEPLOYER}`, which may write the kinds they deploy; what it deployed is read, and the Tiltfile deleted.",
         "Written by `hack/compatibility.py PATH-TO-A-CHECKOUT`; the checkout is made by hand and never committed.",
         "",
         "| " + " | ".join(f"{verdict}: {count}" for verdict, count in sorted(counts.items())) + " |",
