@@ -32,6 +32,22 @@ def button(name: str, text: str = "Click", **spec: Any) -> dict[str, Any]:
     return obj("UIButton", name, {"text": text, "location": {"componentType": "Global", "componentID": "x"}, **spec})
 
 
+def deployment(name: str, namespace: str, image: str, **container: Any) -> dict[str, Any]:
+    """A one-container Deployment, what an extension's k8s_yaml deploys."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": image, **container}]},
+            },
+        },
+    }
+
+
 class Api:
     """The Python client, as a user script would use it."""
 

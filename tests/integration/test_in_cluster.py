@@ -24,7 +24,7 @@ from kubernetes import client, config
 from tests.conftest import eventually
 from tests.integration.conftest import REPO
 from tests.integration.gitserver import GitServer
-from tests.integration.objects import Api, extension, ready, repo
+from tests.integration.objects import Api, deployment, extension, ready, repo
 from tests.integration.test_deployment import DENIED
 from tests.integration.test_logs import VENV_BIN
 from tilt_operator.config import DEFAULT_NAMESPACE
@@ -337,20 +337,9 @@ def test_a_deployment_an_extension_deploys_runs_on_the_node_and_its_rollout_is_t
         "create", "role", "deploys", "-n", namespace, "--verb=get,create,patch,delete", "--resource=deployments.apps"
     )
     cluster.kubectl("create", "rolebinding", "deploys", "-n", namespace, "--role=deploys", binding)
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": MANIFEST_IMAGE, "command": ["sleep", "600"]}]},
-            },
-        },
-    }
+    web = deployment("web", namespace, MANIFEST_IMAGE, command=["sleep", "600"])
     env = kubectl_tilt_env(cluster, tmp_path)
-    git_server.create_repo("node-deploys", {"web/Tiltfile": f"k8s_yaml(blob({json.dumps(deployment)!r}))\n"})
+    git_server.create_repo("node-deploys", {"web/Tiltfile": f"k8s_yaml(blob({json.dumps(web)!r}))\n"})
     url = git_server.url("node-deploys")
     created = subprocess.run(
         [

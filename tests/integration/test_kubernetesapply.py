@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import eventually
 from tests.integration.conftest import Operator
-from tests.integration.objects import Api, extension, ready, repo, tiltfile
+from tests.integration.objects import Api, deployment, extension, ready, repo, tiltfile
 from tests.integration.test_identity import NAMESPACE, accounts, extension_repo, make_account, user
 from tests.integration.test_logs import lines_of, logs
 from tests.integration.test_tiltfile import terminated, write
@@ -238,18 +238,7 @@ def test_health_as_kstatus_reads_it_reaches_the_extension_s_ready(
     Deployment controller, so a Deployment stays on its way; an ExtensionRepo (a tilt.dev object
     the account may write) that is Stalled has Failed, and one that is Ready is Current."""
     grant(cluster, namespace, account, "deployments.apps")
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "tilt-operator:dev"}]},
-            },
-        },
-    }
+    web = deployment("web", namespace, "tilt-operator:dev")
 
     def source(url: str) -> str:
         return yaml.safe_dump(
@@ -261,9 +250,7 @@ def test_health_as_kstatus_reads_it_reaches_the_extension_s_ready(
             }
         )
 
-    with installed(
-        api, tmp_path, name, applying(name, yaml.safe_dump(deployment)), serviceAccountName=account
-    ) as tiltfile:
+    with installed(api, tmp_path, name, applying(name, yaml.safe_dump(web)), serviceAccountName=account) as tiltfile:
         progressing = eventually(
             lambda: (s := api.status("extensions", name)) and reason(s) == reasons.PROGRESSING and s,
             timeout=60,
@@ -276,7 +263,7 @@ def test_health_as_kstatus_reads_it_reaches_the_extension_s_ready(
 
         # With the Deployment still on its way, every object is read again, the repo too once the
         # operator has said it is Stalled (a new object with no status yet is Current for kstatus).
-        tiltfile.write_text(applying(name, yaml.safe_dump(deployment) + "---\n" + source("file:///nonexistent")))
+        tiltfile.write_text(applying(name, yaml.safe_dump(web) + "---\n" + source("file:///nonexistent")))
         failed = eventually(
             lambda: (s := api.status("kubernetesapplys", name)) and reason(s) == reasons.HEALTH_CHECK_FAILED and s,
             timeout=60,
