@@ -36,6 +36,10 @@ this process's environment, as Tilt runs ``local()``). Both results are made int
   is made of, docs/design.md "local_resource"): name, the update and serve commands (argv, dir,
   env), deps, ignores, trigger mode (auto or manual, which only acts on deps), auto_init, resource
   deps, links, labels and readiness probe;
+- each k8s resource (Tilt's manifests with a Kubernetes deploy target, which is a KubernetesApply's
+  spec; here the KubernetesApply): its objects (the YAML parsed: Tilt writes it again through its
+  Go types), its apply and delete commands, restartOn, port forwards, image locators, discovery,
+  cluster and timeout, resource deps, labels and links;
 - each API object registered directly: kind, Tilt name, labels, annotations and spec;
 - the run's error (its first line, ``file:line:col: message`` of the innermost frame) and its
   output (``print``, ``local()`` and warnings).
@@ -75,6 +79,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tilt_operator.api import shipped_crds
 from tilt_operator.config import xdg_dir
 from tilt_operator.engine import ExtensionRoots
@@ -100,9 +106,9 @@ KNOWN: list[tuple[str, str]] = [
         '(docs/design.md, "local_resource")',
     ),
     (
-        r"recorded; Tilt's settings have no effect here",
-        "the settings calls are checked and recorded in the run's log, and set nothing "
-        '(docs/design.md, "The Tiltfile language")',
+        r"\): recorded; (Tilt's settings have no effect here|k8s_upsert_timeout_secs is each)",
+        "the settings calls are checked and recorded in the run's log, and set nothing but the "
+        'KubernetesApplys\' `spec.timeout` (docs/design.md, "The Tiltfile language")',
     ),
     (
         r"^shlex_split: ",
@@ -137,6 +143,12 @@ KNOWN: list[tuple[str, str]] = [
         r"^ext://(uibutton|list_dependencies|list_port_forwards|workflow) \(calls\): (Cmd|UIButton) \S+: only here$",
         "the check's conditions: `tilt alpha tiltfile-result` runs with `config.tilt_subcommand` "
         "`alpha tiltfile-result`, for which ext://uibutton's `cmd_button` registers nothing; here it is `up`",
+    ),
+    (
+        r'k8s\.restartOn: Tilt `\{"fileWatches": \["[^"]+:apply"\]\}`, here `null`$',
+        "Tilt's KubernetesApply of a `k8s_custom_deploy` names a FileWatch `NAME:apply` that its engine never "
+        "makes (the engine applies again itself); here `restartOn` names the FileWatch `k8s:NAME` of its "
+        '`deps`, which exists, and none when `deps` is empty (docs/design.md, "k8s_yaml and k8s_resource")',
     ),
 ]
 # Runs the host fails for a reason that explains every difference of the Tiltfile, by a pattern
@@ -178,6 +190,17 @@ ANNOTATION_RESOURCE_DEPS = "tilt.dev/resource-deps"
 ANNOTATION_LINKS = "tilt.dev/links"
 ANNOTATION_LABELS = "tilt.dev/labels"
 PARTS = {"Cmd": (":update", ":serve"), "UIButton": (":trigger",)}
+# The fields of a KubernetesApply's spec a k8s resource is compared by (Tilt's deploy target has
+# them, beside its engine's: its log stream's start time, pod readiness); the commands apart.
+K8S_SPEC_FIELDS = (
+    "restartOn",
+    "portForwardTemplateSpec",
+    "imageLocators",
+    "discoveryStrategy",
+    "kubernetesDiscoveryTemplateSpec",
+    "cluster",
+    "timeout",
+)
 # Tilt's model.TriggerMode values: which are auto (a change in deps updates) and which auto_init.
 AUTO_MODES = {0, 3}
 AUTO_INIT_MODES = {0, 1}
@@ -327,6 +350,14 @@ def tilt_registered(result: Mapping[str, Any]) -> Registered:
     registered = Registered()
     for manifest in result.get("Manifests") or []:
         target = manifest.get("DeployTarget") or {}
+        if "yaml" in target or "applyCmd" in target:
+            links = [
+                {"url": url_string(link["URL"]), "name": link.get("Name", "")} for link in target.get("Links") or []
+            ]
+            registered.resources[manifest["Name"]] = k8s_resource(
+                target, manifest.get("ResourceDependencies") or [], sorted(manifest.get("Labels") or {}), links
+            )
+            continue
         if "UpdateCmdSpec" not in target:
             registered.resources[manifest["Name"]] = {"engine": "not a local resource"}
             continue
@@ -419,6 +450,17 @@ def run_host(case: Case, root: Path, env: Mapping[str, str], crds: list[dict[str
         if resource and part:
             parts.setdefault(resource, {})[part] = obj
             continue
+        if kind == "KubernetesApply" and resource:
+            registered.resources[resource] = k8s_resource(
+                obj.get("spec") or {},
+                [dep for dep in annotations.get(ANNOTATION_RESOURCE_DEPS, "").split(",") if dep],
+                sorted(label for label in annotations.get(ANNOTATION_LABELS, "").split(",") if label),
+                [
+                    {"url": link["url"], "name": link.get("name", "")}
+                    for link in json.loads(annotations.get(ANNOTATION_LINKS, "[]"))
+                ],
+            )
+            continue
         registered.objects[f"{kind} {tilt_name}"] = {
             "labels": metadata.get("labels") or {},
             "annotations": annotations,
@@ -456,6 +498,23 @@ def host_resource(parts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "labels": sorted(label for label in annotations.get(ANNOTATION_LABELS, "").split(",") if label),
         "readiness_probe": flat_probe(serve_spec.get("readinessProbe")) if serve else None,
     }
+
+
+def k8s_resource(
+    spec: Mapping[str, Any], resource_deps: list[str], labels: list[str], links: list[dict[str, str]]
+) -> dict[str, Any]:
+    """A k8s resource: its KubernetesApply's spec (Tilt's deploy target is that spec), the objects of
+    its YAML parsed (Tilt writes them again through its Go types), and its resource's options."""
+    fields = {key: value for key, value in spec.items() if key in K8S_SPEC_FIELDS}
+    for which in ("applyCmd", "deleteCmd"):
+        if spec.get(which):
+            fields[which] = command(spec[which].get("args"), spec[which].get("dir"), spec[which].get("env"))
+    if spec.get("yaml"):
+        fields["objects"] = list(yaml.safe_load_all(spec["yaml"]))
+    shape: dict[str, Any] = without_zeros(
+        {"k8s": fields, "resource_deps": resource_deps, "labels": labels, "links": links}
+    )
+    return shape
 
 
 def command(argv: Sequence[str] | None, directory: str | None, env: Sequence[str] | None) -> dict[str, Any]:
@@ -608,9 +667,9 @@ def section(outcomes: Sequence[Outcome], tilt_version: str, checkout_commit: str
         f"`{TILT_COMMIT}`) and in the Tiltfile host as `kubectl tilt render` runs them: the corpus in",
         "`hack/differential/` (one small Tiltfile per family of builtins), a Tiltfile that loads each extension of",
         f"tilt-dev/tilt-extensions at commit `{checkout_commit}` (`ext://NAME`), and Tiltfiles that call the",
-        "functions of the extensions that declare local resources (`ext://NAME (calls)`, in",
-        "`hack/differential/upstream/`). Both results are made into one shape (the local resources and API objects",
-        "a run registers, its error and its output) and every difference is listed. Written by",
+        "functions of the extensions that declare local resources or deploy (`ext://NAME (calls)`, in",
+        "`hack/differential/upstream/`). Both results are made into one shape (the local and k8s resources and",
+        "API objects a run registers, its error and its output) and every difference is listed. Written by",
         "`hack/differential.py` (its docstring says how to run it and what it normalises); not run by CI.",
         "",
         "| Tiltfiles checked | with no difference | differences | intended | unexplained |",

@@ -545,6 +545,7 @@ def test_k8s_custom_deploy_is_a_kubernetes_apply_of_its_commands(tmp_path: Path)
     assert apply["metadata"]["annotations"] == {"tilt.dev/resource": "chart", "tilt.dev/labels": "helm"}
     assert apply["spec"] == {
         "cluster": "default",
+        "timeout": "30s",
         "applyCmd": {"args": ["helm", "upgrade"], "dir": str(tmp_path), "env": ["RELEASE=web"]},
         "deleteCmd": {"args": ["sh", "-c", "helm uninstall"], "dir": str(tmp_path)},
         "restartOn": {"fileWatches": ["k8s.chart"]},

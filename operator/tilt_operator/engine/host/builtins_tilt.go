@@ -222,6 +222,7 @@ func (r *run) settingsBuiltin(parameters []string) builtinFunc {
 			return nil, err
 		}
 		var given []string
+		effect := "Tilt's settings have no effect here"
 		for i, parameter := range parameters {
 			argument := arguments[i]
 			if argument.value == nil {
@@ -233,8 +234,13 @@ func (r *run) settingsBuiltin(parameters []string) builtinFunc {
 				}
 			}
 			given = append(given, strings.TrimSuffix(parameter, "?")+"="+argument.value.String())
+			if parameter == "k8s_upsert_timeout_secs?" {
+				seconds, _ := starlark.AsInt32(argument.value)
+				r.k8s.upsertTimeout = time.Duration(seconds) * time.Second
+				effect = "k8s_upsert_timeout_secs is each KubernetesApply's spec.timeout, Tilt's other settings have no effect here"
+			}
 		}
-		r.print(thread, fmt.Sprintf("%s(%s): recorded; Tilt's settings have no effect here", fn.Name(), strings.Join(given, ", ")))
+		r.print(thread, fmt.Sprintf("%s(%s): recorded; %s", fn.Name(), strings.Join(given, ", "), effect))
 		return starlark.None, nil
 	}
 }

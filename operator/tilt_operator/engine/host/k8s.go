@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 )
@@ -39,6 +40,19 @@ type k8sState struct {
 	options       []*k8sResourceOptions
 	customDeploys []*k8sCustomDeploy
 	kinds         []*k8sKind
+	// update_settings(k8s_upsert_timeout_secs=...): each KubernetesApply's spec.timeout, as Tilt's.
+	upsertTimeout time.Duration
+}
+
+// defaultUpsertTimeout is Tilt's k8s_upsert_timeout_secs when no update_settings call sets it.
+const defaultUpsertTimeout = 30 * time.Second
+
+// applyTimeout is the run's spec.timeout for its KubernetesApplys, as Tilt writes a duration.
+func (s *k8sState) applyTimeout() string {
+	if s.upsertTimeout == 0 {
+		return defaultUpsertTimeout.String()
+	}
+	return s.upsertTimeout.String()
 }
 
 // k8sResourceOptions is one k8s_resource call, applied to the resources when the run ends.

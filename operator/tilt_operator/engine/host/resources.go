@@ -122,6 +122,7 @@ func (r *run) registerK8sResource(res *k8sResource) error {
 	if err != nil {
 		return fmt.Errorf("k8s resource %s: %w", res.name, err)
 	}
+	kwargs = append(kwargs, kw("timeout", r.k8s.applyTimeout())...)
 	objects := []pendingObject{{kubernetesApplyBuiltin, kwargs}}
 	if deploy := res.customDeploy; deploy != nil && len(deploy.deps) > 0 {
 		watch := pendingObject{"file_watch", kw("name", customDeployFileWatch(res.name),

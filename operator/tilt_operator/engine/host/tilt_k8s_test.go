@@ -871,11 +871,26 @@ func TestK8sResourcesAreKubernetesApplys(t *testing.T) {
 					t.Errorf("objects %v", have)
 				}
 				spec := obj["spec"].(map[string]any)
-				if spec["cluster"] != "default" || len(spec) != 2 {
+				if spec["cluster"] != "default" || spec["timeout"] != "30s" || len(spec) != 3 {
 					t.Errorf("spec %v", spec)
 				}
 				if kinds := []any{r.objects[0]["kind"], r.objects[len(r.objects)-1]["kind"]}; !reflect.DeepEqual(kinds, []any{"KubernetesApply", "Cmd"}) {
 					t.Errorf("the k8s resources come first, as Tilt's manifests: %v", kinds)
+				}
+			},
+		},
+		{
+			name: "update_settings(k8s_upsert_timeout_secs) is every KubernetesApply's spec.timeout, as Tilt writes it",
+			files: map[string]string{"Tiltfile": "update_settings(k8s_upsert_timeout_secs=300)\n" +
+				"k8s_yaml(blob('apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: a}\\n'))\n"},
+			options: crds,
+			check: func(t *testing.T, r *tiltfileRun) {
+				if timeout := k8sApplyOf(t, r, "uncategorized")["spec"].(map[string]any)["timeout"]; timeout != "5m0s" {
+					t.Errorf("spec.timeout %v, want 5m0s", timeout)
+				}
+				said := "update_settings(k8s_upsert_timeout_secs=300): recorded; k8s_upsert_timeout_secs is each KubernetesApply's spec.timeout"
+				if !strings.Contains(r.output, said) {
+					t.Errorf("output %q, want it to say %q", r.output, said)
 				}
 			},
 		},
