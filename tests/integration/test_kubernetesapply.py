@@ -225,6 +225,41 @@ def test_k8s_yaml_of_what_kubectl_prints_deploys_it_as_upstream_configmap_does(
         assert found["data"] == {"greeting": "hello"}
 
 
+def test_a_secret_and_a_namespace_deploy_as_upstream_secret_and_namespace_do(
+    cluster: DevCluster,
+    api: Api,
+    operator: Operator,
+    account: str,
+    tmp_path: Path,
+    name: str,
+    namespace: str,
+) -> None:
+    """Upstream's secret extension hands `kubectl create secret generic --dry-run=client -o yaml`
+    to k8s_yaml, and its namespace extension a Namespace blob: a Role in one namespace lets the
+    account write Secrets, a ClusterRole Namespaces; both are applied as the account, and go with
+    the Extension."""
+    grant(cluster, namespace, account, "secrets")
+    kubectl = f"kubectl create secret generic token -n {namespace} --from-literal=token=s3cr3t --dry-run=client -o yaml"
+    made = f"{name}-made"
+    tiltfile = (
+        f"k8s_yaml(local({kubectl!r}, quiet=True, echo_off=True))\n"
+        f"k8s_yaml(blob('apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: {made}\\n'))\n"
+    )
+    with (
+        granted_everywhere(cluster, account, "namespaces"),
+        installed(api, tmp_path, name, tiltfile, serviceAccountName=account),
+    ):
+        eventually(lambda: ready(api.status("extensions", name)) == "True", timeout=60, what="the Extension Ready")
+        found = json.loads(cluster.kubectl("get", "secret", "token", "-n", namespace, "-o", "json").stdout)
+        assert found["data"] == {"token": "czNjcjN0"}
+        assert json.loads(cluster.kubectl("get", "namespace", made, "-o", "json").stdout)["status"]["phase"] == "Active"
+    eventually(
+        lambda: cluster.kubectl("get", "secret", "token", "-n", namespace, check=False).returncode != 0,
+        timeout=60,
+        what="the Secret to go with the Extension",
+    )
+
+
 def test_health_as_kstatus_reads_it_reaches_the_extension_s_ready(
     cluster: DevCluster,
     api: Api,
