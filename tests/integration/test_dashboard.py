@@ -414,7 +414,8 @@ def test_a_manual_local_resource_runs_from_its_trigger_button_and_shows_its_link
 def test_a_k8s_resource_shows_each_object_it_deployed_with_its_health(
     fresh: tuple[Operator, Api], page: Page, tmp_path: Path
 ) -> None:
-    """A KubernetesApply is a resource of its own on the page, a row per object it deployed."""
+    """A KubernetesApply is a resource of its own on the page, a row per object it deployed, with
+    the links and port forwards k8s_resource recorded."""
     operator, api = fresh
     watch = {
         "apiVersion": "tilt.dev/v1alpha1",
@@ -425,11 +426,28 @@ def test_a_k8s_resource_shows_each_object_it_deployed_with_its_health(
     open_dashboard(page, operator, "deployed")
     api.create(
         "kubernetesapplys",
-        obj("KubernetesApply", "deployed", {"yaml": json.dumps(watch)}, annotations={"tilt.dev/resource": "deployed"}),
+        obj(
+            "KubernetesApply",
+            "deployed",
+            {
+                "yaml": json.dumps(watch),
+                "portForwardTemplateSpec": {"forwards": [{"localPort": 8080, "containerPort": 80, "name": "web"}]},
+            },
+            annotations={
+                "tilt.dev/resource": "deployed",
+                "tilt.dev/links": json.dumps([{"url": "https://example.com/docs", "name": "docs"}]),
+            },
+        ),
     )
     sidebar = page.locator("#resources [data-resource=deployed]")
     expect(sidebar).to_contain_text("all Current", timeout=WAIT)
     expect(page.locator("#heading .pill")).to_have_text("ok")
     expect(page.locator("[data-object='ka/deployed']")).to_contain_text("1 object applied as tilt-extension")
     expect(page.locator("[data-object='filewatch/deployed-watch']")).to_contain_text("Current")
+    link = page.locator("#details dd.links a")
+    expect(link).to_have_text("docs")
+    expect(link).to_have_attribute("href", "https://example.com/docs")
+    expect(page.locator("#details dl.facts")).to_contain_text(
+        "localhost:8080 → 80 (web) (recorded; the operator forwards no port)"
+    )
     assert not_reloaded(page)

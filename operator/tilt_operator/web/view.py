@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tilt_operator import reasons
 from tilt_operator.api import (
     ANNOTATION_LINKS,
     CMD,
@@ -128,7 +129,8 @@ def _deploy_state(deploy: Object) -> dict[str, Any]:
     if ready is None:
         return {"status": "pending", "summary": "not applied yet"}
     reason = ready.get("reason")
-    state = "ok" if ready.get("status") == "True" else "pending" if reason == "Progressing" else "error"
+    waiting = reason in (reasons.PROGRESSING, reasons.DEPENDENCY_NOT_READY)
+    state = "ok" if ready.get("status") == "True" else "pending" if waiting else "error"
     return {"status": state, "summary": str(ready.get("message") or reason), "finishedAt": status.get("lastApplyTime")}
 
 
@@ -205,12 +207,13 @@ def _object_view(kind: Kind, obj: Object, state: Mapping[str, Any]) -> dict[str,
     return view
 
 
-def _links(cmds: list[Object]) -> list[dict[str, str]]:
-    """The links local_resource(links=...) gave the resource: http and https only, each once."""
+def _links(objects: list[Object]) -> list[dict[str, str]]:
+    """The links local_resource(links=...) or k8s_resource(links=...) gave the resource: http and
+    https only, each once."""
     found: dict[str, dict[str, str]] = {}
-    for cmd in cmds:
+    for obj in objects:
         try:
-            links = json.loads((cmd["metadata"].get("annotations") or {}).get(ANNOTATION_LINKS) or "[]")
+            links = json.loads((obj["metadata"].get("annotations") or {}).get(ANNOTATION_LINKS) or "[]")
         except ValueError:
             continue
         for link in links if isinstance(links, list) else []:
@@ -218,6 +221,20 @@ def _links(cmds: list[Object]) -> list[dict[str, str]]:
             if url.lower().startswith(("http://", "https://")):
                 found.setdefault(url, {"url": url, "name": str(link.get("name") or url)})
     return list(found.values())
+
+
+def _port_forwards(deploys: list[Object]) -> list[str]:
+    """The port forwards k8s_resource(port_forwards=...) recorded, as Tilt names them: local port,
+    then the container port and name where given. The operator forwards no port."""
+    found = []
+    for deploy in deploys:
+        forwards = ((deploy.get("spec") or {}).get("portForwardTemplateSpec") or {}).get("forwards") or []
+        for forward in forwards:
+            text = f"localhost:{forward.get('localPort')}"
+            if forward.get("containerPort"):
+                text += f" → {forward['containerPort']}"
+            found.append(f"{text} ({forward['name']})" if forward.get("name") else text)
+    return found
 
 
 def _worst(states: Iterable[Mapping[str, Any]]) -> str:
@@ -267,7 +284,8 @@ def _resource_view(cache: Cache, name: str, objects: list[tuple[Kind, Object]], 
         "status": _worst(views or [main]),
         "source": _source(cache, extension_name),
         "objects": views,
-        "links": _links(cmds),
+        "links": _links(cmds + deploys),
+        "portForwards": _port_forwards(deploys),
         "buttons": [],
     }
 

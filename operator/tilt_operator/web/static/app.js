@@ -235,6 +235,9 @@ function renderOverview() {
     );
     facts.push(el("dt", { text: "Links" }), el("dd", { class: "links" }, ...anchors));
   }
+  if (resource.portForwards && resource.portForwards.length) {
+    fact("Port forwards", `${resource.portForwards.join(", ")} (recorded; the operator forwards no port)`);
+  }
   if (facts.length) details.push(el("dl", { class: "facts" }, ...facts));
   if (resource.objects.length) {
     const table = el("table", { class: "objects" }, el("tr", {}, ...["Object", "Status", "Details", "Command"].map((h) => el("th", { text: h }))));
