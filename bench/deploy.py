@@ -127,7 +127,6 @@ def run(workdir: Path, *, quick: bool) -> list[Row]:
             applies.stop()
         applied = cluster.kubectl("get", "configmaps", "-A", "-l", "app.kubernetes.io/managed-by=tilt", "-o", "name")
         count = len(applied.stdout.split())
-    top_calls = ", ".join(f"{call} {count / AT_ONCE:.1f}" for call, count in requests.operator_by_call.most_common(12))
     expected = OBJECTS * (len(ones) + len(many))
     if count != expected:
         raise RuntimeError(f"{count} ConfigMaps applied, {expected} expected")
@@ -151,6 +150,6 @@ def run(workdir: Path, *, quick: bool) -> list[Row]:
             many_done <= MANY_TARGET,
             note=f"One `kubectl apply --server-side`; {AT_ONCE * OBJECTS} ConfigMaps. The operator made "
             f"{requests.operator} API requests for it ({requests.operator / AT_ONCE:.1f} per Extension); per "
-            f"Extension by call: {top_calls}.",
+            f"Extension by call: {requests.top_calls(per=AT_ONCE, limit=12)}.",
         ),
     ]

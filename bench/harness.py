@@ -346,6 +346,10 @@ class AuditCount:
     def operator(self) -> int:
         return sum(self.by_client[who] for who in OPERATOR_USER_AGENTS.values())
 
+    def top_calls(self, per: int, limit: int) -> str:
+        """The operator's ``limit`` most made calls, each count divided by ``per``: "patch tiltfiles 1.0, ..."."""
+        return ", ".join(f"{call} {made / per:.1f}" for call, made in self.operator_by_call.most_common(limit))
+
 
 def count_requests(audit_log: Path, since_line: int = 0) -> tuple[AuditCount, int]:
     """Count requests logged after line ``since_line``; returns the count and the log's line count now.

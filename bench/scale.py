@@ -212,7 +212,7 @@ def _rows(outcomes: list[Outcome], size: Size) -> list[Row]:
     last = outcomes[-1]
     queued = [value for o in outcomes for value in o.queued]
     run_times = [value for o in outcomes for value in o.run]
-    top_calls = ", ".join(f"{call} {count / n:.1f}" for call, count in last.requests.operator_by_call.most_common(8))
+    top_calls = last.requests.top_calls(per=n, limit=8)
     clients = ", ".join(f"{who} {count}" for who, count in last.requests.by_client.most_common())
     mb = lambda value: f"{value:.0f} MB"  # noqa: E731
     count = lambda value: f"{value:.1f}"  # noqa: E731
